@@ -1,0 +1,107 @@
+"""Fixtures every test can use.
+
+The test database holds one demo data set, seeded once per session (scale TEST_DEMO_SCALE, default
+"small"), with its planted truth in `demo.truth`. Ordinary `db` tests run inside a transaction on
+top of it. Tests that need committed data across threads use `transactional_db`; pytest-django runs
+those last and empties the database after each, so they must build their own data.
+"""
+import uuid
+
+import pytest
+from django.conf import settings
+
+
+def pytest_sessionstart(session):
+    """With REQUIRE_SERVICES=1 the suite must really run on PostgreSQL and Redis."""
+    if not settings.REQUIRE_SERVICES:
+        return
+    problems = []
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        problems.append("DATABASE_URL does not point at PostgreSQL")
+    if "redis" not in settings.CACHES["default"]["BACKEND"].lower():
+        problems.append("REDIS_URL is not set, so the cache is not Redis")
+    if "redis" not in settings.CHANNEL_LAYERS["default"]["BACKEND"].lower():
+        problems.append("the channel layer is not Redis")
+    if not problems:
+        try:
+            from django.core.cache import cache
+
+            cache.set("require-services-probe", 1, 5)
+            if cache.get("require-services-probe") != 1:
+                problems.append("Redis did not return what was stored")
+        except Exception as exc:
+            problems.append(f"Redis unreachable: {exc}")
+    if problems:
+        pytest.exit("REQUIRE_SERVICES=1: " + "; ".join(problems), returncode=3)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
+    """Seed the session's demo data into the freshly created test database."""
+    settings.DATA_DIR = tmp_path_factory.mktemp("data")
+    with django_db_blocker.unblock():
+        from mlanalytics.demo.seed import seed_demo
+
+        seed_demo(seed=settings.TEST_DEMO_SEED, scale=settings.TEST_DEMO_SCALE)
+
+
+@pytest.fixture(scope="session")
+def demo(django_db_setup, django_db_blocker):
+    """The session's DemoDataset: `demo.truth` is the planted truth, `demo.end_date` the last day."""
+    with django_db_blocker.unblock():
+        from mlanalytics.core.models import DemoDataset
+
+        return DemoDataset.objects.latest()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache():
+    """Each test starts with an empty cache of its own worker (Redis keys are prefixed per worker)."""
+    from django.core.cache import cache
+
+    if hasattr(cache, "delete_pattern"):
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+    yield
+
+
+@pytest.fixture
+def make_user(db):
+    """make_user(role, stores=[...codes] or "all") -> a user of that role with access to those stores."""
+    from mlanalytics.core.models import Store, User
+    from mlanalytics.core.roles import assign_role
+
+    def make(role, stores="all", username=None):
+        user = User.objects.create_user(username=username or f"{role}-{uuid.uuid4().hex[:8]}", password="test-pass-123")
+        assign_role(user, role)
+        if stores == "all":
+            user.stores.set(Store.objects.all())
+        else:
+            user.stores.set(Store.objects.filter(code__in=stores))
+        return user
+
+    return make
+
+
+@pytest.fixture
+def api_for(make_user):
+    """api_for(role, stores="all") -> a DRF APIClient authenticated with a real JWT for a new user."""
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import RefreshToken
+
+    def client(role, stores="all"):
+        user = make_user(role, stores)
+        api = APIClient()
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+        api.user = user
+        return api
+
+    return client
+
+
+@pytest.fixture
+def store_codes(db):
+    from mlanalytics.core.models import Store
+
+    return list(Store.objects.order_by("code").values_list("code", flat=True))

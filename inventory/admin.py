@@ -1,0 +1,90 @@
+from django.contrib import admin
+
+from .models import (
+    Part, POReceipt, PurchaseOrder, PurchaseOrderLine, ReorderDecision, Stock, StockMovement, Supplier, SupplierPrice,
+)
+
+
+@admin.register(Part)
+class PartAdmin(admin.ModelAdmin):
+    list_display = ("sku", "name", "category", "device_model", "unit_cost", "price", "service_level", "min_order_qty", "pack_size", "is_active")
+    list_filter = ("category", "is_active")
+    search_fields = ("sku", "name", "device_model__model_name")
+    list_select_related = ("device_model",)
+
+
+@admin.register(Stock)
+class StockAdmin(admin.ModelAdmin):
+    list_display = ("part", "store", "on_hand", "reserved", "min_qty", "max_qty", "updated_at")
+    list_filter = ("store", "part__category")
+    search_fields = ("part__sku", "part__name")
+    list_select_related = ("part", "store")
+    # On-hand changes only through the ledger (inventory.services.move_stock).
+    readonly_fields = ("part", "store", "on_hand")
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    list_display = ("at", "kind", "part", "store", "quantity", "balance_after", "ticket", "supplier")
+    list_filter = ("kind", "store")
+    search_fields = ("part__sku", "ticket__reference", "transfer_ref")
+    date_hierarchy = "at"
+    list_select_related = ("part", "store", "ticket", "supplier")
+    raw_id_fields = ("ticket", "po_line")
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the ledger is append-only
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(Supplier)
+class SupplierAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "quoted_lead_time_days", "order_cost", "monthly_capacity_units", "is_active")
+    list_filter = ("is_active",)
+    search_fields = ("name", "code", "email")
+
+
+@admin.register(SupplierPrice)
+class SupplierPriceAdmin(admin.ModelAdmin):
+    list_display = ("supplier", "part", "unit_price", "min_order_qty", "pack_size", "lead_time_days")
+    list_filter = ("supplier",)
+    search_fields = ("part__sku", "supplier__name")
+    list_select_related = ("supplier", "part")
+
+
+class PurchaseOrderLineInline(admin.TabularInline):
+    model = PurchaseOrderLine
+    extra = 0
+    raw_id_fields = ("part",)
+
+
+@admin.register(PurchaseOrder)
+class PurchaseOrderAdmin(admin.ModelAdmin):
+    list_display = ("number", "supplier", "store", "status", "ordered_at", "expected_at", "received_at", "source")
+    list_filter = ("status", "supplier", "store", "source")
+    search_fields = ("number",)
+    date_hierarchy = "ordered_at"
+    list_select_related = ("supplier", "store")
+    inlines = [PurchaseOrderLineInline]
+
+
+@admin.register(POReceipt)
+class POReceiptAdmin(admin.ModelAdmin):
+    list_display = ("line", "received_at", "quantity", "defective")
+    raw_id_fields = ("line",)
+    date_hierarchy = "received_at"
+
+
+@admin.register(ReorderDecision)
+class ReorderDecisionAdmin(admin.ModelAdmin):
+    list_display = ("part", "store", "action", "until", "quantity", "decided_by", "decided_at", "active")
+    list_filter = ("action", "active", "store")
+    search_fields = ("part__sku",)

@@ -1,0 +1,4 @@
+"""REST endpoints of the inventory app."""
+app_name = "inventory-api"
+
+urlpatterns = []

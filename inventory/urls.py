@@ -1,0 +1,4 @@
+"""Dashboard pages of the inventory panel."""
+app_name = "inventory"
+
+urlpatterns = []

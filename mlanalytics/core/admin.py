@@ -1,0 +1,51 @@
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+
+from .models import Alert, AuditLogEntry, DemoDataset, Store, User
+
+
+@admin.register(Store)
+class StoreAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "city", "timezone", "is_active", "opened_on")
+    list_filter = ("is_active", "city")
+    search_fields = ("code", "name", "city")
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ("username", "email", "first_name", "last_name", "role_name", "all_stores", "is_active")
+    list_filter = ("groups", "all_stores", "is_active", "is_staff")
+    filter_horizontal = ("groups", "user_permissions", "stores")
+    fieldsets = DjangoUserAdmin.fieldsets + (("Store access", {"fields": ("all_stores", "stores")}),)
+
+    @admin.display(description="role")
+    def role_name(self, obj):
+        return obj.role
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("fired_at", "kind", "severity", "state", "store", "title", "delivered_at")
+    list_filter = ("state", "kind", "severity", "store")
+    search_fields = ("title", "dedup_key", "subject_id")
+    date_hierarchy = "fired_at"
+    list_select_related = ("store",)
+
+
+@admin.register(AuditLogEntry)
+class AuditLogEntryAdmin(admin.ModelAdmin):
+    list_display = ("at", "user", "action", "object_type", "object_id", "store")
+    list_filter = ("action", "object_type", "store")
+    search_fields = ("object_id", "user__username", "action")
+    date_hierarchy = "at"
+
+    def has_change_permission(self, request, obj=None):
+        return False  # the audit log is append-only
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(DemoDataset)
+class DemoDatasetAdmin(admin.ModelAdmin):
+    list_display = ("created_at", "seed", "scale", "start_date", "end_date", "duration_seconds")

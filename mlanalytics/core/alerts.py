@@ -1,0 +1,142 @@
+"""The one alert service every app raises and resolves alerts through.
+
+Lifecycle: firing → acknowledged → resolved. One open alert per dedup key (a partial unique index
+backs this up). An alert raised while its store is closed is held (mute timing) and delivered when
+the store opens; a snoozed alert stays quiet until its snooze ends.
+"""
+from datetime import datetime, time as dtime
+from zoneinfo import ZoneInfo
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import live
+from .models import Alert, Store
+
+
+def store_is_open(store, at=None):
+    """True when `at` falls inside the store's opening hours for that weekday (store's own time zone)."""
+    if store is None:
+        return True
+    at = at or timezone.now()
+    local = at.astimezone(ZoneInfo(store.timezone or "Europe/London"))
+    hours = (store.opening_hours or {}).get(str(local.isoweekday()))
+    if not hours:
+        return False
+    opens, closes = (dtime.fromisoformat(h) for h in hours)
+    return opens <= local.time() < closes
+
+
+def next_opening(store, after=None):
+    """The next moment the store opens after `after` (or now when it is open already)."""
+    after = after or timezone.now()
+    tz = ZoneInfo(store.timezone or "Europe/London")
+    local = after.astimezone(tz)
+    for day in range(0, 8):
+        date = (local + timezone.timedelta(days=day)).date()
+        hours = (store.opening_hours or {}).get(str(date.isoweekday()))
+        if not hours:
+            continue
+        opens = datetime.combine(date, dtime.fromisoformat(hours[0]), tzinfo=tz)
+        closes = datetime.combine(date, dtime.fromisoformat(hours[1]), tzinfo=tz)
+        if closes > local:
+            return max(opens, local)
+    return None
+
+
+def serialize_alert(alert):
+    return {
+        "id": alert.id,
+        "kind": alert.kind,
+        "severity": alert.severity,
+        "state": alert.state,
+        "store": alert.store.code if alert.store_id else None,
+        "store_id": alert.store_id,
+        "title": alert.title,
+        "message": alert.message,
+        "subject_type": alert.subject_type,
+        "subject_id": alert.subject_id,
+        "fired_at": alert.fired_at.isoformat(),
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
+        "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
+        "data": alert.data,
+    }
+
+
+def _deliver(alert, now):
+    alert.delivered_at = now
+    alert.save(update_fields=["delivered_at"])
+    live.publish("alert", serialize_alert(alert), alert.store_id, audience_roles=alert.audience_roles or None)
+
+
+def raise_alert(*, kind, dedup_key, title, store=None, severity=Alert.Severity.WARNING, message="",
+                subject_type="", subject_id="", data=None, audience_roles=("manager", "staff"), now=None):
+    """Fire an alert, or refresh the open one with the same key. Returns (alert, created)."""
+    now = now or timezone.now()
+    if isinstance(store, int):
+        store = Store.objects.get(pk=store)
+    existing = Alert.objects.filter(dedup_key=dedup_key).exclude(state=Alert.State.RESOLVED).first()
+    if existing:
+        existing.last_seen_at = now
+        existing.severity = severity
+        existing.message = message or existing.message
+        existing.data = data if data is not None else existing.data
+        existing.save(update_fields=["last_seen_at", "severity", "message", "data"])
+        return existing, False
+    try:
+        with transaction.atomic():
+            alert = Alert.objects.create(
+                kind=kind, dedup_key=dedup_key, title=title[:200], store=store, severity=severity, message=message,
+                subject_type=subject_type, subject_id=str(subject_id), data=data or {},
+                audience_roles=list(audience_roles or []), fired_at=now, last_seen_at=now,
+            )
+    except IntegrityError:  # raced with another process raising the same alert
+        return Alert.objects.filter(dedup_key=dedup_key).exclude(state=Alert.State.RESOLVED).get(), False
+    if store_is_open(store, now):
+        _deliver(alert, now)
+    return alert, True
+
+
+def resolve_alert(alert, user=None, now=None):
+    if alert.state == Alert.State.RESOLVED:
+        return alert
+    alert.state = Alert.State.RESOLVED
+    alert.resolved_at = now or timezone.now()
+    alert.save(update_fields=["state", "resolved_at"])
+    live.publish("alert_resolved", serialize_alert(alert), alert.store_id)
+    return alert
+
+
+def resolve_by_key(dedup_key, now=None):
+    """Resolve the open alert with this key, if any (the condition cleared). Returns it or None."""
+    alert = Alert.objects.filter(dedup_key=dedup_key).exclude(state=Alert.State.RESOLVED).first()
+    return resolve_alert(alert, now=now) if alert else None
+
+
+def acknowledge(alert, user, now=None):
+    if alert.state == Alert.State.FIRING:
+        alert.state = Alert.State.ACKNOWLEDGED
+        alert.acknowledged_at = now or timezone.now()
+        alert.acknowledged_by = user
+        alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
+        live.publish("alert_acknowledged", serialize_alert(alert), alert.store_id)
+    return alert
+
+
+def snooze(alert, user, until):
+    alert.snoozed_until = until
+    alert.save(update_fields=["snoozed_until"])
+    return alert
+
+
+def release_held_alerts(now=None):
+    """Deliver alerts held back while their store was closed, now that it is open. Returns how many."""
+    now = now or timezone.now()
+    released = 0
+    held = Alert.objects.filter(delivered_at__isnull=True).exclude(state=Alert.State.RESOLVED).select_related("store")
+    for alert in held:
+        if store_is_open(alert.store, now) and not (alert.snoozed_until and alert.snoozed_until > now):
+            _deliver(alert, now)
+            released += 1
+    return released

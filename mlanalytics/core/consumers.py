@@ -1,0 +1,82 @@
+"""The one live WebSocket (`/ws/live/`): stock changes, ticket counts, alerts, training progress.
+
+Session-authenticated (the dashboards' login), origin-checked by the ASGI router, and scoped: a
+user joins the groups of the stores they may see (optionally narrowed by `?stores=LON1,MAN1`).
+The browser sends {"type": "catch_up", "since_alert_id": N} after a reconnect to receive the
+alerts it missed.
+"""
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from . import live
+
+UNAUTHENTICATED = 4401
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=UNAUTHENTICATED)
+            return
+        wanted = parse_qs(self.scope.get("query_string", b"").decode()).get("stores", [""])[0]
+        self.stores, self.role = await self._scope_for(user, wanted)
+        self.groups_joined = [live.store_group(s["id"]) for s in self.stores] + [live.GLOBAL_GROUP]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+        await self.send_json({"event": "hello", "payload": {"stores": [s["code"] for s in self.stores], "role": self.role}})
+
+    async def disconnect(self, code):
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if content.get("type") == "catch_up":
+            try:
+                since = int(content.get("since_alert_id") or 0)
+            except (TypeError, ValueError):
+                since = 0
+            missed = await self._alerts_since(since)
+            await self.send_json({"event": "catch_up", "payload": {"alerts": missed}})
+        elif content.get("type") == "ping":
+            await self.send_json({"event": "pong", "payload": {}})
+
+    async def live_event(self, message):
+        roles = message.get("audience_roles")
+        if roles and self.role not in roles and self.role != "admin":
+            return
+        store_id = message.get("store_id")
+        code = next((s["code"] for s in self.stores if s["id"] == store_id), None)
+        await self.send_json(
+            {"event": message["event"], "store": code, "payload": message["payload"], "sent_at": message["sent_at"]}
+        )
+
+    @database_sync_to_async
+    def _scope_for(self, user, wanted):
+        from .roles import role_of
+        from .scoping import allowed_stores
+
+        stores = allowed_stores(user)
+        codes = [c.strip() for c in wanted.split(",") if c.strip()]
+        if codes:
+            stores = stores.filter(code__in=codes)
+        return [{"id": s.id, "code": s.code} for s in stores], role_of(user)
+
+    @database_sync_to_async
+    def _alerts_since(self, since_id):
+        from .alerts import serialize_alert
+        from .models import Alert
+
+        ids = [s["id"] for s in self.stores]
+        alerts = (
+            Alert.objects.filter(id__gt=since_id, store_id__in=ids, delivered_at__isnull=False)
+            .select_related("store")
+            .order_by("id")[:200]
+        )
+        return [
+            serialize_alert(a) for a in alerts
+            if not a.audience_roles or self.role in a.audience_roles or self.role == "admin"
+        ]

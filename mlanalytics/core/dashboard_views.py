@@ -1,0 +1,8 @@
+"""The dashboard home page; each panel's pages live in its app's views.py."""
+from django.contrib.auth.decorators import login_required
+from django.shortcuts import render
+
+
+@login_required
+def home(request):
+    return render(request, "dashboard/home.html")

@@ -1,0 +1,46 @@
+"""Live updates: publish an event to the browsers of a store, after the database commit.
+
+Events go to the Channels group of the store (or the global group for store-less events such as
+training progress). `LiveConsumer` forwards them to each connected browser that may see them.
+"""
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+from django.utils import timezone
+
+log = logging.getLogger(__name__)
+
+GLOBAL_GROUP = "live-global"
+
+
+def store_group(store_id):
+    return f"live-store-{store_id}"
+
+
+def _send(group, message):
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:  # the data is committed; a missed live push is caught up by the browser
+        log.warning("live event to %s not delivered", group, exc_info=True)
+
+
+def publish(event, payload, store_id=None, *, audience_roles=None):
+    """Send `event` with `payload` to the store's subscribers once the current transaction commits.
+
+    `audience_roles` limits delivery to users of those roles (None: everyone who sees the store).
+    """
+    message = {
+        "type": "live.event",
+        "event": event,
+        "store_id": store_id,
+        "payload": payload,
+        "audience_roles": list(audience_roles) if audience_roles else None,
+        "sent_at": timezone.now().isoformat(),
+    }
+    group = store_group(store_id) if store_id is not None else GLOBAL_GROUP
+    transaction.on_commit(lambda: _send(group, message))

@@ -1,0 +1,27 @@
+"""Top-level URLs: dashboards under /admin/ml-analytics/, the Django admin, the three APIs, auth."""
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from mlanalytics.core import views as core_views
+
+api_auth = [
+    path("token/", core_views.TokenObtainView.as_view(), name="token_obtain"),
+    path("token/refresh/", core_views.TokenRefreshView.as_view(), name="token_refresh"),
+    path("logout/", core_views.TokenLogoutView.as_view(), name="token_logout"),
+]
+
+urlpatterns = [
+    path("admin/ml-analytics/", include("mlanalytics.dashboard_urls")),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", core_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", core_views.LogoutView.as_view(), name="logout"),
+    path("api/auth/", include(api_auth)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/predictive-analytics/", include("predictive.api.urls")),
+    path("api/inventory-management/", include("inventory.api.urls")),
+    path("api/workflow-automation/", include("workflow.api.urls")),
+    path("api/core/", include("mlanalytics.core.api_urls")),
+    path("healthz", core_views.healthz, name="healthz"),
+    path("", core_views.root_redirect),
+]

@@ -1,0 +1,4 @@
+"""REST endpoints of the predictive app."""
+app_name = "predictive-api"
+
+urlpatterns = []

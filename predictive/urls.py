@@ -1,0 +1,4 @@
+"""Dashboard pages of the predictive panel."""
+app_name = "predictive"
+
+urlpatterns = []

@@ -1,0 +1,4 @@
+"""REST endpoints of the workflow app."""
+app_name = "workflow-api"
+
+urlpatterns = []

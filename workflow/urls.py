@@ -1,0 +1,4 @@
+"""Dashboard pages of the workflow panel."""
+app_name = "workflow"
+
+urlpatterns = []
