@@ -6,6 +6,7 @@ background jobs in a thread of the web process. Setting DATABASE_URL / REDIS_URL
 production wiring (PostgreSQL through psycopg 3, django-redis, channels-redis, Celery on Redis).
 The README lists every variable.
 """
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -99,6 +100,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests use a real file (not shared-cache memory) so locking behaves as in the embedded app;
+    # the process id keeps parallel runs apart.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -194,6 +198,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Forecasts, recommendations and automations for a device-repair business.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
 }
 
@@ -224,6 +229,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", default=str(DATA_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 WHITENOISE_USE_FINDERS = DEBUG
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -264,3 +270,36 @@ LOGGING = {
         "weasyprint": {"level": "ERROR"},
     },
 }
+
+# --- Workflow (rules, messages, working time) ----------------------------------------------------
+# Quiet hours in each store's time zone: customer messages created then wait until the end.
+WORKFLOW_QUIET_HOURS = env.list("WORKFLOW_QUIET_HOURS", default=["20:00", "08:00"])
+WORKFLOW_QUIET_HOURS_CHANNELS = env.list("WORKFLOW_QUIET_HOURS_CHANNELS", default=["sms", "email"])
+# Failed deliveries are retried after RETRY_BASE × 2^(attempt − 1) seconds, up to MAX_ATTEMPTS tries.
+WORKFLOW_RETRY_BASE_SECONDS = env.int("WORKFLOW_RETRY_BASE_SECONDS", default=60)
+WORKFLOW_MAX_ATTEMPTS = env.int("WORKFLOW_MAX_ATTEMPTS", default=5)
+# Deliver a due message right after it is queued (otherwise the outbox job sends it within a minute).
+WORKFLOW_DELIVER_IMMEDIATELY = env.bool("WORKFLOW_DELIVER_IMMEDIATELY", default=True)
+# A ticket is "SLA at risk" this many hours before its promise (or when predicted to miss it).
+WORKFLOW_SLA_RISK_HOURS = env.int("WORKFLOW_SLA_RISK_HOURS", default=12)
+# Working time: bank holidays of this calendar (python-holidays); these close the shop, the rest run short hours.
+WORKFLOW_HOLIDAY_COUNTRY = env("WORKFLOW_HOLIDAY_COUNTRY", default="GB")
+WORKFLOW_HOLIDAY_SUBDIVISION = env("WORKFLOW_HOLIDAY_SUBDIVISION", default="ENG")
+WORKFLOW_CLOSED_HOLIDAYS = env.list("WORKFLOW_CLOSED_HOLIDAYS", default=["Christmas Day", "Boxing Day", "New Year's Day"])
+WORKFLOW_HOLIDAY_HOURS = env.list("WORKFLOW_HOLIDAY_HOURS", default=["10:00", "16:00"])
+# Rules triggered by rules: how deep a chain may go before the engine stops it (loops).
+WORKFLOW_MAX_RULE_CHAIN = env.int("WORKFLOW_MAX_RULE_CHAIN", default=3)
+
+# --- Inventory -------------------------------------------------------------------------------
+# Cost of holding stock per year, as a share of its unit cost (capital, space, obsolescence).
+INVENTORY_HOLDING_COST_RATE = env.float("INVENTORY_HOLDING_COST_RATE", default=0.25)
+# Cost of one unit not on the shelf when a repair needs it (GBP): the waiting ticket, re-handling, lost goodwill.
+INVENTORY_STOCKOUT_COST = env.float("INVENTORY_STOCKOUT_COST", default=25.0)
+# How often the recommended policy reviews stock (days); the protection interval is lead time + this.
+INVENTORY_REVIEW_PERIOD_DAYS = env.int("INVENTORY_REVIEW_PERIOD_DAYS", default=1)
+# Order quantities never exceed this many days of forecast demand (obsolescence guard), MOQ/pack aside.
+INVENTORY_MAX_ORDER_COVER_DAYS = env.int("INVENTORY_MAX_ORDER_COVER_DAYS", default=180)
+# A part with stock and no consumption for this many days is dead stock.
+INVENTORY_DEAD_STOCK_DAYS = env.int("INVENTORY_DEAD_STOCK_DAYS", default=180)
+# Stored reorder policies older than this are recomputed in the background.
+INVENTORY_POLICY_MAX_AGE_MINUTES = env.int("INVENTORY_POLICY_MAX_AGE_MINUTES", default=360)
