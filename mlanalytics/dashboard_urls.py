@@ -1,10 +1,18 @@
-"""Dashboard pages under /admin/ml-analytics/: the home page and one panel per app."""
+"""Dashboard pages under /admin/ml-analytics/: the home page, shared pages and one panel per app."""
 from django.urls import include, path
 
-from mlanalytics.core import dashboard_views
+from mlanalytics.core import dashboard_views as views
 
 urlpatterns = [
-    path("", dashboard_views.home, name="dashboard-home"),
+    path("", views.home, name="dashboard-home"),
+    path("store/", views.switch_store, name="dashboard-store"),
+    path("views/<slug:panel>/<slug:view>/", views.view_placeholder, name="dashboard-view"),
+    *views.TicketIntakePage.urls(),
+    path("alerts/", views.alerts_inbox, name="dashboard-alerts"),
+    path("alerts/<int:pk>/<slug:action>/", views.alert_action, name="dashboard-alert-action"),
+    path("reports/", views.subscriptions, name="dashboard-subscriptions"),
+    path("reports/<int:pk>/<slug:action>/", views.subscription_action, name="dashboard-subscription-action"),
+    path("simulate/", views.start_simulation, name="dashboard-simulate"),
     path("predictive/", include("predictive.urls")),
     path("inventory/", include("inventory.urls")),
     path("workflow/", include("workflow.urls")),

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import Alert, AuditLogEntry, DemoDataset, Store, User
+from .models import Alert, AuditLogEntry, DemoDataset, ReportSubscription, Store, User
 
 
 @admin.register(Store)
@@ -49,3 +49,10 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
 @admin.register(DemoDataset)
 class DemoDatasetAdmin(admin.ModelAdmin):
     list_display = ("created_at", "seed", "scale", "start_date", "end_date", "duration_seconds")
+
+
+@admin.register(ReportSubscription)
+class ReportSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("user", "view", "store", "period", "format", "skip_when_empty", "is_active", "last_sent_at", "last_status")
+    list_filter = ("period", "format", "is_active", "store")
+    search_fields = ("user__username", "view")

@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import live
+from .cache import bump_on_commit
 from .models import Alert, Store
 
 
@@ -93,6 +94,7 @@ def raise_alert(*, kind, dedup_key, title, store=None, severity=Alert.Severity.W
             )
     except IntegrityError:  # raced with another process raising the same alert
         return Alert.objects.filter(dedup_key=dedup_key).exclude(state=Alert.State.RESOLVED).get(), False
+    bump_on_commit("alerts")
     if store_is_open(store, now):
         _deliver(alert, now)
     return alert, True
@@ -104,6 +106,7 @@ def resolve_alert(alert, user=None, now=None):
     alert.state = Alert.State.RESOLVED
     alert.resolved_at = now or timezone.now()
     alert.save(update_fields=["state", "resolved_at"])
+    bump_on_commit("alerts")
     live.publish("alert_resolved", serialize_alert(alert), alert.store_id)
     return alert
 
@@ -120,6 +123,7 @@ def acknowledge(alert, user, now=None):
         alert.acknowledged_at = now or timezone.now()
         alert.acknowledged_by = user
         alert.save(update_fields=["state", "acknowledged_at", "acknowledged_by"])
+        bump_on_commit("alerts")
         live.publish("alert_acknowledged", serialize_alert(alert), alert.store_id)
     return alert
 
@@ -127,6 +131,7 @@ def acknowledge(alert, user, now=None):
 def snooze(alert, user, until):
     alert.snoozed_until = until
     alert.save(update_fields=["snoozed_until"])
+    bump_on_commit("alerts")
     return alert
 
 

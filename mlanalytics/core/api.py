@@ -85,13 +85,13 @@ class AnalyticsAPIView(APIView):
         stores = resolve_stores(request.user, params.get("store"))
         if self.cache_domains and self.is_cacheable(params):
             key_params = {**{k: v for k, v in params.items() if k != "store"}, "stores": sorted(s.pk for s in stores)}
-            body = result_cache.cached(
+            body, hit = result_cache.cached_with_status(
                 self.__class__.__name__, key_params, self.cache_domains,
                 lambda: self._stamped(self.compute(params, stores, request)), self.cache_timeout,
             )
-        else:
-            body = self._stamped(self.compute(params, stores, request))
-        return Response(body)
+            # Lets load tests and operators see the hit rate from outside the process.
+            return Response(body, headers={"X-Cache": "hit" if hit else "miss"})
+        return Response(self._stamped(self.compute(params, stores, request)), headers={"X-Cache": "none"})
 
     def is_cacheable(self, params):
         return True

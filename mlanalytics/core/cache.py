@@ -54,15 +54,20 @@ def make_key(name, params, domains):
 
 def cached(name, params, domains, compute, timeout=6 * 3600):
     """Return compute() from the cache when the inputs are unchanged; compute and store otherwise."""
+    return cached_with_status(name, params, domains, compute, timeout)[0]
+
+
+def cached_with_status(name, params, domains, compute, timeout=6 * 3600):
+    """Like cached(), and also says whether the value came from the cache: (value, hit)."""
     key = make_key(name, params, domains)
     value = cache.get(key)
     if value is not None:
         _stats["hits"] += 1
-        return value
+        return value, True
     _stats["misses"] += 1
     value = compute()
     cache.set(key, value, timeout)
-    return value
+    return value, False
 
 
 def stats():

@@ -2,9 +2,12 @@
 
 Session-authenticated (the dashboards' login), origin-checked by the ASGI router, and scoped: a
 user joins the groups of the stores they may see (optionally narrowed by `?stores=LON1,MAN1`).
-The browser sends {"type": "catch_up", "since_alert_id": N} after a reconnect to receive the
-alerts it missed.
+The browser sends {"type": "catch_up", "since_alert_id": N, "since": "<sent_at of the last event it
+saw>"} after a reconnect to receive the alerts it missed: those with a higher id, and those delivered
+after `since` (an alert held by a store's mute timing keeps its older id but is delivered later).
+Every event carries `sent_at` (server clock at publish) so the browser can measure live latency.
 """
+from datetime import datetime
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -39,7 +42,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
                 since = int(content.get("since_alert_id") or 0)
             except (TypeError, ValueError):
                 since = 0
-            missed = await self._alerts_since(since)
+            missed = await self._alerts_since(since, self._parse_time(content.get("since")))
             await self.send_json({"event": "catch_up", "payload": {"alerts": missed}})
         elif content.get("type") == "ping":
             await self.send_json({"event": "pong", "payload": {}})
@@ -65,14 +68,30 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             stores = stores.filter(code__in=codes)
         return [{"id": s.id, "code": s.code} for s in stores], role_of(user)
 
+    @staticmethod
+    def _parse_time(value):
+        if not value:
+            return None
+        try:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment if moment.tzinfo else None
+
     @database_sync_to_async
-    def _alerts_since(self, since_id):
+    def _alerts_since(self, since_id, since_time=None):
+        from django.db.models import Q
+
         from .alerts import serialize_alert
         from .models import Alert
 
         ids = [s["id"] for s in self.stores]
+        missed = Q(id__gt=since_id)
+        if since_time is not None:
+            missed |= Q(delivered_at__gt=since_time)
         alerts = (
-            Alert.objects.filter(id__gt=since_id, store_id__in=ids, delivered_at__isnull=False)
+            Alert.objects.filter(missed, Q(store_id__in=ids) | Q(store__isnull=True), delivered_at__isnull=False)
+            .exclude(state=Alert.State.RESOLVED)
             .select_related("store")
             .order_by("id")[:200]
         )

@@ -1,19 +1,41 @@
-"""Template context every page needs: the user's role, stores and the selected store."""
-from .roles import has_capability, role_of
+"""Template context every page needs: the user's role, stores, the chosen store, the navigation
+and the alert bell."""
+from .navigation import menu_for
+from .pages import SESSION_STORE_KEY
+from .roles import ACKNOWLEDGE_ALERTS, ALL_CAPABILITIES, has_capability, role_of
 from .scoping import allowed_stores
+
+
+def current_stores(request):
+    """(chosen Store or None, the stores the pages cover): the switcher's store, else all of the user's."""
+    stores = list(allowed_stores(request.user))
+    code = request.session.get(SESSION_STORE_KEY) if hasattr(request, "session") else None
+    chosen = next((s for s in stores if s.code == code), None)
+    return chosen, ([chosen] if chosen else stores)
 
 
 def navigation(request):
     user = getattr(request, "user", None)
     if not user or not user.is_authenticated:
         return {}
-    stores = list(allowed_stores(user))
-    return {
+    chosen, covered = current_stores(request)
+    context = {
         "user_role": role_of(user),
-        "user_stores": stores,
-        "can": {cap: has_capability(user, cap) for cap in (
-            "view_predictive", "view_inventory", "view_workflow", "manage_purchasing", "apply_allocation",
-            "manage_rules", "send_messages", "record_qa", "acknowledge_alerts", "download_reports",
-            "subscribe_reports", "train_models", "import_data",
-        )},
+        "user_stores": list(allowed_stores(user)),
+        "current_store": chosen,
+        "covered_stores": covered,
+        "can": {cap: has_capability(user, cap) for cap in ALL_CAPABILITIES},
+        "menu": menu_for(user, request.path),
+        "live_config": {
+            "url": "/ws/live/" + (f"?stores={chosen.code}" if chosen else ""),
+            "role": role_of(user),
+            "stores": [s.code for s in covered],
+        },
     }
+    if has_capability(user, ACKNOWLEDGE_ALERTS):
+        from .alerts_api import unread_summary
+
+        bell = unread_summary(user, covered)
+        context["bell"] = bell
+        context["live_config"]["last_alert_id"] = bell["last_id"]
+    return context

@@ -163,3 +163,38 @@ class DemoDataset(models.Model):
 
     def __str__(self):
         return f"demo seed={self.seed} scale={self.scale} {self.start_date}..{self.end_date}"
+
+
+class ReportSubscription(models.Model):
+    """A stakeholder's standing order for a dashboard view as a PDF or Excel file by email."""
+
+    class Period(models.TextChoices):
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly (Mondays)"
+        MONTHLY = "monthly", "Monthly (the 1st)"
+
+    class Format(models.TextChoices):
+        PDF = "pdf", "PDF"
+        XLSX = "xlsx", "Excel"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="report_subscriptions")
+    view = models.CharField(max_length=80, help_text="URL name of the dashboard page, e.g. inventory:stock-monitor.")
+    store = models.ForeignKey(Store, null=True, blank=True, on_delete=models.CASCADE, related_name="+",
+                              help_text="Empty: every store the subscriber may see.")
+    params = models.JSONField(default=dict, blank=True, help_text="Page parameters other than the store.")
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.WEEKLY)
+    format = models.CharField(max_length=4, choices=Format.choices, default=Format.PDF)
+    skip_when_empty = models.BooleanField(default=True, help_text="Send nothing when the report has no rows.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_sent_at = models.DateTimeField(null=True, blank=True, help_text="Last time it was sent or skipped.")
+    last_status = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["user_id", "view"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "view", "store", "period", "format"], name="one_subscription_per_report"),
+        ]
+
+    def __str__(self):
+        return f"{self.user} {self.view} {self.store.code if self.store_id else 'all'} {self.period} {self.format}"

@@ -1,0 +1,64 @@
+"""Shared analytics endpoints of the core app: ticket intake (the example page's endpoint) and the
+home page's figures. Thin: validate -> selector -> response."""
+from datetime import date
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors
+from .api import AnalyticsAPIView, StoreScopedRequest
+from .roles import VIEW_WORKFLOW
+from .scoping import resolve_stores
+
+
+class TicketIntakeRequest(StoreScopedRequest):
+    days = serializers.IntegerField(min_value=7, max_value=365, default=56,
+                                    help_text="How many days to show, 7 to 365.")
+    end = serializers.DateField(required=False, help_text="Last day to show (default: yesterday).")
+    category = serializers.ChoiceField(
+        choices=[("phone", "Phone"), ("tablet", "Tablet"), ("laptop", "Laptop"), ("console", "Console"),
+                 ("watch", "Watch"), ("other", "Other")],
+        required=False, allow_blank=True, help_text="Only devices of this category.",
+    )
+
+    def validate_end(self, value):
+        if value > timezone.localdate():
+            raise serializers.ValidationError("The last day cannot be in the future.")
+        if value < date(2000, 1, 1):
+            raise serializers.ValidationError("The last day must be in 2000 or later.")
+        return value
+
+
+@extend_schema(tags=["core"], summary="Tickets received per day with the same-weekday baseline, by store, category and hour",
+               parameters=[TicketIntakeRequest])
+class TicketIntakeView(AnalyticsAPIView):
+    """GET /api/core/ticket-intake/ — daily intake against the same-weekday baseline (see selectors)."""
+
+    capability = VIEW_WORKFLOW
+    request_serializer = TicketIntakeRequest
+    cache_domains = ("tickets",)
+
+    def compute(self, params, stores, request):
+        return selectors.ticket_intake(stores, days=params["days"], end=params.get("end"),
+                                       category=params.get("category") or None)
+
+
+class HomeRequest(StoreScopedRequest):
+    pass
+
+
+@extend_schema(tags=["core"], summary="The dashboard home figures: tickets by status, intake today, stock value, open alerts",
+               parameters=[HomeRequest])
+class HomeFiguresView(APIView):
+    """GET /api/core/home/ — not cached: it is small and must move with every ticket and alert."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    def get(self, request):
+        serializer = HomeRequest(data=request.query_params)
+        serializer.is_valid(raise_exception=True)
+        stores = resolve_stores(request.user, serializer.validated_data.get("store"))
+        return Response(selectors.home_kpis(request.user, stores))

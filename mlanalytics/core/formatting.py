@@ -1,0 +1,151 @@
+"""One way to show a number, used by the pages, the PDF and the Excel export alike.
+
+A format is a short name a page declares on a column, a KPI or a chart axis:
+text, int, num1, num2, gbp, gbp0, pct (a fraction: 0.123 -> 12.3 %), date, datetime, days, bool.
+"""
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+FORMATS = ("text", "int", "num1", "num2", "gbp", "gbp0", "pct", "date", "datetime", "days", "bool", "status")
+
+# Excel number formats for the same names (openpyxl writes real numbers and dates with these).
+EXCEL_FORMATS = {
+    "int": "#,##0",
+    "num1": "#,##0.0",
+    "num2": "#,##0.00",
+    "gbp": '"£"#,##0.00',
+    "gbp0": '"£"#,##0',
+    "pct": "0.0%",
+    "days": "#,##0.0",
+    "date": "dd mmm yyyy",
+    "datetime": "dd mmm yyyy hh:mm",
+}
+
+# Plotly tick/hover formats (d3-format) for chart axes.
+D3_FORMATS = {"int": ",.0f", "num1": ",.1f", "num2": ",.2f", "gbp": "£,.2f", "gbp0": "£,.0f", "pct": ".1%", "days": ",.1f"}
+
+
+def as_number(value):
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, Decimal):
+        return float(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def as_date(value):
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return parse_date(value[:10])
+    return None
+
+
+def as_datetime(value):
+    if isinstance(value, datetime):
+        moment = value
+    elif isinstance(value, str):
+        moment = parse_datetime(value)
+        if moment is None:
+            day = parse_date(value[:10])
+            return datetime(day.year, day.month, day.day) if day else None
+    else:
+        return None
+    if timezone.is_aware(moment):
+        moment = timezone.localtime(moment)
+    return moment
+
+
+def format_value(value, fmt="text"):
+    """The text a person reads for `value` in format `fmt` ("–" for a missing value)."""
+    if value is None or value == "":
+        return "–"
+    fmt = fmt or "text"
+    if fmt in ("text", "status"):
+        if isinstance(value, (list, tuple)):
+            return ", ".join(str(v) for v in value)
+        return str(value)
+    if fmt == "bool":
+        return "Yes" if value else "No"
+    if fmt == "date":
+        day = as_date(value)
+        return day.strftime("%d %b %Y") if day else str(value)
+    if fmt == "datetime":
+        moment = as_datetime(value)
+        return moment.strftime("%d %b %Y %H:%M") if moment else str(value)
+    number = as_number(value)
+    if number is None:
+        return str(value)
+    if number != number:  # NaN from an upstream division: show it as missing, not as a figure
+        return "–"
+    if fmt == "int":
+        return f"{number:,.0f}"
+    if fmt == "num1":
+        return f"{number:,.1f}"
+    if fmt == "num2":
+        return f"{number:,.2f}"
+    if fmt == "gbp":
+        return f"£{number:,.2f}" if number >= 0 else f"−£{-number:,.2f}"
+    if fmt == "gbp0":
+        return f"£{number:,.0f}" if number >= 0 else f"−£{-number:,.0f}"
+    if fmt == "pct":
+        return f"{number * 100:,.1f} %"
+    if fmt == "days":
+        return f"{number:,.1f} d"
+    return str(value)
+
+
+def excel_value(value, fmt="text"):
+    """The value to write into a cell: a real number or date where the format has one."""
+    if value is None or value == "":
+        return None
+    if fmt in ("date",):
+        return as_date(value) or str(value)
+    if fmt == "datetime":
+        moment = as_datetime(value)
+        return moment.replace(tzinfo=None) if moment else str(value)
+    if fmt in EXCEL_FORMATS:
+        number = as_number(value)
+        return number if number is not None and number == number else None
+    if fmt == "bool":
+        return bool(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items())
+    return value
+
+
+ACRONYMS = {"mae", "mase", "rmse", "mape", "smape", "auc", "ets", "sku", "po", "abc", "xyz", "sla", "gmroi", "rfm", "ltv", "eoq", "id", "p90", "p50", "p95"}
+
+
+def humanize_key(key):
+    """'mase_vs_seasonal_naive' -> 'MASE vs seasonal naive' (labels for metric dictionaries)."""
+    words = str(key).replace("_", " ").strip().split(" ")
+    words = [w.upper() if w.lower() in ACRONYMS else w for w in words]
+    text = " ".join(words)
+    return text[:1].upper() + text[1:]
+
+
+def metric_format(name, value):
+    """A sensible format for a backtest metric by its name (coverage and rates are fractions)."""
+    lowered = str(name).lower()
+    if any(word in lowered for word in ("coverage", "rate", "share", "accuracy", "mape", "smape")):
+        number = as_number(value)
+        if number is not None and abs(number) <= 1.5:
+            return "pct"
+    if isinstance(value, int):
+        return "int"
+    return "num2" if as_number(value) is not None else "text"

@@ -1,0 +1,119 @@
+"""Alerts over REST and in the inbox: store scoping, audience roles, the lifecycle actions guarded by
+role, snooze validation in words, the audit trail and the held-alert release job."""
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mlanalytics.core import alerts, jobs
+from mlanalytics.core.models import Alert, AuditLogEntry, Store
+
+pytestmark = pytest.mark.django_db
+
+
+def fire(store_code, title, **kwargs):
+    store = Store.objects.get(code=store_code)
+    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.save()
+    alert, _ = alerts.raise_alert(kind=kwargs.pop("kind", "stockout_risk"), dedup_key=f"t:{title}", title=title, store=store, **kwargs)
+    return alert
+
+
+def test_list_shows_only_alerts_of_the_users_stores_and_role(api_for, store_codes):
+    mine = fire(store_codes[0], "mine")
+    fire(store_codes[1], "other store")
+    fire(store_codes[0], "managers only", audience_roles=["manager"])
+    api = api_for("staff", stores=[store_codes[0]])
+    titles = {a["title"] for a in api.get("/api/core/alerts/").json()["results"]}
+    assert titles == {"mine"}
+    assert api.get(f"/api/core/alerts/{mine.id}/").json()["history"][0]["what"] == "fired"
+
+
+def test_filters_by_state_kind_and_store(api_for, store_codes):
+    a = fire(store_codes[0], "a", kind="sla_risk")
+    b = fire(store_codes[1], "b")
+    alerts.acknowledge(b, None)
+    api = api_for("manager")
+    ids = lambda **q: {x["id"] for x in api.get("/api/core/alerts/", q).json()["results"]}  # noqa: E731
+    assert a.id in ids(kind="sla_risk") and b.id not in ids(kind="sla_risk")
+    assert ids(state="acknowledged") >= {b.id} and a.id not in ids(state="acknowledged")
+    assert b.id not in ids(store=store_codes[0])
+    assert api.get("/api/core/alerts/", {"state": "sleeping"}).status_code == 400
+
+
+def test_a_store_outside_scope_is_403_and_unknown_is_404(api_for, store_codes):
+    api = api_for("staff", stores=[store_codes[0]])
+    assert api.get("/api/core/alerts/", {"store": store_codes[1]}).status_code == 403
+    assert api.get("/api/core/alerts/", {"store": "ZZZ9"}).status_code == 404
+
+
+def test_acknowledge_snooze_resolve_and_their_audit_trail(api_for, store_codes):
+    alert = fire(store_codes[0], "lifecycle")
+    api = api_for("staff", stores=[store_codes[0]])
+    assert api.post(f"/api/core/alerts/{alert.id}/acknowledge/").json()["state"] == "acknowledged"
+    until = api.post(f"/api/core/alerts/{alert.id}/snooze/", {"minutes": 60}, format="json").json()["snoozed_until"]
+    assert abs((timezone.datetime.fromisoformat(until) - timezone.now()) - timedelta(minutes=60)) < timedelta(seconds=30)
+    assert api.post(f"/api/core/alerts/{alert.id}/resolve/").json()["state"] == "resolved"
+    actions = list(AuditLogEntry.objects.filter(object_type="core.alert", object_id=str(alert.id)).values_list("action", flat=True))
+    assert actions == ["alert.resolve", "alert.snooze", "alert.acknowledge"]  # newest first
+    assert AuditLogEntry.objects.filter(object_id=str(alert.id), user=api.user).count() == 3
+
+
+def test_snooze_needs_a_sensible_duration(api_for, store_codes):
+    alert = fire(store_codes[0], "snooze me")
+    api = api_for("manager")
+    response = api.post(f"/api/core/alerts/{alert.id}/snooze/", {"minutes": 1}, format="json")
+    assert response.status_code == 400 and "minutes" in response.json()
+    response = api.post(f"/api/core/alerts/{alert.id}/snooze/", {}, format="json")
+    assert "Give minutes" in str(response.json())
+
+
+def test_stakeholders_cannot_act_on_alerts(api_for, store_codes):
+    alert = fire(store_codes[0], "not for stakeholders")
+    api = api_for("stakeholder")
+    assert api.get("/api/core/alerts/").status_code == 403
+    assert api.post(f"/api/core/alerts/{alert.id}/acknowledge/").status_code == 403
+
+
+def test_the_bell_counts_firing_delivered_unsnoozed_alerts(api_for, store_codes):
+    api = api_for("manager")
+    before = api.get("/api/core/alerts/summary/").json()["unread"]
+    one = fire(store_codes[0], "bell one")
+    two = fire(store_codes[0], "bell two")
+    assert api.get("/api/core/alerts/summary/").json()["unread"] == before + 2
+    alerts.snooze(one, None, timezone.now() + timedelta(hours=1))
+    alerts.acknowledge(two, None)
+    assert api.get("/api/core/alerts/summary/").json()["unread"] == before
+
+
+def test_inbox_buttons_change_the_alert(client, make_user, store_codes):
+    alert = fire(store_codes[0], "inbox")
+    client.force_login(make_user("staff", [store_codes[0]]))
+    page = client.get("/admin/ml-analytics/alerts/")
+    assert "inbox" in page.content.decode() and "Acknowledge" in page.content.decode()
+    client.post(f"/admin/ml-analytics/alerts/{alert.id}/acknowledge/")
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.ACKNOWLEDGED
+    client.post(f"/admin/ml-analytics/alerts/{alert.id}/snooze/", {"minutes": "240"})
+    alert.refresh_from_db()
+    assert alert.snoozed_until > timezone.now() + timedelta(minutes=235)
+    client.post(f"/admin/ml-analytics/alerts/{alert.id}/resolve/")
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED
+    history = client.get("/admin/ml-analytics/alerts/", {"state": "resolved"}).content.decode()
+    assert "resolve by" in history
+
+
+def test_held_alerts_are_released_by_a_registered_periodic_job(store_codes):
+    assert jobs._periodic["release_held_alerts"] == (60, "mlanalytics.core.alerts.release_held_alerts")
+    store = Store.objects.get(code=store_codes[0])
+    store.opening_hours = {}
+    store.save()
+    alert, _ = alerts.raise_alert(kind="sla_risk", dedup_key="held", title="held", store=store)
+    assert alert.delivered_at is None
+    assert alerts.release_held_alerts() == 0
+    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.save()
+    jobs.call(jobs._periodic["release_held_alerts"][1])
+    alert.refresh_from_db()
+    assert alert.delivered_at is not None

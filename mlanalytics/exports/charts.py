@@ -1,0 +1,122 @@
+"""Charts for the PDF as vector SVG, drawn with matplotlib from the same prepared chart specs that
+static/js/charts.js draws with Plotly (Plotly's own static export would need a browser)."""
+import io
+from datetime import date
+
+import matplotlib
+from matplotlib.figure import Figure
+
+TEAL, BLUE, GREY, AMBER = "#008080", "#ADD8E6", "#36454F", "#C77700"
+PALETTE = [TEAL, "#4A90A4", AMBER, "#7B5EA7", "#5B8C3A", "#B5495B", GREY]
+STYLE = {
+    "svg.fonttype": "none",  # keep text as text: sharp, searchable, small
+    "font.family": ["DejaVu Sans", "sans-serif"],
+    "font.size": 8,
+    "axes.edgecolor": "#8a99a6",
+    "axes.labelcolor": GREY,
+    "xtick.color": GREY,
+    "ytick.color": GREY,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+}
+
+
+def _dates(values):
+    out = []
+    for v in values:
+        try:
+            out.append(date.fromisoformat(str(v)[:10]))
+        except ValueError:
+            return None
+    return out
+
+
+def _num(values):
+    return [float("nan") if v is None else v for v in values]
+
+
+def chart_svg(spec, width_in=7.0, height_in=2.8):
+    """An SVG document (str) of the chart, or "" when it has no data."""
+    if spec.get("empty"):
+        return ""
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(width_in, height_in))
+        ax = fig.add_subplot(1, 1, 1)
+        kind = spec["kind"]
+        if kind == "heatmap":
+            _heatmap(fig, ax, spec)
+        elif kind == "bar":
+            _bars(ax, spec)
+        else:
+            _lines(ax, spec)
+        if spec.get("y_label"):
+            ax.set_ylabel(spec["y_label"])
+        if spec.get("x_label"):
+            ax.set_xlabel(spec["x_label"])
+        ax.set_title(spec.get("title", ""), loc="left", color=GREY, fontsize=9, fontweight="bold")
+        fig.tight_layout()
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    return svg[svg.find("<svg"):]  # drop the XML prolog/doctype so it can sit inline in HTML
+
+
+def _lines(ax, spec):
+    for i, series in enumerate(spec["series"]):
+        xs = _dates(series["x"]) or series["x"]
+        color = PALETTE[i % len(PALETTE)]
+        if series.get("lower") and series.get("upper"):
+            ax.fill_between(xs, _num(series["lower"]), _num(series["upper"]), color=BLUE, alpha=0.55, linewidth=0,
+                            label=f"{series['label']} 95 % band")
+        mode = series.get("mode") or "lines"
+        style = "-o" if "markers" in mode and "lines" in mode else ("o" if mode == "markers" else "-")
+        ax.plot(xs, _num(series["y"]), style, color=color, markersize=2.5, linewidth=1.3, label=series["label"])
+    if len(spec["series"]) > 1 or any(s.get("lower") for s in spec["series"]):
+        ax.legend(frameon=False, fontsize=7, loc="upper left")
+    ax.figure.autofmt_xdate() if _dates(spec["series"][0]["x"]) else None
+
+
+def _bars(ax, spec):
+    series = spec["series"]
+    categories = []
+    for s in series:
+        for x in s["x"]:
+            if x not in categories:
+                categories.append(x)
+    n = len(series)
+    width = 0.8 / (1 if spec.get("stacked") else n)
+    bottom = [0.0] * len(categories)
+    horizontal = spec.get("orientation") == "h"
+    for i, s in enumerate(series):
+        values = dict(zip(s["x"], _num(s["y"])))
+        heights = [values.get(c, 0) or 0 for c in categories]
+        positions = [j + (0 if spec.get("stacked") else (i - (n - 1) / 2) * width) for j in range(len(categories))]
+        color = PALETTE[i % len(PALETTE)]
+        if (s.get("mode") or "bar") != "bar":
+            (ax.plot(heights, positions, "-", color=color, label=s["label"]) if horizontal
+             else ax.plot(positions, heights, "-", color=color, label=s["label"]))
+            continue
+        if horizontal:
+            ax.barh(positions, heights, height=width, left=bottom if spec.get("stacked") else None, color=color, label=s["label"])
+        else:
+            ax.bar(positions, heights, width=width, bottom=bottom if spec.get("stacked") else None, color=color, label=s["label"])
+        if spec.get("stacked"):
+            bottom = [b + h for b, h in zip(bottom, heights)]
+    ticks = range(len(categories))
+    labels = [str(c) for c in categories]
+    if horizontal:
+        ax.set_yticks(list(ticks), labels)
+        ax.invert_yaxis()
+    else:
+        ax.set_xticks(list(ticks), labels, rotation=45 if len(categories) > 8 else 0, ha="right" if len(categories) > 8 else "center")
+    if n > 1:
+        ax.legend(frameon=False, fontsize=7)
+
+
+def _heatmap(fig, ax, spec):
+    data = spec["heatmap"]
+    z = [[float("nan") if v is None else v for v in row] for row in data["z"]]
+    image = ax.imshow(z, aspect="auto", cmap="GnBu")
+    ax.set_xticks(range(len(data["x"])), data["x"], rotation=45 if len(data["x"]) > 8 else 0, ha="right" if len(data["x"]) > 8 else "center")
+    ax.set_yticks(range(len(data["y"])), data["y"])
+    fig.colorbar(image, ax=ax, fraction=0.03)

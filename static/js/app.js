@@ -1,0 +1,273 @@
+/* mlanalytics dashboards: shared behaviour (no inline scripts: CSP script-src 'self').
+ * Formatting mirrors mlanalytics/core/formatting.py so live updates read like the server's figures. */
+(function () {
+  "use strict";
+  var MLA = (window.MLA = window.MLA || {});
+
+  MLA.fmt = function (value, fmt) {
+    if (value === null || value === undefined || value === "") return "–";
+    var n = Number(value);
+    var grouped = function (x, digits) {
+      return x.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+    };
+    switch (fmt) {
+      case "int": return isNaN(n) ? String(value) : grouped(n, 0);
+      case "num1": return isNaN(n) ? String(value) : grouped(n, 1);
+      case "num2": return isNaN(n) ? String(value) : grouped(n, 2);
+      case "gbp": return isNaN(n) ? String(value) : (n < 0 ? "−£" + grouped(-n, 2) : "£" + grouped(n, 2));
+      case "gbp0": return isNaN(n) ? String(value) : (n < 0 ? "−£" + grouped(-n, 0) : "£" + grouped(n, 0));
+      case "pct": return isNaN(n) ? String(value) : grouped(n * 100, 1) + " %";
+      case "days": return isNaN(n) ? String(value) : grouped(n, 1) + " d";
+      case "bool": return value ? "Yes" : "No";
+      default: return String(value);
+    }
+  };
+
+  MLA.path = function (data, dotted) {
+    if (!dotted) return data;
+    return dotted.split(".").reduce(function (acc, key) {
+      return acc === null || acc === undefined ? undefined : acc[key];
+    }, data);
+  };
+
+  MLA.json = function (id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : null;
+  };
+
+  MLA.csrf = function () {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return meta ? meta.getAttribute("content") : "";
+  };
+
+  MLA.debounce = function (fn, ms) {
+    var timer = null;
+    return function () {
+      var args = arguments;
+      clearTimeout(timer);
+      timer = setTimeout(function () { fn.apply(null, args); }, ms);
+    };
+  };
+
+  MLA.getJSON = function (url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.json();
+    });
+  };
+
+  MLA.flash = function (el) {
+    if (!el) return;
+    el.classList.remove("flash");
+    void el.offsetWidth; // restart the animation
+    el.classList.add("flash");
+  };
+
+  /* Toasts: new alerts and results of actions. Dismissable, never hover-only. */
+  MLA.toast = function (opts) {
+    var box = document.getElementById("toasts");
+    if (!box) return null;
+    var toast = document.createElement("div");
+    toast.className = "toast sev-" + (opts.severity || "info");
+    toast.setAttribute("role", opts.severity === "critical" ? "alert" : "status");
+    if (opts.id) toast.dataset.alertId = opts.id;
+    var title = document.createElement(opts.href ? "a" : "strong");
+    title.className = "toast-title";
+    title.textContent = opts.title || "";
+    if (opts.href) title.href = opts.href;
+    toast.appendChild(title);
+    if (opts.body) {
+      var body = document.createElement("p");
+      body.className = "toast-body";
+      body.textContent = opts.body;
+      toast.appendChild(body);
+    }
+    var close = document.createElement("button");
+    close.type = "button";
+    close.className = "toast-close";
+    close.setAttribute("aria-label", "Dismiss");
+    close.textContent = "×";
+    close.addEventListener("click", function () { toast.remove(); });
+    toast.appendChild(close);
+    box.prepend(toast);
+    while (box.children.length > 4) box.lastElementChild.remove();
+    setTimeout(function () { toast.classList.add("toast-out"); setTimeout(function () { toast.remove(); }, 400); },
+      opts.timeout || 9000);
+    return toast;
+  };
+
+  function setupNav() {
+    var toggle = document.querySelector("[data-nav-toggle]");
+    var nav = document.getElementById("sidenav");
+    if (!toggle || !nav) return;
+    document.body.classList.add("js-nav");
+    toggle.addEventListener("click", function () {
+      var open = toggle.getAttribute("aria-expanded") !== "true";
+      toggle.setAttribute("aria-expanded", String(open));
+      document.body.classList.toggle("nav-open", open);
+    });
+  }
+
+  function setupStoreSwitch() {
+    var form = document.querySelector("[data-store-switch]");
+    if (!form) return;
+    var button = form.querySelector("[data-store-submit]");
+    if (button) button.classList.add("visually-hidden");
+    form.querySelector("select").addEventListener("change", function () { form.submit(); });
+  }
+
+  function setupBell() {
+    var toggle = document.querySelector("[data-bell-toggle]");
+    var panel = document.getElementById("bell-panel");
+    if (!toggle || !panel) return;
+    toggle.addEventListener("click", function (event) {
+      event.stopPropagation();
+      var open = panel.hidden;
+      panel.hidden = !open;
+      toggle.setAttribute("aria-expanded", String(open));
+    });
+    document.addEventListener("click", function (event) {
+      if (!panel.hidden && !panel.contains(event.target)) {
+        panel.hidden = true;
+        toggle.setAttribute("aria-expanded", "false");
+      }
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape" && !panel.hidden) {
+        panel.hidden = true;
+        toggle.setAttribute("aria-expanded", "false");
+        toggle.focus();
+      }
+    });
+  }
+
+  function setupConfirms() {
+    document.addEventListener("submit", function (event) {
+      var form = event.target.closest("[data-confirm]");
+      if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+    }, true);
+  }
+
+  /* Row actions: a button POSTs JSON to a REST URL with the session's CSRF token. */
+  function setupRowActions() {
+    document.addEventListener("click", function (event) {
+      var button = event.target.closest("[data-row-action]");
+      if (!button) return;
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+      button.disabled = true;
+      fetch(button.dataset.rowAction, {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRFToken": MLA.csrf(), Accept: "application/json" },
+        body: button.dataset.body || "{}",
+      }).then(function (r) {
+        return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
+      }).then(function (res) {
+        if (res.ok) {
+          MLA.toast({ title: button.textContent.trim() + ": done", severity: "info", timeout: 4000 });
+          if (MLA.refreshResults) MLA.refreshResults();
+        } else {
+          var msg = res.data.detail || Object.keys(res.data).map(function (k) { return k + ": " + [].concat(res.data[k]).join(" "); }).join("; ");
+          MLA.toast({ title: "Not done", body: msg || "The server refused the action.", severity: "warning" });
+        }
+      }).catch(function () {
+        MLA.toast({ title: "Not done", body: "The server could not be reached. Try again.", severity: "warning" });
+      }).finally(function () { button.disabled = false; });
+    });
+  }
+
+  /* Exports: fetch the file with a progress notice (bytes received, seconds elapsed), then save it. */
+  function setupExports() {
+    document.addEventListener("click", function (event) {
+      var link = event.target.closest("[data-export]");
+      if (!link || !window.fetch || !window.ReadableStream) return;
+      event.preventDefault();
+      if (link.getAttribute("aria-busy") === "true") return;
+      var label = link.textContent;
+      var started = Date.now();
+      link.setAttribute("aria-busy", "true");
+      var progress = MLA.toast({ title: "Preparing " + link.dataset.export.toUpperCase() + "…", body: "Computing the figures and drawing the charts.", timeout: 120000 });
+      var body = progress && progress.querySelector(".toast-body");
+      var tick = setInterval(function () {
+        var secs = Math.round((Date.now() - started) / 1000);
+        link.textContent = "Preparing… " + secs + " s";
+      }, 500);
+      fetch(link.href, { credentials: "same-origin" }).then(function (response) {
+        if (!response.ok) return response.json().then(function (d) { throw new Error(d.detail || "The export failed (HTTP " + response.status + ")."); });
+        var total = Number(response.headers.get("Content-Length")) || 0;
+        var name = (response.headers.get("Content-Disposition") || "").split("filename=")[1] || "report";
+        name = name.replace(/"/g, "");
+        var reader = response.body.getReader();
+        var chunks = [];
+        var received = 0;
+        function pump() {
+          return reader.read().then(function (step) {
+            if (step.done) return new Blob(chunks, { type: response.headers.get("Content-Type") });
+            chunks.push(step.value);
+            received += step.value.length;
+            if (body) body.textContent = total ? "Downloading " + Math.round((100 * received) / total) + " %" : "Downloading " + Math.round(received / 1024) + " kB";
+            return pump();
+          });
+        }
+        return pump().then(function (blob) {
+          var url = URL.createObjectURL(blob);
+          var a = document.createElement("a");
+          a.href = url;
+          a.download = name;
+          document.body.appendChild(a);
+          a.click();
+          a.remove();
+          setTimeout(function () { URL.revokeObjectURL(url); }, 10000);
+          if (progress) progress.remove();
+          MLA.toast({ title: "Downloaded " + name, timeout: 4000 });
+        });
+      }).catch(function (err) {
+        if (progress) progress.remove();
+        MLA.toast({ title: "Export failed", body: err.message, severity: "warning" });
+      }).finally(function () {
+        clearInterval(tick);
+        link.textContent = label;
+        link.removeAttribute("aria-busy");
+      });
+    });
+  }
+
+  /* KPI tiles whose source is a JSON URL (home): re-read after live events and reconnects. */
+  MLA.refreshKpis = MLA.debounce(function () {
+    document.querySelectorAll("[data-kpi-source]").forEach(function (box) {
+      MLA.getJSON(box.dataset.kpiSource).then(function (data) {
+        box.querySelectorAll("[data-kpi]").forEach(function (tile) {
+          var value = MLA.path(data, tile.dataset.kpi);
+          var el = tile.querySelector("[data-kpi-value]");
+          var text = MLA.fmt(value, tile.dataset.fmt);
+          if (el && el.textContent !== text) { el.textContent = text; MLA.flash(tile); }
+          var note = tile.querySelector("[data-kpi-note]");
+          if (note && tile.dataset.notePath) {
+            note.textContent = tile.dataset.noteTemplate.replace("{}", MLA.fmt(MLA.path(data, tile.dataset.notePath), tile.dataset.noteFmt));
+          }
+        });
+      }).catch(function () { /* keep the figures shown; the next event or reconnect retries */ });
+    });
+  }, 600);
+
+  /* Analytics pages: re-fetch the server-rendered results (same template) after live events. */
+  MLA.refreshResults = MLA.debounce(function () {
+    var wrap = document.querySelector("[data-results-wrap]");
+    if (!wrap || !wrap.dataset.fragmentUrl) return;
+    fetch(wrap.dataset.fragmentUrl, { credentials: "same-origin" }).then(function (r) {
+      if (!r.ok) throw new Error("HTTP " + r.status);
+      return r.text();
+    }).then(function (html) {
+      wrap.innerHTML = html;
+      if (MLA.charts) MLA.charts.renderAll(wrap);
+    }).catch(function () { /* keep the current figures */ });
+  }, 1500);
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setupNav();
+    setupStoreSwitch();
+    setupBell();
+    setupConfirms();
+    setupRowActions();
+    setupExports();
+  });
+})();
