@@ -299,7 +299,14 @@ INVENTORY_STOCKOUT_COST = env.float("INVENTORY_STOCKOUT_COST", default=25.0)
 INVENTORY_REVIEW_PERIOD_DAYS = env.int("INVENTORY_REVIEW_PERIOD_DAYS", default=1)
 # Order quantities never exceed this many days of forecast demand (obsolescence guard), MOQ/pack aside.
 INVENTORY_MAX_ORDER_COVER_DAYS = env.int("INVENTORY_MAX_ORDER_COVER_DAYS", default=180)
+# Supplier choice: share of the unit price charged per unit for each unit of late-delivery probability
+# (weighted-sum supplier selection); 0 chooses on price, lead-time spread and defects alone.
+INVENTORY_LATE_DELIVERY_WEIGHT = env.float("INVENTORY_LATE_DELIVERY_WEIGHT", default=0.5)
 # A part with stock and no consumption for this many days is dead stock.
 INVENTORY_DEAD_STOCK_DAYS = env.int("INVENTORY_DEAD_STOCK_DAYS", default=180)
 # Stored reorder policies older than this are recomputed in the background.
 INVENTORY_POLICY_MAX_AGE_MINUTES = env.int("INVENTORY_POLICY_MAX_AGE_MINUTES", default=360)
+
+# --- Predictive ------------------------------------------------------------------------------
+# Threads that run Prophet fits side by side during training (each waits on its own cmdstan process).
+PREDICTIVE_TRAINING_WORKERS = env.int("PREDICTIVE_TRAINING_WORKERS", default=2)

@@ -27,6 +27,13 @@ class TrainedModel(models.Model):
     duration_seconds = models.FloatField(default=0)
     trained_at = models.DateTimeField(auto_now_add=True, db_index=True)
     error = models.TextField(blank=True)
+    monitoring = models.JSONField(
+        default=dict, blank=True, help_text="Latest live check: accuracy on the days since training, drift status."
+    )
+    training_run = models.ForeignKey(
+        "TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="models",
+        help_text="The run that trained it (empty when fitted on demand for a request).",
+    )
 
     class Meta:
         ordering = ["kind", "scope", "-version"]
@@ -56,6 +63,12 @@ class TrainingRun(models.Model):
     current_step = models.CharField(max_length=200, blank=True)
     log = models.JSONField(default=list, blank=True)
     duration_seconds = models.FloatField(default=0)
+    triggered_by = models.CharField(max_length=40, blank=True, help_text="command, task, schedule or a username.")
+    data_fingerprint = models.CharField(
+        max_length=64, blank=True, help_text="Digest of the data trained on; --if-needed retrains only when it changes."
+    )
+    timings = models.JSONField(default=dict, blank=True, help_text="Seconds per model kind (wall clock).")
+    error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-started_at"]

@@ -1,0 +1,311 @@
+"""The six /api/predictive-analytics/ endpoints: status codes for good and bad input, unknown and
+forbidden stores, and contents checked against values computed independently here from the ORM."""
+from datetime import datetime, time, timedelta
+
+import numpy as np
+import pytest
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from predictive import training
+from predictive.models import TrainedModel
+
+pytestmark = pytest.mark.django_db
+BASE = "/api/predictive-analytics/"
+
+ENDPOINTS = {
+    # name: (method, good parameters, {bad field: bad value})
+    "repair-demand-forecast": ("post", {"horizon_days": 14}, {"horizon_days": 91}),
+    "business-metrics-forecast": ("post", {"granularity": "week", "horizon": 4}, {"granularity": "day"}),
+    "customer-behavior-prediction": ("post", {"horizon_days": 60}, {"at_risk_threshold": 1.5}),
+    "inventory-demand-prediction": ("post", {"horizon_days": 28, "limit": 5}, {"limit": 0}),
+    "cost-optimization": ("post", {"months": 6}, {"months": 5}),
+    "model-performance": ("get", {}, {"kind": "weather"}),
+}
+
+
+def call(api, name, data):
+    method = ENDPOINTS[name][0]
+    if method == "get":
+        return api.get(BASE + name, data)
+    return api.post(BASE + name, data, format="json")
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_every_endpoint_answers_a_manager_with_the_analytics_envelope(trained_models, api_for, name):
+    response = call(api_for("manager"), name, ENDPOINTS[name][1])
+    assert response.status_code == 200, response.content[:500]
+    body = response.json()
+    assert body["generated_at"] and body["data_window"]["end"]
+    if name != "model-performance":
+        model = body["model"]
+        assert model["version"] >= 1 and model["trained_at"] and model["name"]
+        assert isinstance(model["backtest"], dict) and model["backtest"]
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_every_endpoint_rejects_a_bad_value_with_a_field_message(trained_models, api_for, name):
+    field, value = next(iter(ENDPOINTS[name][2].items()))
+    response = call(api_for("manager"), name, {**ENDPOINTS[name][1], field: value})
+    assert response.status_code == 400
+    assert field in response.json()
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_every_endpoint_answers_404_for_an_unknown_store(trained_models, api_for, name):
+    response = call(api_for("manager"), name, {**ENDPOINTS[name][1], "store": "NOPE9"})
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_every_endpoint_answers_403_for_another_stores_data(trained_models, api_for, store_codes, name):
+    mine, theirs = store_codes[0], store_codes[1]
+    response = call(api_for("manager", stores=[mine]), name, {**ENDPOINTS[name][1], "store": theirs})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_staff_may_not_see_predictive_analytics(trained_models, api_for, name):
+    assert call(api_for("staff"), name, ENDPOINTS[name][1]).status_code == 403
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+def test_stakeholders_may_see_predictive_analytics(trained_models, api_for, name):
+    assert call(api_for("stakeholder"), name, ENDPOINTS[name][1]).status_code == 200
+
+
+def test_anonymous_requests_are_refused_and_post_endpoints_do_not_answer_get(trained_models, api_for, client):
+    assert client.post(BASE + "repair-demand-forecast", {}, content_type="application/json").status_code == 401
+    assert api_for("manager").get(BASE + "repair-demand-forecast").status_code == 405
+    assert api_for("manager").post(BASE + "model-performance", {}, format="json").status_code == 405
+
+
+# --- contents -------------------------------------------------------------------------------------
+
+
+def intake_by_day(start, end, **filters):
+    from workflow.models import RepairTicket
+
+    rows = (RepairTicket.objects.filter(received_at__date__gte=start, received_at__date__lte=end, **filters)
+            .annotate(day=TruncDate("received_at")).values("day").annotate(n=Count("id")))
+    return {row["day"].isoformat(): row["n"] for row in rows}
+
+
+def test_repair_demand_forecast_returns_the_intake_history_and_a_consistent_forecast(trained_models, api_for, store_codes):
+    store = store_codes[0]
+    response = api_for("manager").post(BASE + "repair-demand-forecast",
+                                       {"store": store, "horizon_days": 30, "history_days": 21, "interval": 95}, format="json")
+    assert response.status_code == 200
+    body = response.json()
+    model = TrainedModel.objects.get(kind=training.REPAIR_DEMAND, scope=f"store={store}", is_current=True)
+    end = model.data_end
+    counts = intake_by_day(end - timedelta(days=20), end, store__code=store)
+    assert [h["date"] for h in body["history"]] == [(end - timedelta(days=20 - i)).isoformat() for i in range(21)]
+    assert [h["actual"] for h in body["history"]] == [counts.get(h["date"], 0) for h in body["history"]]
+    forecast = body["forecast"]
+    assert len(forecast) == 30
+    assert forecast[0]["date"] == (end + timedelta(days=1)).isoformat()
+    assert all(p["lower"] <= p["expected"] <= p["upper"] for p in forecast)
+    assert body["expected_total"] == pytest.approx(sum(p["expected"] for p in forecast), abs=0.1)
+    assert body["model"]["version"] == model.version
+    assert body["model"]["backtest"]["mase"] == pytest.approx(model.metrics["mase"])
+    assert body["backtest"]["prophet"]["folds"] == 3
+    assert set(body["weekly_pattern"]) == {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"}
+
+
+def test_repair_demand_forecast_for_a_category_counts_only_that_category(trained_models, api_for):
+    response = api_for("manager").post(BASE + "repair-demand-forecast", {"device_category": "laptop", "history_days": 14}, format="json")
+    body = response.json()
+    end = datetime.fromisoformat(body["data_window"]["end"]).date()
+    counts = intake_by_day(end - timedelta(days=13), end, device_model__category="laptop")
+    assert [h["actual"] for h in body["history"]] == [counts.get(h["date"], 0) for h in body["history"]]
+    assert body["model"]["scope"] == "category=laptop"
+
+
+def test_repair_demand_forecast_fits_an_unseen_combination_once_and_keeps_it(trained_models, api_for, store_codes):
+    api = api_for("manager")
+    data = {"store": store_codes[1], "device_category": "phone", "repair_type": "phone-battery", "horizon_days": 7}
+    first = api.post(BASE + "repair-demand-forecast", data, format="json")
+    assert first.status_code == 200, first.content[:300]
+    scope = f"store={store_codes[1]}|category=phone|repair_type=phone-battery"
+    assert first.json()["model"]["scope"] == scope
+    assert TrainedModel.objects.filter(kind=training.REPAIR_DEMAND, scope=scope).count() == 1
+    from django.core.cache import cache
+
+    cache.clear()
+    second = api.post(BASE + "repair-demand-forecast", data, format="json")
+    assert second.json()["model"]["version"] == first.json()["model"]["version"]
+    assert TrainedModel.objects.filter(kind=training.REPAIR_DEMAND, scope=scope).count() == 1
+
+
+def test_repair_demand_forecast_validates_repair_type_against_category(trained_models, api_for):
+    api = api_for("manager")
+    unknown = api.post(BASE + "repair-demand-forecast", {"repair_type": "toaster-fix"}, format="json")
+    assert unknown.status_code == 400 and "repair_type" in unknown.json()
+    mismatch = api.post(BASE + "repair-demand-forecast", {"repair_type": "phone-screen", "device_category": "laptop"}, format="json")
+    assert mismatch.status_code == 400 and "repair_type" in mismatch.json()
+    assert api.post(BASE + "repair-demand-forecast", {"horizon_days": 6}, format="json").status_code == 400
+
+
+def test_business_metrics_history_matches_revenue_and_intake_of_each_week(trained_models, api_for, store_codes):
+    from workflow.models import RepairTicket
+
+    store = store_codes[0]
+    body = api_for("manager").post(BASE + "business-metrics-forecast",
+                                   {"store": store, "granularity": "week", "history": 3, "horizon": 5}, format="json").json()
+    revenue = body["metrics"]["revenue"]
+    count = body["metrics"]["ticket_count"]
+    assert len(revenue["forecast"]) == 5 and len(revenue["history"]) == 3
+    for point, intake in zip(revenue["history"], count["history"]):
+        start = datetime.fromisoformat(point["period_start"]).date()
+        week = (start, start + timedelta(days=6))
+        paid = RepairTicket.objects.filter(store__code=store, completed_at__date__range=week, final_price__isnull=False)
+        assert point["actual"] == pytest.approx(float(paid.aggregate(s=Sum("final_price"))["s"] or 0), abs=0.01)
+        received = RepairTicket.objects.filter(store__code=store, received_at__date__range=week).count()
+        assert intake["actual"] == received
+    assert set(body["model"]["versions"]) == {"revenue", "gross_margin", "ticket_count", "average_ticket_value"}
+
+
+def test_business_metrics_by_month_limits_the_horizon(trained_models, api_for):
+    api = api_for("manager")
+    response = api.post(BASE + "business-metrics-forecast", {"granularity": "month", "horizon": 13}, format="json")
+    assert response.status_code == 400 and "horizon" in response.json()
+    ok = api.post(BASE + "business-metrics-forecast", {"granularity": "month", "horizon": 3, "metrics": ["revenue"]}, format="json")
+    assert ok.status_code == 200
+    assert list(ok.json()["metrics"]) == ["revenue"]
+    assert all(p["period_start"].endswith("-01") for p in ok.json()["metrics"]["revenue"]["forecast"])
+
+
+def test_customer_prediction_matches_the_closed_form_for_one_customer(trained_models, api_for, store_codes):
+    from workflow.models import Customer, RepairTicket
+
+    store = store_codes[0]
+    model = TrainedModel.objects.get(kind=training.CUSTOMER_BEHAVIOR, scope=f"store={store}", is_current=True)
+    end = timezone.make_aware(datetime.combine(model.data_end, time(23, 59, 59)))
+    regular = (RepairTicket.objects.filter(store__code=store, warranty_of__isnull=True, received_at__lte=end)
+               .values("customer_id").annotate(n=Count("id")).filter(n__gte=3).order_by("-n", "customer_id").first())
+    customer = Customer.objects.get(pk=regular["customer_id"])
+    visits = sorted(RepairTicket.objects.filter(customer=customer, warranty_of__isnull=True, received_at__lte=end)
+                    .values_list("received_at", flat=True))
+    week = timedelta(days=7)
+    x, t_x, T = len(visits) - 1, (visits[-1] - visits[0]) / week, (end - visits[0]) / week
+    body = api_for("manager").post(BASE + "customer-behavior-prediction",
+                                   {"store": store, "customer": customer.external_ref, "horizon_days": 91}, format="json").json()
+    p = body["model"]["parameters"]["bgnbd"]
+    r, alpha, a, b = p["r"], p["alpha"], p["a"], p["b"]
+    p_alive = 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+    assert body["customer"]["visits"] == len(visits)
+    assert body["customer"]["p_alive"] == pytest.approx(p_alive, abs=1e-4)
+    assert body["customer"]["external_ref"] == customer.external_ref
+    distinct = RepairTicket.objects.filter(store__code=store, warranty_of__isnull=True, received_at__lte=end).values("customer_id").distinct()
+    assert body["summary"]["customers"] == distinct.count()
+    at_risk = body["at_risk"]["top"]
+    assert all(row["p_alive"] < 0.5 and row["visits"] >= 2 for row in at_risk)
+    assert [row["total_spend"] for row in at_risk] == sorted((row["total_spend"] for row in at_risk), reverse=True)
+    assert body["calibration"]["holdout_weeks"] > 0
+
+
+def test_customer_prediction_answers_404_and_403_for_customers(trained_models, api_for, store_codes):
+    from workflow.models import RepairTicket
+
+    mine, theirs = store_codes[0], store_codes[1]
+    api = api_for("manager", stores=[mine])
+    assert api.post(BASE + "customer-behavior-prediction", {"customer": "NOBODY-1"}, format="json").status_code == 404
+    other = RepairTicket.objects.filter(store__code=theirs, customer__isnull=False).order_by("received_at").first().customer
+    assert api.post(BASE + "customer-behavior-prediction", {"customer": other.external_ref}, format="json").status_code == 403
+
+
+def weekly_consumption(store_code, part_id, last_week_start, weeks=52):
+    from inventory.models import StockMovement
+
+    start = last_week_start - timedelta(weeks=weeks - 1)
+    rows = (StockMovement.objects.filter(kind="consumption", store__code=store_code, part_id=part_id,
+                                         at__date__gte=start, at__date__lt=last_week_start + timedelta(days=7))
+            .annotate(day=TruncDate("at")).values_list("day", "quantity"))
+    series = np.zeros(weeks)
+    for day, quantity in rows:
+        series[(day - start).days // 7] += -quantity
+    return series
+
+
+def test_inventory_demand_prediction_classifies_like_an_independent_adi_cv2_count(trained_models, api_for, store_codes):
+    store = store_codes[0]
+    api = api_for("manager")
+    body = api.post(BASE + "inventory-demand-prediction", {"store": store, "horizon_days": 14, "limit": 40}, format="json").json()
+    assert body["count"] >= 40 and len(body["parts"]) == 40
+    data_end = datetime.fromisoformat(body["data_window"]["end"]).date()
+    last_week_start = data_end - timedelta(days=data_end.weekday()) - timedelta(days=7 if data_end.weekday() != 6 else 0)
+    for row in body["parts"][:15]:
+        series = weekly_consumption(store, row["part_id"], last_week_start)
+        sizes = series[series > 0]
+        adi = len(series) / len(sizes)
+        cv2 = (sizes.std() / sizes.mean()) ** 2 if len(sizes) > 1 else 0.0
+        expected = ("smooth" if cv2 < 0.49 else "erratic") if adi < 1.32 else ("intermittent" if cv2 < 0.49 else "lumpy")
+        assert row["demand_class"] == expected, row["sku"]
+        assert row["adi"] == pytest.approx(adi) and row["cv2"] == pytest.approx(cv2)
+        assert row["horizon_demand"]["mean"] == pytest.approx(row["daily_mean"] * 14, abs=1e-3)
+        q = row["lead_time_demand"]["quantiles"]
+        assert q["p50"] <= q["p90"] <= q["p99"]
+    rates = [row["weekly_rate"] for row in body["parts"]]
+    assert rates == sorted(rates, reverse=True)
+
+
+def test_inventory_demand_prediction_for_one_part_and_unknown_sku(trained_models, api_for, store_codes):
+    from inventory.models import Part
+
+    api = api_for("manager")
+    part = Part.objects.order_by("sku").first()
+    body = api.post(BASE + "inventory-demand-prediction", {"part": part.sku, "lead_time_days": 10, "service_level": 0.9}, format="json").json()
+    assert {row["sku"] for row in body["parts"]} == {part.sku}
+    assert {row["store"] for row in body["parts"]} == set(store_codes)
+    assert all(row["lead_time_days"] == 10 and row["lead_time_demand"]["service_level"] == 0.9 for row in body["parts"])
+    assert api.post(BASE + "inventory-demand-prediction", {"part": "NO-SUCH-SKU"}, format="json").status_code == 404
+
+
+def test_cost_optimization_shows_only_the_users_stores_and_adds_up(trained_models, api_for, store_codes):
+    mine = store_codes[0]
+    body = api_for("manager", stores=[mine]).post(BASE + "cost-optimization", {"months": 12, "limit": 500}, format="json").json()
+    assert body["stores"] == [mine]
+    assert all(o["store"] == mine for o in body["opportunities"])
+    assert all(row["store"] == mine for row in body["expected_cost_by_repair_type"])
+    assert body["summary"]["monthly_saving"] == pytest.approx(sum(o["monthly_saving"] for o in body["opportunities"]), abs=0.01)
+    for item in body["opportunities"]:
+        assert item["achievable_monthly_cost"] == pytest.approx(item["current_monthly_cost"] - item["monthly_saving"], abs=0.01)
+        low, high = item["saving_interval_90"]
+        assert low <= item["monthly_saving"] <= high
+    everyone = api_for("manager").post(BASE + "cost-optimization", {"months": 12, "limit": 500}, format="json").json()
+    assert everyone["summary"]["opportunities"] > body["summary"]["opportunities"]
+
+
+def test_model_performance_lists_the_registry_and_respects_store_scope(trained_models, api_for, store_codes):
+    body = api_for("admin").get(BASE + "model-performance").json()
+    current = TrainedModel.objects.filter(is_current=True)
+    assert body["summary"]["models"] == current.count() == len(body["models"])
+    assert set(training.KINDS) <= {m["kind"] for m in body["models"]}
+    first = body["models"][0]
+    assert first["history"] and first["duration_seconds"] > 0 and first["drift"]["status"]
+    assert body["training"]["status"] == "done"
+    mine = store_codes[0]
+    restricted = api_for("manager", stores=[mine]).get(BASE + "model-performance").json()
+    for model in restricted["models"]:
+        if model["kind"] in training.STORE_SCOPED_KINDS:
+            assert model["scope"].startswith(f"store={mine}"), model["scope"]
+    assert any(m["kind"] == training.PARTS_DEMAND for m in restricted["models"])
+    only_demand = api_for("manager").get(BASE + "model-performance", {"kind": "repair_demand", "history": "false"}).json()
+    assert {m["kind"] for m in only_demand["models"]} == {"repair_demand"}
+    assert "history" not in only_demand["models"][0]
+
+
+def test_the_openapi_schema_documents_all_six_endpoints(trained_models, api_for):
+    response = api_for("admin").get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    import json
+
+    schema = json.loads(response.content)
+    paths = {p for p in schema["paths"] if p.startswith(BASE)}
+    for name, (method, _, _) in ENDPOINTS.items():
+        match = [p for p in paths if name in p]
+        assert match, name
+        operation = schema["paths"][match[0]][method]
+        assert "200" in operation["responses"] and "400" in operation["responses"]

@@ -1,0 +1,144 @@
+"""The trained models find what the demo generator planted (session data: small scale, 2 stores, 2 years).
+
+Tolerances are what this scale supports honestly (see docs/predictive.md, "Recovering the planted
+truth"): the demo scale (5 stores, 3 years) recovers every BG/NBD parameter within 5 %.
+"""
+import numpy as np
+import pandas as pd
+import pytest
+
+from predictive import selectors, training
+from predictive.models import TrainedModel
+
+pytestmark = pytest.mark.django_db
+
+
+def current(kind, scope="all"):
+    return TrainedModel.objects.get(kind=kind, scope=scope, is_current=True)
+
+
+def yearly_ratio(yearly_by_day, window, after):
+    """Mean of the fitted yearly multiplier over `window` divided by its mean over `after` (month, day pairs)."""
+    values = np.asarray(yearly_by_day)
+
+    def mean(span):
+        (m1, d1), (m2, d2) = span
+        start = pd.Timestamp(2023, m1, d1).dayofyear - 1
+        end = pd.Timestamp(2023, m2, d2).dayofyear
+        return values[start:end].mean()
+
+    return mean(window) / mean(after)
+
+
+def test_demand_forecast_recovers_the_planted_weekly_pattern(trained_models, demo):
+    planted = demo.truth["intake"]["weekly_multipliers"]
+    for scope in ["all"] + [f"store={code}" for code in demo.truth["intake"]["new_customers_per_day_at_start"]]:
+        weekly = current(training.REPAIR_DEMAND, scope).output["components"]["weekly"]
+        for day, multiplier in planted.items():
+            assert weekly[day] == pytest.approx(multiplier, abs=0.06), (scope, day)
+
+
+def test_demand_forecast_recovers_the_january_and_september_surges(trained_models, demo):
+    surges = {s["name"]: s for s in demo.truth["intake"]["surges"]}
+    yearly = current(training.REPAIR_DEMAND).output["components"]["yearly_by_day"]
+    january = yearly_ratio(yearly, ((1, 2), (1, 21)), ((1, 22), (2, 11)))
+    september = yearly_ratio(yearly, ((9, 1), (9, 21)), ((9, 22), (10, 12)))
+    # Planted: ×1.4 and ×1.3 for three weeks. Fourier smoothing of the yearly term spreads a three-week
+    # step a little, so the fitted ratio is somewhat below the planted factor but clearly a surge.
+    assert 1.15 < january <= surges["January"]["factor"] + 0.05
+    assert 1.12 < september <= surges["September"]["factor"] + 0.05
+    # Outside the surges the yearly wave is gentle (planted amplitude 10 %).
+    assert yearly_ratio(yearly, ((4, 1), (4, 21)), ((4, 22), (5, 12))) == pytest.approx(1.0, abs=0.08)
+
+
+def test_demand_forecast_has_bank_holiday_and_closure_effects(trained_models, demo):
+    holidays = current(training.REPAIR_DEMAND).output["components"]["holidays"]
+    assert holidays["Christmas Day"] < -0.7  # closed (planted: no intake)
+    # Other bank holidays: short hours, planted factor 0.35 (an effect of −0.65).
+    assert holidays["Easter Monday"] == pytest.approx(demo.truth["intake"]["bank_holiday_factor"] - 1, abs=0.2)
+
+
+def test_prophet_beats_seasonal_naive_on_mase_for_every_intake_series(trained_models):
+    models = TrainedModel.objects.filter(kind=training.REPAIR_DEMAND, is_current=True)
+    assert models.count() >= 3
+    for model in models:
+        metrics = model.metrics
+        assert metrics["served"] == "prophet", model.scope
+        assert metrics["mase_prophet"] < metrics["mase_seasonal_naive"], model.scope
+        assert metrics["prophet"]["mae"] < metrics["seasonal_naive"]["mae"], model.scope
+        # The served 80 % / 95 % intervals cover roughly their nominal share of the backtest days.
+        assert 0.65 <= metrics["coverage_80"] <= 0.95, model.scope
+        assert 0.85 <= metrics["coverage_95"] <= 1.0, model.scope
+
+
+def test_bgnbd_fit_recovers_the_planted_customer_process(trained_models, demo):
+    planted = demo.truth["customers"]
+    fitted = current(training.CUSTOMER_BEHAVIOR).output["bgnbd"]
+    assert planted["time_unit"] == "weeks"
+    assert fitted["r"] == pytest.approx(planted["r"], rel=0.10)
+    assert fitted["alpha"] == pytest.approx(planted["alpha"], rel=0.10)
+    assert fitted["r"] / fitted["alpha"] == pytest.approx(planted["mean_visit_rate_per_week"], rel=0.08)
+    assert fitted["a"] / (fitted["a"] + fitted["b"]) == pytest.approx(planted["mean_dropout_probability"], rel=0.12)
+    # a and b lie on a likelihood ridge; with 5,000 customers over 2 years each is within 35 %.
+    assert fitted["a"] == pytest.approx(planted["a"], rel=0.35)
+    assert fitted["b"] == pytest.approx(planted["b"], rel=0.35)
+
+
+def test_customer_data_leaves_out_warranty_comebacks(trained_models):
+    from workflow.models import RepairTicket
+
+    model = current(training.CUSTOMER_BEHAVIOR)
+    arrays = selectors.customer_arrays(model)
+    purchases = RepairTicket.objects.filter(warranty_of__isnull=True, customer__isnull=False, received_at__date__lte=model.data_end)
+    assert arrays["visits"].sum() == purchases.count()
+    assert len(arrays["customer_id"]) == purchases.values("customer_id").distinct().count()
+
+
+def test_cost_analysis_finds_the_planted_high_variance_repair_type(trained_models, demo):
+    planted = demo.truth["high_variance_repair_type"]["code"]
+    analysis = current(training.REPAIR_COST).output["windows"]["12"]
+    variability = analysis["labour_variability"]
+    assert variability[0]["repair_type"] == planted
+    assert [row["repair_type"] for row in variability if row["high_variance"]] == [planted]
+    kinds = {(o["kind"], o.get("repair_type")) for o in analysis["opportunities"]}
+    assert ("labour_time_variability", planted) in kinds
+
+
+def test_cost_analysis_finds_the_overpriced_purchases_of_the_planted_store_and_supplier(trained_models, demo):
+    from django.db.models import Min
+
+    from inventory.models import PurchaseOrderLine, SupplierPrice
+
+    planted = demo.truth["overpriced_purchasing"]
+    analysis = current(training.REPAIR_COST).output["windows"]["12"]
+    purchasing = [o for o in analysis["opportunities"] if o["kind"] == "parts_above_cheapest_supplier"]
+    top = max(purchasing, key=lambda o: o["monthly_saving"])
+    assert (top["store"], top["supplier"]) == (planted["store"], planted["supplier"])
+    assert not [o for o in purchasing if o["supplier"] == planted["supplier"] and o["store"] != planted["store"]]
+    # Independently: what those lines in the window cost above each part's cheapest list price.
+    cheapest = dict(SupplierPrice.objects.values("part_id").annotate(p=Min("unit_price")).values_list("part_id", "p"))
+    since = pd.Timestamp(analysis["since"]).tz_localize("Europe/London")
+    lines = PurchaseOrderLine.objects.filter(po__store__code=planted["store"], po__supplier__code=planted["supplier"],
+                                             po__ordered_at__gte=since).values_list("part_id", "unit_price", "quantity")
+    overpaid = sum(float(price - cheapest[part]) * qty for part, price, qty in lines)
+    assert overpaid > 0
+    assert top["evidence"]["overpaid_total"] == pytest.approx(overpaid, rel=1e-6, abs=0.01)
+    assert top["monthly_saving"] == pytest.approx(overpaid / 12, rel=1e-6)
+    low, high = top["saving_interval_90"]
+    assert low < top["monthly_saving"] < high
+    assert top["evidence"]["mean_premium_pct"] > 20  # the planted premium is 32 %
+
+
+def test_parts_classifier_puts_the_planted_slow_movers_in_the_intermittent_classes(trained_models, demo):
+    from inventory.models import Part
+
+    table = selectors.parts_model_table(current(training.PARTS_DEMAND))
+    sku = dict(Part.objects.values_list("id", "sku"))
+    table = table.assign(sku=table.part_id.map(sku))
+    slow = table[table.sku.isin(demo.truth["slow_moving_parts"]["skus"])]
+    with_demand = slow[slow.demand_class != "none"]
+    assert len(with_demand) > 20
+    assert with_demand.demand_class.isin(["intermittent", "lumpy"]).all()
+    assert with_demand.method.isin(["croston_sba", "tsb", "adida"]).all()
+    dead = table[table.sku.isin(demo.truth["dead_stock"]["skus"])]
+    assert len(dead) and (dead.demand_class == "none").all() and (dead.rate == 0).all()
