@@ -42,6 +42,15 @@ class RepairTypeAdmin(admin.ModelAdmin):
     inlines = [RepairTypePartInline]
 
 
+@admin.register(RepairTypePart)
+class RepairTypePartAdmin(admin.ModelAdmin):
+    list_display = ("repair_type", "device_model", "part", "quantity")
+    list_filter = ("repair_type",)
+    search_fields = ("repair_type__name", "part__sku", "part__name", "device_model__model_name")
+    list_select_related = ("repair_type", "device_model", "part")
+    raw_id_fields = ("device_model", "part")
+
+
 @admin.register(Technician)
 class TechnicianAdmin(admin.ModelAdmin):
     list_display = ("name", "code", "store", "hourly_cost", "is_active", "hired_on")
@@ -97,8 +106,8 @@ class MessageTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(OutboxMessage)
 class OutboxMessageAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "channel", "to_address", "status", "attempts", "sent_at")
-    list_filter = ("status", "channel")
+    list_display = ("created_at", "event", "channel", "to_address", "status", "attempts", "not_before", "sent_at")
+    list_filter = ("status", "channel", "event")
     search_fields = ("to_address", "subject", "dedup_key", "provider_id")
     raw_id_fields = ("ticket", "customer")
 
@@ -112,6 +121,7 @@ class AutomationRuleAdmin(admin.ModelAdmin):
 
 @admin.register(RuleRun)
 class RuleRunAdmin(admin.ModelAdmin):
-    list_display = ("at", "rule", "ticket", "trigger", "dry_run", "matched")
-    list_filter = ("trigger", "dry_run", "matched")
+    list_display = ("at", "rule", "ticket", "trigger", "source", "dry_run", "matched", "user")
+    list_filter = ("trigger", "source", "dry_run", "matched")
     raw_id_fields = ("ticket",)
+    readonly_fields = ("rule", "ticket", "trigger", "source", "user", "dry_run", "matched", "actions", "error", "at")

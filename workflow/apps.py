@@ -6,3 +6,13 @@ class WorkflowConfig(AppConfig):
 
     name = "workflow"
     verbose_name = "Workflow"
+
+    def ready(self):
+        from mlanalytics.core import jobs
+
+        from . import receivers  # noqa: F401  (connects the rules engine to the ticket and stock signals)
+
+        jobs.periodic("workflow.deliver_outbox", 60, "workflow.tasks.deliver_outbox")
+        jobs.periodic("workflow.sweep", 300, "workflow.tasks.sweep")
+        jobs.periodic("workflow.qa_control", 3600, "workflow.tasks.check_qa_control")
+        jobs.periodic("workflow.retrain_models", 24 * 3600, "workflow.tasks.retrain_models")

@@ -324,6 +324,7 @@ class OutboxMessage(models.Model):
     ticket = models.ForeignKey(RepairTicket, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     template = models.ForeignKey(MessageTemplate, null=True, blank=True, on_delete=models.SET_NULL)
+    event = models.CharField(max_length=40, blank=True, db_index=True, help_text="The template event it was sent for.")
     channel = models.CharField(max_length=5, choices=Channel.choices)
     to_address = models.CharField(max_length=200)
     subject = models.CharField(max_length=200, blank=True)
@@ -382,9 +383,17 @@ class AutomationRule(models.Model):
 class RuleRun(models.Model):
     """The log of one rule evaluated against one ticket."""
 
+    class Source(models.TextChoices):
+        EVENT = "event", "The trigger happened"
+        SCHEDULE = "schedule", "Periodic check (idle, SLA at risk)"
+        MANUAL = "manual", "Run on demand"
+
     rule = models.ForeignKey(AutomationRule, null=True, on_delete=models.SET_NULL, related_name="runs")
     ticket = models.ForeignKey(RepairTicket, null=True, blank=True, on_delete=models.CASCADE, related_name="rule_runs")
     trigger = models.CharField(max_length=20)
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.EVENT)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                             help_text="Who ran it on demand.")
     dry_run = models.BooleanField(default=False)
     matched = models.BooleanField()
     actions = models.JSONField(default=list, blank=True)
@@ -393,3 +402,4 @@ class RuleRun(models.Model):
 
     class Meta:
         ordering = ["-at"]
+        indexes = [models.Index(fields=["rule", "ticket", "trigger", "at"])]

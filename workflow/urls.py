@@ -1,4 +1,14 @@
-"""Dashboard pages of the workflow panel."""
+"""Dashboard pages of the workflow panel (mounted at /admin/ml-analytics/workflow/)."""
+from . import views
+
 app_name = "workflow"
 
-urlpatterns = []
+urlpatterns = [
+    *views.OverviewPage.urls(),
+    *views.AutomationPage.urls(),
+    *views.ProcessPage.urls(),
+    *views.AnalyticsOverTimePage.urls(),
+    *views.CommunicationPage.urls(),
+    *views.QualityPage.urls(),
+    *views.AllocationPage.urls(),
+]

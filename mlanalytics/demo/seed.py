@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 
 from mlanalytics.core.models import DemoDataset, Store, User
 from mlanalytics.core.roles import assign_role
@@ -83,6 +83,12 @@ def seed_demo(seed=42, scale="demo", end=None, reset=False, progress=None):
     )
     (settings.DATA_DIR / "demo_truth.json").write_text(json.dumps(truth, indent=1, default=str))
     progress("truth", 1)
+    if connection.vendor == "postgresql":  # fresh planner statistics after the bulk load, or joins go nested-loop
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    from workflow.defaults import install_defaults  # message templates and automation rules to start from
+
+    install_defaults()
     return dataset
 
 

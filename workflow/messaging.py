@@ -1,0 +1,327 @@
+"""Customer messages: templates rendered for a ticket, consent and quiet hours, the outbox, delivery.
+
+- A MessageTemplate is Django template text for one event and channel. It renders with plain
+  values only (customer, ticket, device, repair, store, technician), never model objects.
+- Planning a message decides, before anything is stored, what would happen: suppressed (no
+  consent, no address), held until the end of quiet hours, a duplicate of one already queued for
+  the same event, or queued to go now.
+- The same message for the same event is stored once: the outbox's unique `dedup_key` is
+  template + ticket + the status event the message is about.
+- Delivery: email through Django's mail backend (SMTP in production: EMAIL_URL), SMS through the
+  provider adapter of workflow.sms. A failed attempt keeps its error and is retried after
+  WORKFLOW_RETRY_BASE_SECONDS × 2^(attempt − 1) until WORKFLOW_MAX_ATTEMPTS, then marked dead.
+"""
+import logging
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from datetime import datetime, time as dtime, timedelta
+from email.utils import make_msgid
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+from django.template import Context, Engine, TemplateSyntaxError
+from django.utils import timezone
+
+from mlanalytics.core import cache as result_cache
+from mlanalytics.core.errors import DomainError
+
+from . import sms
+from .models import Channel, MessageTemplate, OutboxMessage, RepairTicket, TicketStatus, TicketStatusEvent
+
+log = logging.getLogger(__name__)
+Status = OutboxMessage.Status
+
+# Template events that announce a status: the message is about the event that entered that status.
+EVENT_STATUS = {
+    "ticket_received": TicketStatus.RECEIVED,
+    "diagnosing": TicketStatus.DIAGNOSING,
+    "awaiting_approval": TicketStatus.AWAITING_APPROVAL,
+    "awaiting_parts": TicketStatus.AWAITING_PARTS,
+    "in_repair": TicketStatus.IN_REPAIR,
+    "ready_for_collection": TicketStatus.READY,
+    "collected": TicketStatus.COLLECTED,
+    "cancelled": TicketStatus.CANCELLED,
+}
+TEXT_ENGINE = Engine(autoescape=False)
+MISSING = "⟪missing:%s⟫"
+PREVIEW_ENGINE = Engine(autoescape=False, string_if_invalid=MISSING)
+
+
+# -- templates ------------------------------------------------------------------------------------
+
+
+def check_template_text(subject, body):
+    """Raise DomainError naming the field when the subject or body is not valid template syntax."""
+    for field_name, text in (("subject", subject or ""), ("body", body or "")):
+        try:
+            TEXT_ENGINE.from_string(text)
+        except TemplateSyntaxError as exc:
+            raise DomainError(f"Not a valid template: {exc}", field=field_name)
+
+
+def _money(value):
+    return f"£{value:,.2f}" if value is not None else ""
+
+
+def _local(dt, tz):
+    return timezone.localtime(dt, ZoneInfo(tz)) if dt else None
+
+
+def template_context(ticket):
+    """The values a template may use, as plain data."""
+    store = ticket.store
+    tz = store.timezone or "Europe/London"
+    customer = ticket.customer
+    promised = _local(ticket.promised_at, tz)
+    predicted = _local(ticket.predicted_completion_at, tz)
+    weekday = str(timezone.localtime(timezone.now(), ZoneInfo(tz)).isoweekday())
+    hours = (store.opening_hours or {}).get(weekday)
+    name = customer.name if customer else ""
+    return {
+        "customer": {"name": name, "first_name": name.split(" ")[0] if name else "", "email": customer.email if customer else "",
+                     "phone": customer.phone if customer else ""},
+        "ticket": {"reference": ticket.reference, "status": ticket.status, "status_label": TicketStatus(ticket.status).label,
+                   "priority": ticket.priority, "received_at": _local(ticket.received_at, tz),
+                   "promised_at": promised, "promised_date": promised.strftime("%A %d %B") if promised else "",
+                   "promised_time": promised.strftime("%H:%M") if promised else "",
+                   "predicted_completion_at": predicted,
+                   "quoted_price": _money(ticket.quoted_price), "final_price": _money(ticket.final_price),
+                   "fault_description": ticket.fault_description},
+        "device": {"brand": ticket.device_model.brand, "model": ticket.device_model.model_name,
+                   "name": str(ticket.device_model), "category": ticket.device_model.category},
+        "repair": {"name": ticket.repair_type.name, "code": ticket.repair_type.code},
+        "store": {"name": store.name, "code": store.code, "city": store.city,
+                  "opening_hours_today": f"{hours[0]}–{hours[1]}" if hours else "closed today"},
+        "technician": {"name": ticket.technician.name if ticket.technician_id else ""},
+    }
+
+
+@lru_cache(maxsize=512)
+def _compiled(text, preview):
+    return (PREVIEW_ENGINE if preview else TEXT_ENGINE).from_string(text)
+
+
+def render(template_or_text, ticket, *, preview=False):
+    """(subject, body, missing variable names) of a template (or {"subject":..., "body":...}) for a ticket."""
+    subject = template_or_text["subject"] if isinstance(template_or_text, dict) else template_or_text.subject
+    body = template_or_text["body"] if isinstance(template_or_text, dict) else template_or_text.body
+    context = Context(template_context(ticket))
+    rendered_subject = _compiled(subject or "", preview).render(context).strip()
+    rendered_body = _compiled(body or "", preview).render(context).strip()
+    missing = []
+    if preview:
+        missing = sorted(set(re.findall(r"⟪missing:([^⟫]*)⟫", rendered_subject + rendered_body)))
+    return rendered_subject, rendered_body, missing
+
+
+def templates_for(*, event=None, code=None, channels=None):
+    templates = MessageTemplate.objects.filter(is_active=True)
+    if code:
+        templates = templates.filter(code=code)
+    elif event:
+        templates = templates.filter(event=event)
+    if channels:
+        templates = templates.filter(channel__in=channels)
+    return list(templates.order_by("channel", "code"))
+
+
+# -- consent, quiet hours, dedup ---------------------------------------------------------------------
+
+
+def _minutes(hhmm):
+    h, m = (int(x) for x in str(hhmm).split(":"))
+    return h * 60 + m
+
+
+def quiet_until(store, channel, at=None):
+    """The end of the quiet hours `at` falls in (store time zone), or None when messages may go now."""
+    at = at or timezone.now()
+    if channel not in settings.WORKFLOW_QUIET_HOURS_CHANNELS or not settings.WORKFLOW_QUIET_HOURS:
+        return None
+    start, end = (_minutes(x) for x in settings.WORKFLOW_QUIET_HOURS)
+    tz = ZoneInfo(store.timezone or "Europe/London")
+    local = at.astimezone(tz)
+    now_min = local.hour * 60 + local.minute
+    in_quiet = (start <= now_min or now_min < end) if start > end else (start <= now_min < end)
+    if not in_quiet:
+        return None
+    day = local.date() if now_min < end else local.date() + timedelta(days=1)
+    return datetime.combine(day, dtime(end // 60, end % 60), tzinfo=tz)
+
+
+def consent_problem(customer, channel, purpose):
+    """Why a customer may not get this message, or "" when they may."""
+    if customer is None:
+        return "the ticket has no customer"
+    field = f"consent_{channel}_{purpose}"
+    if not getattr(customer, field, False):
+        return f"no consent to {purpose} {'emails' if channel == Channel.EMAIL else 'SMS'}"
+    if channel == Channel.EMAIL and not customer.email:
+        return "no email address"
+    if channel == Channel.SMS and not customer.phone:
+        return "no phone number"
+    return ""
+
+
+def occurrence_event(ticket, event):
+    """The status event a message for `event` is about: the (latest) event entering the status the
+    template announces, or for other events the ticket's latest status event. None: not happened."""
+    events = TicketStatusEvent.objects.filter(ticket=ticket).order_by("-at", "-id")
+    status = EVENT_STATUS.get(event)
+    if status:
+        events = events.filter(to_status=status)
+    return events.values_list("id", flat=True).first()
+
+
+def dedup_key(template, ticket, occurrence_id):
+    return f"{template.code}:t{ticket.pk}:e{occurrence_id}"
+
+
+@dataclass
+class MessagePlan:
+    ticket: RepairTicket
+    template: MessageTemplate
+    status: str  # what would happen: queued / held / suppressed / duplicate / not_applicable
+    reason: str
+    to_address: str
+    subject: str
+    body: str
+    dedup_key: str
+    not_before: datetime | None
+    existing: OutboxMessage | None = None
+
+
+def plan_message(ticket, template, *, now=None):
+    """Decide what sending `template` for `ticket` would do, without storing anything."""
+    now = now or timezone.now()
+    customer = ticket.customer
+    subject, body, _ = render(template, ticket)
+    address = ""
+    if customer is not None:
+        address = customer.email if template.channel == Channel.EMAIL else customer.phone
+    occurrence = occurrence_event(ticket, template.event)
+    if occurrence is None:
+        status = EVENT_STATUS.get(template.event, "")
+        return MessagePlan(ticket, template, "not_applicable", f"the ticket has not been {status or 'through this event'}",
+                           address, subject, body, "", None)
+    key = dedup_key(template, ticket, occurrence)
+    existing = OutboxMessage.objects.filter(dedup_key=key).first()
+    if existing is not None:
+        return MessagePlan(ticket, template, "duplicate", f"already {existing.status} (message {existing.pk})",
+                           address, subject, body, key, existing.not_before, existing)
+    problem = consent_problem(customer, template.channel, template.purpose)
+    if problem:
+        return MessagePlan(ticket, template, "suppressed", problem, address, subject, body, key, None)
+    hold = quiet_until(ticket.store, template.channel, now)
+    if hold is not None:
+        return MessagePlan(ticket, template, "held", f"quiet hours until {hold.isoformat()}", address, subject, body, key, hold)
+    return MessagePlan(ticket, template, "queued", "", address, subject, body, key, None)
+
+
+def queue_planned(plan, *, user=None):
+    """Store a planned message in the outbox (once per dedup key). Returns (message, created)."""
+    if plan.status == "duplicate" and plan.existing is not None:
+        return plan.existing, False
+    if plan.status == "not_applicable":
+        raise DomainError(plan.reason, field="event")
+    status = Status.SUPPRESSED if plan.status == "suppressed" else Status.QUEUED
+    try:
+        with transaction.atomic():
+            message = OutboxMessage.objects.create(
+                ticket=plan.ticket, customer=plan.ticket.customer, template=plan.template, event=plan.template.event,
+                channel=plan.template.channel, to_address=plan.to_address or "", subject=plan.subject[:200], body=plan.body,
+                status=status, dedup_key=plan.dedup_key, error=plan.reason if status == Status.SUPPRESSED else "",
+                not_before=plan.not_before,
+            )
+    except IntegrityError:  # the same event raced in from elsewhere: that one stands
+        return OutboxMessage.objects.get(dedup_key=plan.dedup_key), False
+    result_cache.bump_on_commit("messages")
+    return message, True
+
+
+def queue_message(ticket, template, *, now=None, user=None):
+    """Plan and store one message; returns (message, created). Raises DomainError when not applicable."""
+    return queue_planned(plan_message(ticket, template, now=now), user=user)
+
+
+# -- delivery -------------------------------------------------------------------------------------
+
+
+def backoff_seconds(attempts):
+    """Wait after the `attempts`-th failed try: base × 2^(attempts − 1)."""
+    return settings.WORKFLOW_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
+
+
+def _send_email(message):
+    message_id = make_msgid(domain="repairs.local")
+    email = EmailMessage(subject=message.subject, body=message.body, from_email=settings.DEFAULT_FROM_EMAIL,
+                         to=[message.to_address], headers={"Message-ID": message_id, "X-Outbox-Id": str(message.pk)},
+                         connection=get_connection(fail_silently=False))
+    email.send(fail_silently=False)
+    return message_id
+
+
+def _send_sms(message):
+    return sms.get_provider().send(to=message.to_address, text=message.body, sender=settings.SMS_SENDER_ID, reference=str(message.pk))
+
+
+def deliver(message, *, now=None):
+    """Try to send one queued or failed message that is due. Returns the message (status updated)."""
+    now = now or timezone.now()
+    due = Q(not_before__isnull=True) | Q(not_before__lte=now)
+    # Claim the message by bumping its attempt count from the value we read: a second worker loses.
+    claimed = OutboxMessage.objects.filter(due, pk=message.pk, attempts=message.attempts,
+                                           status__in=[Status.QUEUED, Status.FAILED]).update(attempts=F("attempts") + 1)
+    if not claimed:
+        message.refresh_from_db()
+        return message
+    message.refresh_from_db()
+    try:
+        provider_id = _send_email(message) if message.channel == Channel.EMAIL else _send_sms(message)
+    except Exception as exc:  # any delivery failure is recorded on the message and retried later
+        dead = message.attempts >= settings.WORKFLOW_MAX_ATTEMPTS
+        message.status = Status.DEAD if dead else Status.FAILED
+        message.error = f"attempt {message.attempts}: {type(exc).__name__}: {exc}"[:2000]
+        message.not_before = None if dead else now + timedelta(seconds=backoff_seconds(message.attempts))
+        message.save(update_fields=["status", "error", "not_before"])
+        log.warning("message %s to %s failed (%s)", message.pk, message.to_address, message.error)
+    else:
+        message.status = Status.SENT
+        message.provider_id = str(provider_id)[:120]
+        message.sent_at = now
+        message.not_before = None
+        message.save(update_fields=["status", "provider_id", "sent_at", "not_before"])
+    result_cache.bump("messages")
+    return message
+
+
+def due_messages(now=None, limit=200):
+    now = now or timezone.now()
+    return list(OutboxMessage.objects.filter(status__in=[Status.QUEUED, Status.FAILED])
+                .filter(Q(not_before__isnull=True) | Q(not_before__lte=now)).order_by("created_at")[:limit])
+
+
+def deliver_due(now=None, limit=200):
+    """Send every message that is due (queued past quiet hours, failed past its backoff). Returns counts."""
+    counts = {}
+    for message in due_messages(now, limit):
+        result = deliver(message, now=now)
+        counts[result.status] = counts.get(result.status, 0) + 1
+    return counts
+
+
+def deliver_after_commit(message_ids):
+    """Send the given messages once the transaction that queued them commits (if configured to)."""
+    if not settings.WORKFLOW_DELIVER_IMMEDIATELY or not message_ids:
+        return
+
+    def send():
+        for message in OutboxMessage.objects.filter(pk__in=message_ids, status=Status.QUEUED):
+            if message.not_before is None or message.not_before <= timezone.now():
+                deliver(message)
+
+    transaction.on_commit(send)

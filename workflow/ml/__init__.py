@@ -1,0 +1,1 @@
+"""Learned models of the workflow app (repair time, comeback risk) as plain functions (no Django)."""

@@ -1,0 +1,98 @@
+"""Signal receivers of the workflow app: they start the rules engine after the commit of the change
+that triggered it (a rolled-back change triggers nothing), and keep ticket alerts in step."""
+import logging
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.dispatch import receiver
+
+from inventory.signals import stock_changed
+
+from .models import AutomationRule, RepairTicket, RepairTypePart, TicketStatus
+from .signals import qa_recorded, ticket_created, ticket_status_changed
+
+log = logging.getLogger(__name__)
+T = AutomationRule.Trigger
+
+
+def _depth():
+    from .rules import current_depth
+
+    return current_depth()
+
+
+def _safely(function, *args, **kwargs):
+    try:
+        function(*args, **kwargs)
+    except Exception:  # the triggering change is committed; automation problems are logged, never raised
+        log.exception("workflow automation after commit failed: %s", getattr(function, "__name__", function))
+
+
+def handle_ticket_created(ticket_id, depth=0):
+    from . import rules, selectors, services, training
+
+    if training.current(training.REPAIR_TIME) is not None:
+        tickets = rules.load_tickets([ticket_id])
+        predictions, _ = selectors.triage(tickets)
+        services.apply_triage(predictions)
+    rules.run_safely(T.TICKET_CREATED, [ticket_id], context={"ticket_id": ticket_id}, chain_depth=depth)
+
+
+def handle_status_changed(ticket_id, event_id, from_status, to_status, depth=0):
+    from . import rules, services
+
+    ticket = RepairTicket.objects.filter(pk=ticket_id).first()
+    if ticket is None:
+        return
+    services.resolve_ticket_alerts(ticket)
+    rules.run_safely(T.STATUS_CHANGED, [ticket_id], context={
+        "ticket_id": ticket_id, "event_id": event_id, "from_status": from_status, "to_status": to_status}, chain_depth=depth)
+
+
+def handle_qa_failed(ticket_id, depth=0):
+    from mlanalytics.core import jobs
+
+    from . import rules
+
+    rules.run_safely(T.QA_FAILED, [ticket_id], context={"ticket_id": ticket_id}, chain_depth=depth)
+    # Re-check the control charts soon, at most once per five minutes however many failures come in.
+    if cache.add("workflow:qa-check-pending", 1, 300):
+        jobs.enqueue("workflow.tasks.check_qa_control")
+
+
+def handle_parts_received(part_id, store_id, depth=0):
+    from . import rules
+
+    needs_part = RepairTypePart.objects.filter(repair_type=OuterRef("repair_type"), part_id=part_id).filter(
+        Q(device_model__isnull=True) | Q(device_model=OuterRef("device_model")))
+    waiting = list(RepairTicket.objects.filter(store_id=store_id, status=TicketStatus.AWAITING_PARTS)
+                   .filter(Exists(needs_part)).values_list("id", flat=True))
+    if waiting:
+        rules.run_safely(T.PARTS_RECEIVED, waiting, context={"part_id": part_id}, chain_depth=depth)
+
+
+@receiver(ticket_created, dispatch_uid="workflow.rules.ticket_created")
+def on_ticket_created(sender, ticket, **kwargs):
+    ticket_id, depth = ticket.pk, _depth()
+    transaction.on_commit(lambda: _safely(handle_ticket_created, ticket_id, depth))
+
+
+@receiver(ticket_status_changed, dispatch_uid="workflow.rules.status_changed")
+def on_status_changed(sender, ticket, event, from_status, to_status, **kwargs):
+    ticket_id, event_id, depth = ticket.pk, event.pk, _depth()
+    transaction.on_commit(lambda: _safely(handle_status_changed, ticket_id, event_id, from_status, to_status, depth))
+
+
+@receiver(qa_recorded, dispatch_uid="workflow.rules.qa_recorded")
+def on_qa_recorded(sender, inspection, **kwargs):
+    if not inspection.passed:
+        ticket_id, depth = inspection.ticket_id, _depth()
+        transaction.on_commit(lambda: _safely(handle_qa_failed, ticket_id, depth))
+
+
+@receiver(stock_changed, dispatch_uid="workflow.rules.parts_received")
+def on_stock_changed(sender, stock, movement, **kwargs):
+    if movement.kind in ("receipt", "transfer_in") and movement.quantity > 0:
+        part_id, store_id, depth = movement.part_id, movement.store_id, _depth()
+        transaction.on_commit(lambda: _safely(handle_parts_received, part_id, store_id, depth))

@@ -1,0 +1,258 @@
+"""Training and serving of the workflow models through the shared model registry
+(predictive.models.TrainedModel): kind "repair_time" (triage: labour minutes and remaining time to
+ready) and kind "comeback_risk". Each training run stores its backtest metrics beside the model.
+
+Models are trained by `manage.py train_workflow_models`, by the daily periodic job when the
+current one is older than WORKFLOW_MODEL_MAX_AGE_DAYS, and lazily on first use when none exists.
+"""
+import logging
+import pickle
+import threading
+import time
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from django.db import transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from mlanalytics.core import cache as result_cache
+
+from .ml import comeback_risk, repair_time
+from .models import QAInspection, RepairTicket, TicketStatus
+
+log = logging.getLogger(__name__)
+S = TicketStatus
+REPAIR_TIME, COMEBACK_RISK = "repair_time", "comeback_risk"
+SCOPE = "all"
+TRAINING_YEARS = 2
+MAX_AGE_DAYS = 7
+_loaded = {}  # kind -> (TrainedModel pk, unpickled artifact), in process memory
+_train_lock = threading.Lock()
+
+
+# -- training frames -----------------------------------------------------------------------------
+
+
+def labour_frame(since):
+    rows = RepairTicket.objects.filter(labour_minutes__isnull=False, completed_at__gte=since).values_list(
+        "id", "repair_type__code", "repair_type__device_category", "device_model__brand", "technician__code", "priority",
+        "quoted_price", "repair_type__list_price", "warranty_of_id", "labour_minutes", "repair_type__standard_labour_minutes",
+        "completed_at",
+    )
+    frame = pd.DataFrame(list(rows), columns=[
+        "id", "repair_type", "device_category", "brand", "technician", "priority", "quoted_price", "list_price",
+        "warranty_of", "labour_minutes", "standard_minutes", "completed",
+    ])
+    return add_labour_features(frame)
+
+
+def add_labour_features(frame):
+    frame["quote_ratio"] = pd.to_numeric(frame.quoted_price, errors="coerce").astype(float) / pd.to_numeric(frame.list_price).astype(float)
+    frame["is_comeback"] = frame.warranty_of.notna()
+    return frame
+
+
+def remaining_frame(since):
+    """Every status a recently completed ticket entered before ready, with the working minutes still to go."""
+    from mlanalytics.core.models import Store
+
+    from .selectors import events_frame
+
+    stores = list(Store.objects.all())
+    tickets = dict(RepairTicket.objects.filter(completed_at__gte=since, status__in=[S.READY, S.COLLECTED])
+                   .values_list("id", "repair_type__code"))
+    events, _ = events_frame(Q(ticket__completed_at__gte=since, ticket__status__in=[S.READY, S.COLLECTED]), stores)
+    if events.empty:
+        return pd.DataFrame(columns=["status", "repair_type", "remaining_working_minutes", "entered"])
+    ready = events[events.status == S.READY].groupby("ticket").work.min()
+    events = events[events.ticket.isin(ready.index)]
+    events = events.assign(ready_work=events.ticket.map(ready))
+    before = events[(events.work <= events.ready_work) & events.status.isin(list(OPEN_BEFORE_READY))]
+    return pd.DataFrame({
+        "status": before.status.to_numpy(), "repair_type": before.ticket.map(tickets).to_numpy(),
+        "remaining_working_minutes": (before.ready_work - before.work).to_numpy(dtype=float),
+        "entered": before["at"].to_numpy(),
+    })
+
+
+OPEN_BEFORE_READY = (S.RECEIVED, S.DIAGNOSING, S.AWAITING_APPROVAL, S.AWAITING_PARTS, S.IN_REPAIR, S.QUALITY_CHECK)
+
+
+def consumption_suppliers(store_ids, since, until):
+    """{ticket id: [supplier ids]} of the parts consumed at the stores in [since, until), from the stock ledger
+    (the costliest part's supplier first). One indexed scan of the ledger, no join to tickets."""
+    from inventory.models import StockMovement
+
+    rows = pd.DataFrame(list(StockMovement.objects.filter(
+        kind=StockMovement.Kind.CONSUMPTION, store_id__in=store_ids, at__gte=since, at__lt=until,
+        supplier_id__isnull=False, ticket_id__isnull=False,
+    ).values_list("ticket_id", "supplier_id", "unit_cost")), columns=["ticket", "supplier", "cost"])
+    if rows.empty:
+        return {}
+    rows["cost"] = rows.cost.astype(float)
+    rows = rows.sort_values("cost", ascending=False, kind="stable").drop_duplicates(["ticket", "supplier"])
+    found = {}
+    for ticket, supplier in zip(rows.ticket.tolist(), rows.supplier.tolist()):  # far quicker than groupby(...).agg(list)
+        found.setdefault(ticket, []).append(supplier)
+    return found
+
+
+def comeback_frame(since, until, store_ids=None):
+    """Finished repairs (fixed) completed in [since, until) with features and whether they came back within 90 days."""
+    filters = {"completed_at__gte": since, "completed_at__lt": until, "status__in": [S.READY, S.COLLECTED],
+               "labour_minutes__isnull": False}
+    if store_ids is not None:
+        filters["store_id__in"] = list(store_ids)
+    rows = RepairTicket.objects.filter(**filters).values_list(
+        "id", "store_id", "technician__code", "repair_type__code", "repair_type__device_category", "labour_minutes",
+        "repair_type__standard_labour_minutes", "completed_at")
+    frame = pd.DataFrame(list(rows), columns=["id", "store", "technician", "repair_type", "device_category", "labour",
+                                              "standard", "completed"])
+    if frame.empty:
+        return frame.assign(supplier=[], labour_ratio=[], qa_failed=[], came_back=[])
+    frame["completed"] = pd.to_datetime(frame.completed, utc=True)
+    from mlanalytics.core.models import Store
+    from inventory.models import Supplier
+
+    stores = list(store_ids) if store_ids is not None else list(Store.objects.values_list("pk", flat=True))
+    # Parts are consumed between booking in and completion; a 60-day margin before the window covers that.
+    suppliers = consumption_suppliers(stores, since - timedelta(days=60), until)
+    codes = dict(Supplier.objects.values_list("pk", "code"))
+    frame["supplier"] = frame.id.map(lambda i: codes.get((suppliers.get(i) or [None])[0], "none"))
+    frame["labour_ratio"] = frame.labour / frame.standard
+    failed = set(QAInspection.objects.filter(passed=False, ticket__store_id__in=stores, inspected_at__gte=since - timedelta(days=30),
+                                             inspected_at__lt=until).values_list("ticket_id", flat=True))
+    frame["qa_failed"] = frame.id.isin(failed)
+    comebacks = pd.DataFrame(list(RepairTicket.objects.filter(
+        warranty_of__isnull=False, received_at__gte=since, received_at__lt=until + timedelta(days=90),
+    ).values_list("warranty_of_id", "received_at")), columns=["original", "received"])
+    if len(comebacks):
+        comebacks["received"] = pd.to_datetime(comebacks.received, utc=True)
+        completed = comebacks.original.map(dict(zip(frame.id, frame.completed)))
+        came_back = set(comebacks.original[(comebacks.received - completed) <= pd.Timedelta(days=90)])
+    else:
+        came_back = set()
+    frame["came_back"] = frame.id.isin(came_back)
+    return frame
+
+
+# -- registry -------------------------------------------------------------------------------------
+
+
+def _store(kind, method, fitted, metrics, parameters, output, started, data_start, data_end, n):
+    from predictive.models import TrainedModel
+
+    with transaction.atomic():
+        version = (TrainedModel.objects.filter(kind=kind, scope=SCOPE).aggregate(v=Max("version"))["v"] or 0) + 1
+        TrainedModel.objects.filter(kind=kind, scope=SCOPE, is_current=True).update(is_current=False)
+        record = TrainedModel.objects.create(
+            kind=kind, scope=SCOPE, version=version, method=method, status=TrainedModel.Status.READY, is_current=True,
+            data_start=data_start, data_end=data_end, n_observations=n, parameters=parameters, metrics=metrics,
+            output=output, artifact=pickle.dumps(fitted), duration_seconds=round(time.monotonic() - started, 2),
+        )
+    result_cache.bump_on_commit("models")
+    _loaded[kind] = (record.pk, fitted)
+    return record
+
+
+def train_repair_time(now=None):
+    """Fit the labour-minutes model and the remaining-time table; store them as kind repair_time."""
+    now = now or timezone.now()
+    started = time.monotonic()
+    since = now - timedelta(days=365 * TRAINING_YEARS)
+    frame = labour_frame(since)
+    # A third of the rows without a technician teaches the trees the "not assigned yet" case of triage.
+    mask = np.random.default_rng(0).random(len(frame)) < 0.3
+    frame.loc[mask, "technician"] = None
+    labour_model, labour_metrics = repair_time.fit_labour_model(frame)
+    remaining = remaining_frame(now - timedelta(days=365))
+    table, remaining_metrics = repair_time.fit_remaining_time(remaining)
+    metrics = {"labour": labour_metrics, "remaining_time": remaining_metrics,
+               "mae_minutes": labour_metrics["mae_minutes"], "mae_remaining_working_hours": remaining_metrics["mae_working_hours"]}
+    return _store(
+        REPAIR_TIME, "hist_gradient_boosting+conditional_median", labour_model, metrics,
+        {"labour_features": repair_time.CATEGORICAL + repair_time.NUMERIC, "loss": "absolute_error", "max_iter": 80, "learning_rate": 0.15,
+         "remaining_time": "median working minutes to ready by (status, repair type), min group 20"},
+        {"remaining_table": table}, started, frame.completed.min().date(), frame.completed.max().date(), len(frame),
+    )
+
+
+def train_comeback_risk(now=None):
+    """Fit the comeback-risk model on repairs whose 90-day window has closed; store as kind comeback_risk."""
+    now = now or timezone.now()
+    started = time.monotonic()
+    until = now - timedelta(days=90)
+    frame = comeback_frame(now - timedelta(days=365 * TRAINING_YEARS), until)
+    model, metrics = comeback_risk.fit_comeback_model(frame)
+    return _store(
+        COMEBACK_RISK, "logistic_regression", model, metrics,
+        {"features": comeback_risk.CATEGORICAL + comeback_risk.NUMERIC, "C": 1.0, "window_days": 90},
+        {}, started, frame.completed.min().date(), frame.completed.max().date(), len(frame),
+    )
+
+
+TRAINERS = {REPAIR_TIME: train_repair_time, COMEBACK_RISK: train_comeback_risk}
+
+
+def current(kind):
+    from predictive.models import TrainedModel
+
+    return (TrainedModel.objects.filter(kind=kind, scope=SCOPE, is_current=True, status=TrainedModel.Status.READY)
+            .defer("artifact").first())
+
+
+def load(kind, *, train_if_missing=True):
+    """(TrainedModel, fitted object) of the current model of `kind`, training one first if none exists.
+    Returns (None, None) when there is too little data to train."""
+    record = current(kind)
+    if record is None and train_if_missing:
+        with _train_lock:
+            record = current(kind)
+            if record is None:
+                try:
+                    record = TRAINERS[kind]()
+                except ValueError as exc:
+                    log.warning("cannot train %s: %s", kind, exc)
+                    return None, None
+    if record is None:
+        return None, None
+    cached = _loaded.get(kind)
+    if cached is not None and cached[0] == record.pk:
+        return record, cached[1]
+    # Only the current version of each kind is kept in memory; older ones are unreachable anyway.
+    fitted = pickle.loads(bytes(type(record).objects.values_list("artifact", flat=True).get(pk=record.pk)))
+    _loaded[kind] = (record.pk, fitted)
+    return record, fitted
+
+
+def model_block(record):
+    """The `model` block of an API response: name, version, trained_at, data window and backtest metrics."""
+    if record is None:
+        return None
+    return {
+        "name": record.kind, "method": record.method, "version": record.version,
+        "trained_at": record.trained_at.isoformat(),
+        "data_window": {"start": record.data_start.isoformat() if record.data_start else None,
+                        "end": record.data_end.isoformat() if record.data_end else None},
+        "n_observations": record.n_observations, "backtest": record.metrics,
+    }
+
+
+def train_all(kinds=(REPAIR_TIME, COMEBACK_RISK)):
+    """Train every workflow model kind; returns {kind: TrainedModel or error text}."""
+    results = {}
+    for kind in kinds:
+        try:
+            results[kind] = TRAINERS[kind]()
+        except ValueError as exc:
+            results[kind] = str(exc)
+    return results
+
+
+def retrain_stale(max_age_days=MAX_AGE_DAYS):
+    """Periodic job: retrain any kind whose current model is missing or older than `max_age_days`."""
+    stale = [kind for kind in TRAINERS
+             if (record := current(kind)) is None or record.trained_at < timezone.now() - timedelta(days=max_age_days)]
+    return train_all(stale) if stale else {}
