@@ -27,6 +27,7 @@ run: deps
 	$(PY) manage.py migrate --noinput -v 0
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py train_models --if-needed
+	$(PY) manage.py train_workflow_models --if-needed
 	$(PY) manage.py demo_info --url http://$(HOST):$(PORT)
 	EMBEDDED_SCHEDULER=1 $(PY) -m daphne -b $(HOST) -p $(PORT) mlanalytics.asgi:application
 

@@ -141,6 +141,8 @@ def humanize_key(key):
 
 def metric_format(name, value):
     """A sensible format for a backtest metric by its name (coverage and rates are fractions)."""
+    if isinstance(value, bool):  # before int: a flag such as "beats baseline" reads Yes/No, not 1/0
+        return "bool"
     lowered = str(name).lower()
     if any(word in lowered for word in ("coverage", "rate", "share", "accuracy", "mape", "smape")):
         number = as_number(value)

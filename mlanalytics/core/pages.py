@@ -72,6 +72,7 @@ class Link:
     url_name: str
     args: tuple = ()
     query: dict = field(default_factory=dict)
+    optional: tuple = ()  # query keys left out when their placeholder is empty (instead of no link)
 
     def template(self):
         markers = [f"__ARG{i}__" for i in range(len(self.args))]
@@ -89,6 +90,8 @@ class Link:
         template = template if template is not None else self.template()
         if template is None:
             return None
+        if self.optional:
+            template = self._without_empty_optional(row, template)
         missing = False
 
         def fill(match):
@@ -103,6 +106,18 @@ class Link:
 
         url = _PLACEHOLDER.sub(fill, template)
         return None if missing else url
+
+    def _without_empty_optional(self, row, template):
+        """The template minus `key=value` pairs of optional keys whose placeholders are empty for this row."""
+        base, _, query = template.partition("?")
+        keep = []
+        for pair in query.split("&") if query else []:
+            key, _, value = pair.partition("=")
+            names = _PLACEHOLDER.findall(value)
+            if key in self.optional and names and any(resolve_path(row, n) in (None, "") for n in names):
+                continue
+            keep.append(pair)
+        return base + ("?" + "&".join(keep) if keep else "")
 
 
 @dataclass(frozen=True)
@@ -159,6 +174,7 @@ class Series:
     mode: str = ""  # line | bar | markers | lines+markers (default by chart kind)
     group: str = ""
     text: str = ""
+    band: str = ""  # legend label of the lower/upper band; "{field}" filled from the response (default "<label> 95 % band")
 
 
 @dataclass(frozen=True)
@@ -187,8 +203,8 @@ class Chart:
     note: str = ""
 
     @classmethod
-    def timeseries(cls, path, x, y, title, *, label="", lower="", upper="", group="", **kw):
-        return cls("timeseries", title, (Series(path, x, y, label or humanize_key(y), lower, upper, group=group),), **kw)
+    def timeseries(cls, path, x, y, title, *, label="", lower="", upper="", group="", band="", **kw):
+        return cls("timeseries", title, (Series(path, x, y, label or humanize_key(y), lower, upper, group=group, band=band),), **kw)
 
     @classmethod
     def bar(cls, path, x, y, title, *, label="", group="", **kw):
@@ -509,6 +525,7 @@ def prepare_chart(chart, body, index=0):
                 "upper": [_number_or_none(v) for v in _column(group_rows, series.upper)] if series.upper else None,
                 "text": [str(v) for v in _column(group_rows, series.text)] if series.text else None,
                 "mode": series.mode,
+                "band_label": _fill(series.band, body) if series.band else None,
                 "links": [chart.drill.for_row(r, template) for r in group_rows] if chart.drill else None,
             })
             if group_rows:
@@ -692,10 +709,17 @@ class AnalyticsPage(View):
         return data
 
     # Context ----------------------------------------------------------------------------------------
+    @classmethod
+    def display_body(cls, body):
+        """The response as this page renders it (page, PDF, Excel, subscriptions). A page may override it
+        to add derived views of the same figures under keys of its own (a mapping as rows, two methods
+        side by side); it must not change or invent figures. Default: the response itself."""
+        return body
+
     def results_context(self, result):
         if result is None or not result.ok:
             return {}
-        body = result.body
+        body = self.display_body(result.body)
         tables = [prepare_table(t, body, user=self.request.user) for t in self.tables]
         charts = [prepare_chart(c, body, i) for i, c in enumerate(self.charts)]
         kpis = prepare_kpis(self.kpis, body)

@@ -67,7 +67,7 @@ def _lines(ax, spec):
         color = PALETTE[i % len(PALETTE)]
         if series.get("lower") and series.get("upper"):
             ax.fill_between(xs, _num(series["lower"]), _num(series["upper"]), color=BLUE, alpha=0.55, linewidth=0,
-                            label=f"{series['label']} 95 % band")
+                            label=series.get("band_label") or f"{series['label']} 95 % band")
         mode = series.get("mode") or "lines"
         style = "-o" if "markers" in mode and "lines" in mode else ("o" if mode == "markers" else "-")
         ax.plot(xs, _num(series["y"]), style, color=color, markersize=2.5, linewidth=1.3, label=series["label"])

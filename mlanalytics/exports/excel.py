@@ -46,7 +46,7 @@ def render_xlsx(report):
     cover.column_dimensions["A"].width = 34
     cover.column_dimensions["B"].width = 48
     for table in report.tables:
-        sheet = book.create_sheet(_sheet_title(table.title, used))
+        sheet = book.create_sheet(_sheet_title(table.sheet or table.title, used))
         sheet.append([label for _, label, _ in table.columns])
         for cell in sheet[1]:
             cell.fill, cell.font = HEADER_FILL, HEADER_FONT

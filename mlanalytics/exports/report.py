@@ -14,6 +14,7 @@ class ReportTable:
     rows: list  # [[raw values in column order]]
     total: int = 0
     pdf_rows: int = 60
+    sheet: str = ""  # the Excel sheet's name (Table.sheet); default the title
 
     @property
     def formatted_rows(self):
@@ -49,7 +50,7 @@ def build_report(page, user, data, result):
     )
     from mlanalytics.core.scoping import allowed_stores
 
-    body = result.body
+    body = page.display_body(result.body) if hasattr(page, "display_body") else result.body
     panel, _ = view_of_page(page.url_name)
     store_code = data.get("store")
     stores = store_code or ", ".join(allowed_stores(user).values_list("code", flat=True)) or "no stores"
@@ -68,7 +69,7 @@ def build_report(page, user, data, result):
             rows = [{"name": k, "value": v} for k, v in rows.items()]
         columns = [(c.key, c.label, c.fmt) for c in t.columns]
         tables.append(ReportTable(t.title, columns, [[resolve_path(r, c.key) for c in t.columns] for r in rows],
-                                  len(rows), t.pdf_rows))
+                                  len(rows), t.pdf_rows, getattr(t, "sheet", "")))
     return Report(
         title=page.title,
         panel=panel.title if panel else "Shop",

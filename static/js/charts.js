@@ -10,6 +10,16 @@
 
   function small() { return window.matchMedia("(max-width: 700px)").matches; }
 
+  // d3-format has no "£" symbol (a spec such as "£,.0f" is ignored): draw GBP as a "£" prefix on the number format.
+  function numberFormat(spec) {
+    var f = spec.y_fmt || "";
+    return f.charAt(0) === "£" ? { prefix: "£", format: f.slice(1) } : { prefix: "", format: f };
+  }
+  function hoverValue(spec, axis) {
+    var nf = numberFormat(spec);
+    return nf.prefix + "%{" + axis + (nf.format ? ":" + nf.format : "") + "}";
+  }
+
   function baseLayout(spec) {
     var phone = small();
     return {
@@ -24,7 +34,8 @@
       // On a phone a drag scrolls the page instead of zooming the chart; taps still drill down.
       dragmode: phone ? false : "zoom",
       xaxis: { title: spec.x_label ? { text: spec.x_label } : undefined, automargin: true, fixedrange: phone, gridcolor: "#e6ecf0" },
-      yaxis: { title: spec.y_label ? { text: spec.y_label } : undefined, automargin: true, tickformat: spec.y_fmt || undefined, fixedrange: phone, gridcolor: "#e6ecf0", rangemode: "tozero" },
+      yaxis: { title: spec.y_label ? { text: spec.y_label } : undefined, automargin: true, tickformat: numberFormat(spec).format || undefined,
+        tickprefix: numberFormat(spec).prefix || undefined, fixedrange: phone, gridcolor: "#e6ecf0", rangemode: "tozero" },
     };
   }
 
@@ -39,11 +50,11 @@
           dash = "dot";
           traces.push({ x: s.x, y: s.upper, type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false });
           traces.push({ x: s.x, y: s.lower, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty",
-            fillcolor: "rgba(173,216,230,0.55)", name: s.label + " 95 % band", hoverinfo: "skip" });
+            fillcolor: "rgba(173,216,230,0.55)", name: s.band_label || s.label + " 95 % band", hoverinfo: "skip" });
         }
         traces.push({ x: s.x, y: s.y, type: "scatter", mode: s.mode || "lines", name: s.label, customdata: s.links,
           line: { color: color, width: 2, dash: dash }, marker: { color: color, size: 5 },
-          hovertemplate: "%{x}<br>%{y" + (spec.y_fmt ? ":" + spec.y_fmt : "") + "}<extra>" + s.label + "</extra>" });
+          hovertemplate: "%{x}<br>" + hoverValue(spec, "y") + "<extra>" + s.label + "</extra>" });
       });
       return { traces: traces, layout: { xaxis: { type: "date" } } };
     },
@@ -57,12 +68,20 @@
         }
         return { x: horizontal ? s.y : s.x, y: horizontal ? s.x : s.y, type: "bar", orientation: horizontal ? "h" : "v",
           name: s.label, customdata: s.links, marker: { color: color },
-          hovertemplate: "%{" + (horizontal ? "y" : "x") + "}: %{" + (horizontal ? "x" : "y") + (spec.y_fmt ? ":" + spec.y_fmt : "") + "}<extra>" + s.label + "</extra>" };
+          hovertemplate: "%{" + (horizontal ? "y" : "x") + "}: " + hoverValue(spec, horizontal ? "x" : "y") + "<extra>" + s.label + "</extra>" };
       });
       var layout = { barmode: spec.stacked ? "stack" : "group", xaxis: { type: "category" } };
       if (horizontal) {
-        layout = { barmode: spec.stacked ? "stack" : "group", yaxis: { type: "category", autorange: "reversed", tickformat: "" },
-          xaxis: { tickformat: spec.y_fmt || undefined } };
+        layout = { barmode: spec.stacked ? "stack" : "group", yaxis: { type: "category", autorange: "reversed", tickformat: "", tickprefix: "" },
+          xaxis: { tickformat: numberFormat(spec).format || undefined, tickprefix: numberFormat(spec).prefix || undefined } };
+        if (small()) {  // long category names would leave the bars no room on a phone: shorten them (hover keeps the full name)
+          var names = [];
+          spec.series.forEach(function (s) { (s.x || []).forEach(function (x) { if (names.indexOf(x) < 0) names.push(x); }); });
+          if (names.some(function (n) { return String(n).length > 22; })) {
+            layout.yaxis.tickvals = names;
+            layout.yaxis.ticktext = names.map(function (n) { n = String(n); return n.length > 22 ? n.slice(0, 21) + "…" : n; });
+          }
+        }
       }
       return { traces: traces, layout: layout };
     },
@@ -75,8 +94,8 @@
     heatmap: function (spec) {
       var h = spec.heatmap;
       return { traces: [{ type: "heatmap", x: h.x, y: h.y, z: h.z, customdata: h.links, colorscale: [[0, "#f4f9fb"], [0.5, BLUE], [1, TEAL]], hoverongaps: false,
-        hovertemplate: "%{y} %{x}: %{z" + (spec.y_fmt ? ":" + spec.y_fmt : "") + "}<extra></extra>" }],
-        layout: { xaxis: { type: "category" }, yaxis: { type: "category", autorange: "reversed", tickformat: "" }, showlegend: false } };
+        hovertemplate: "%{y} %{x}: " + hoverValue(spec, "z") + "<extra></extra>" }],
+        layout: { xaxis: { type: "category" }, yaxis: { type: "category", autorange: "reversed", tickformat: "", tickprefix: "" }, showlegend: false } };
     },
   };
 
