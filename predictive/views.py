@@ -15,10 +15,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.views.decorators.http import require_POST
-from rest_framework import serializers
 
 from mlanalytics.core.formatting import format_value, humanize_key
-from mlanalytics.core.pages import AnalyticsPage, Chart, Column, Insight, Kpi, Link, Series, Table, request_fields
+from mlanalytics.core.pages import AnalyticsPage, Chart, Column, Insight, Kpi, Link, Series, Table
 from mlanalytics.core.roles import TRAIN_MODELS, has_capability
 
 from . import datasets as ds
@@ -67,21 +66,12 @@ def _as_rows(mapping, key, value):
 
 
 class PredictivePage(AnalyticsPage):
-    """What the predictive pages share: the panel, charts shown only when they have points, and
-    checkboxes that can be switched off (a submitted form without a box means false)."""
+    """What the predictive pages share: the panel and charts shown only when they have points."""
 
     panel = "predictive"
     method = "POST"
     optional_charts = ()  # titles of charts hidden on screen when they have no points for the settings
     choice_labels = {}  # form field -> {choice value: label}
-
-    def form_data(self, request, querydict):
-        data = super().form_data(request, querydict)
-        if "submitted" in querydict:
-            for name, f in request_fields(self.api_view).items():
-                if isinstance(f, serializers.BooleanField) and name not in self.form_exclude and name not in querydict:
-                    data[name] = "false"
-        return data
 
     def context(self, request, data, result):
         context = super().context(request, data, result)

@@ -376,6 +376,9 @@ def query_data(api_view, querydict, exclude=()):
             if value == "" and not f.required:
                 continue
             data[name] = value
+        elif isinstance(f, serializers.BooleanField) and "submitted" in querydict:
+            # Browsers send nothing for an unticked box: on a submitted form that means False, not the default.
+            data[name] = False
     return data
 
 

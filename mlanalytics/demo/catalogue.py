@@ -3,7 +3,6 @@ technicians, generated reproducibly from a seed. Pure Python/numpy, no Django.""
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import numpy as np
 
 SCALES = {
     # stores, years of history, new customers, target parts, suppliers, technicians per store

@@ -197,7 +197,6 @@ class DemoGenerator:
     def simulate_store(self, store_index):
         rng = np.random.default_rng([self.seed, 1, store_index])
         cat = self.catalogue
-        store = cat.stores[store_index]
         opening = OPENING_HOURS
         tl = self.timeline
         calendar = WorkCalendar.build(self.start, tl.n_days, opening, tl.holidays)
@@ -309,10 +308,9 @@ class DemoGenerator:
         # 5. The repair queue: jobs in order of readiness, each to the skilled technician who finishes first.
         tech_free = [0] * len(techs)
         tech_skills = [set(t.skills) for t in techs]
-        qa_rows, ticket_rows = [], []
+        qa_rows = []
         events = [[] for _ in range(n)]
         comeback_of = {}
-        ticket_store_rows = {}
         # Extra per-ticket arrays that comebacks append to.
         received = list(received)
         model, rtype, priority, quote = list(model), list(rtype), list(priority), list(quote)

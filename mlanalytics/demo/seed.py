@@ -1,7 +1,6 @@
 """Load the generated demo data into the database and record the planted truth beside it."""
 import json
 import time
-from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -183,7 +182,6 @@ def _write_store(generator, writer, ids, store_index, data):
     from workflow.models import Customer, QAInspection, RepairTicket, TicketStatusEvent
 
     store_id = ids["store"][store_index]
-    cat = generator.catalogue
     to_db = writer.local_minutes_to_db
 
     customer_ids = writer.allocate_ids(Customer, len(data.customers))

@@ -90,7 +90,7 @@ def test_a_rolled_back_change_triggers_nothing(quiet_rules, make_ticket, django_
 
     make_rule(trigger="status_changed", actions=[{"type": "set_priority", "priority": "urgent"}])
     ticket = make_ticket(status="received")
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         try:
             with transaction.atomic():
                 services.change_status(ticket, "diagnosing")

@@ -1,7 +1,7 @@
 """PDF and Excel exports of a page hold its figures; subscriptions are due once per period, are
 emailed as attachments, and can skip an empty report."""
 import io
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import pytest
 from django.core import mail
