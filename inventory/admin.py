@@ -1,7 +1,18 @@
 from django.contrib import admin
 
 from .models import (
-    Part, POReceipt, PurchaseOrder, PurchaseOrderLine, ReorderDecision, Stock, StockMovement, Supplier, SupplierPrice,
+    Part,
+    PartDay,
+    PartDayRefresh,
+    POReceipt,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReorderDecision,
+    Stock,
+    StockMovement,
+    StockPolicy,
+    Supplier,
+    SupplierPrice,
 )
 
 
@@ -88,3 +99,56 @@ class ReorderDecisionAdmin(admin.ModelAdmin):
     list_display = ("part", "store", "action", "until", "quantity", "decided_by", "decided_at", "active")
     list_filter = ("action", "active", "store")
     search_fields = ("part__sku",)
+
+
+@admin.register(PurchaseOrderLine)
+class PurchaseOrderLineAdmin(admin.ModelAdmin):
+    list_display = ("po", "part", "quantity", "unit_price", "quantity_received", "quantity_defective")
+    search_fields = ("po__number", "part__sku")
+    list_select_related = ("po", "part")
+    raw_id_fields = ("po", "part")
+
+
+@admin.register(StockPolicy)
+class StockPolicyAdmin(admin.ModelAdmin):
+    """The computed reorder policies (read-only: inventory.services.refresh_stock_policies writes them)."""
+
+    list_display = ("part", "store", "demand_class", "daily_mean", "policy_method", "supplier", "lead_time_days",
+                    "reorder_point", "safety_stock", "order_qty", "max_level", "service_level", "computed_at")
+    list_filter = ("store", "demand_class", "policy_method", "supplier")
+    search_fields = ("part__sku", "part__name")
+    list_select_related = ("part", "store", "supplier")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PartDay)
+class PartDayAdmin(admin.ModelAdmin):
+    """The ledger's daily summary (read-only: inventory.services.refresh_part_days writes it)."""
+
+    list_display = ("day", "part", "store", "needed", "waited", "consumed", "net", "closing_balance")
+    list_filter = ("store",)
+    search_fields = ("part__sku",)
+    date_hierarchy = "day"
+    list_select_related = ("part", "store")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(PartDayRefresh)
+class PartDayRefreshAdmin(admin.ModelAdmin):
+    list_display = ("store", "refreshed_at", "first_day", "last_movement_id")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -249,7 +249,93 @@ class ReorderDecision(models.Model):
     decided_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     decided_at = models.DateTimeField(auto_now_add=True)
     active = models.BooleanField(default=True)
+    # An order-once decision is used up when it lands in a draft purchase order.
+    purchase_order = models.ForeignKey(PurchaseOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-decided_at"]
         indexes = [models.Index(fields=["part", "store", "active"])]
+
+
+class StockPolicy(models.Model):
+    """The proposed reorder policy of a part at a store, with the forecast and supplier figures it came
+    from. Computed by `inventory.services.refresh_stock_policies()` (periodically, after model training,
+    and on first use), so the stock monitor and live status read it without recomputing a forecast."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="stock_policies")
+    part = models.ForeignKey(Part, on_delete=models.CASCADE, related_name="stock_policies")
+    computed_at = models.DateTimeField(db_index=True)
+    # The parts-demand forecast (predictive.selectors.parts_demand_forecast) it was computed from.
+    demand_class = models.CharField(max_length=12, default="none")
+    forecast_method = models.CharField(max_length=60, blank=True)
+    daily_mean = models.FloatField(default=0)
+    daily_sd = models.FloatField(default=0)
+    adi = models.FloatField(null=True, blank=True)
+    cv2 = models.FloatField(null=True, blank=True)
+    forecast_backtest = models.JSONField(default=dict, blank=True)
+    model_version = models.CharField(max_length=40, blank=True)
+    trained_at = models.DateTimeField(null=True, blank=True)
+    # The policy.
+    service_level = models.FloatField()
+    policy_method = models.CharField(max_length=20)
+    supplier = models.ForeignKey(Supplier, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    unit_price = models.FloatField(default=0)
+    lead_time_days = models.FloatField(default=0, help_text="Mean delivered lead time of the chosen supplier.")
+    lead_time_sd = models.FloatField(default=0)
+    review_days = models.FloatField(default=1)
+    protection_demand = models.FloatField(default=0, help_text="Expected demand over lead time + review period.")
+    protection_sd = models.FloatField(default=0)
+    safety_stock = models.FloatField(default=0)
+    reorder_point = models.IntegerField(default=0)
+    order_qty = models.IntegerField(default=0)
+    eoq = models.FloatField(default=0)
+    max_level = models.IntegerField(default=0, help_text="Reorder point + order quantity.")
+    annual_cost = models.FloatField(default=0, help_text="Yearly total relevant cost with the chosen supplier, GBP.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "part"], name="unique_stock_policy")]
+        indexes = [models.Index(fields=["store", "part"])]
+        verbose_name_plural = "stock policies"
+
+    def __str__(self):
+        return f"{self.part_id}@{self.store_id}: s={self.reorder_point} Q={self.order_qty}"
+
+
+class PartDay(models.Model):
+    """One day of one part at one store, summarised from the ledger (`services.refresh_part_days`):
+    units needed (dated when a repair needed them — the start of its awaiting_parts wait, if any),
+    units that waited, units consumed, the net movement and the closing balance. Only days with a
+    movement or a demand have a row. The replay, performance figures and dead-stock check read this
+    instead of scanning the ledger on every request."""
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="+")
+    part = models.ForeignKey(Part, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    needed = models.PositiveIntegerField(default=0)
+    waited = models.PositiveIntegerField(default=0)
+    consumed = models.PositiveIntegerField(default=0)
+    consumed_cost = models.FloatField(default=0, help_text="Cost of the units consumed, at the cost booked on each movement (GBP).")
+    net = models.IntegerField(default=0, help_text="Signed sum of the day's movements.")
+    closing_balance = models.IntegerField(null=True, blank=True, help_text="Balance after the day's last movement; empty without one.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "part", "day"], name="unique_part_day")]
+        indexes = [models.Index(fields=["store", "day"])]
+
+
+class PartDayRefresh(models.Model):
+    """How far the PartDay summary of a store is built, and when it was last brought up to date."""
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="+")
+    refreshed_at = models.DateTimeField()
+    first_day = models.DateField(null=True, blank=True)
+    last_movement_id = models.BigIntegerField(default=0, help_text="Ledger movements up to this id are summarised.")
+
+
+class StockPolicyRefresh(models.Model):
+    """When a store's reorder policies were last computed, and a summary of the forecast they came from
+    (methods and series counts, model version, training time, backtest medians) for the `model` block."""
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField()
+    forecast = models.JSONField(default=dict, blank=True)

@@ -1,18 +1,33 @@
 """Writes to stock and purchasing. `move_stock()` is the only code that changes a Stock row, and it
 always writes the matching ledger movement in the same transaction, under a row lock, so two
 concurrent consumers can never both take the last unit nor lose an update."""
+import logging
 import uuid
+from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils import timezone
 
 from mlanalytics.core import audit, live
+from mlanalytics.core import cache as result_cache
 from mlanalytics.core.errors import DomainError, InsufficientStock
 
-from .models import POReceipt, PurchaseOrder, PurchaseOrderLine, Stock, StockMovement
+from .models import (
+    POReceipt,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReorderDecision,
+    Stock,
+    StockMovement,
+    StockPolicy,
+    StockPolicyRefresh,
+)
 from .signals import stock_changed
+
+log = logging.getLogger(__name__)
 
 INBOUND = {StockMovement.Kind.RECEIPT, StockMovement.Kind.TRANSFER_IN, StockMovement.Kind.RETURN}
 OUTBOUND = {StockMovement.Kind.CONSUMPTION, StockMovement.Kind.TRANSFER_OUT}
@@ -28,8 +43,10 @@ def _locked_stock(part, store):
     return Stock.objects.select_for_update().select_related("part", "store").get(part=part, store=store)
 
 
-def stock_event_payload(stock):
-    return {
+def stock_event_payload(stock, status=None):
+    """What the live stock monitor receives for a stock row: quantities and, when the part has a stored
+    policy, its status (ok / low / critical / out / over), days of cover and projected stockout."""
+    payload = {
         "sku": stock.part.sku,
         "part_id": stock.part_id,
         "store": stock.store.code,
@@ -37,6 +54,21 @@ def stock_event_payload(stock):
         "reserved": stock.reserved,
         "available": stock.available,
     }
+    if status:
+        payload.update({key: status[key] for key in (
+            "status", "reorder_point", "max_level", "on_order", "days_of_cover", "projected_stockout_date")})
+    return payload
+
+
+def _status_for_event(stock):
+    """The stock row's status for the live event; never lets a status problem stop a stock movement."""
+    from .selectors import stock_status_of
+
+    try:
+        return stock_status_of(stock)
+    except Exception:  # the movement matters more than its decoration
+        log.warning("stock status for %s@%s not computed", stock.part_id, stock.store_id, exc_info=True)
+        return None
 
 
 def move_stock(part, store, kind, quantity, *, at=None, ticket=None, po_line=None, supplier=None, user=None,
@@ -75,8 +107,11 @@ def move_stock(part, store, kind, quantity, *, at=None, ticket=None, po_line=Non
             at=at or timezone.now(), ticket=ticket, po_line=po_line, supplier=supplier, user=user,
             reason=reason, transfer_ref=transfer_ref,
         )
-        stock_changed.send(sender=Stock, stock=stock, movement=movement)
-        live.publish("stock", {**stock_event_payload(stock), "movement": kind, "quantity": signed}, store.id)
+        status = _status_for_event(stock)
+        # The browser gets the stock change first, then whatever the receivers raise (e.g. an alert).
+        live.publish("stock", {**stock_event_payload(stock, status), "movement": kind, "quantity": signed}, store.id)
+        stock_changed.send(sender=Stock, stock=stock, movement=movement, status=status)
+        result_cache.bump_on_commit("stock")
     return movement
 
 
@@ -158,6 +193,7 @@ def receive_po_line(line, quantity, *, defective=0, at=None, user=None):
             po.status = PurchaseOrder.Status.PARTIAL
         po.save(update_fields=["status", "received_at"])
         audit.record(user, "po.receive", po, changes={"line": line.pk, "quantity": quantity, "defective": defective})
+        result_cache.bump_on_commit("purchasing")
     return line
 
 
@@ -169,10 +205,350 @@ def place_purchase_order(po, *, user=None, at=None):
     po.status = PurchaseOrder.Status.ORDERED
     po.ordered_at = at
     po.expected_at = at + timezone.timedelta(days=po.supplier.quoted_lead_time_days)
-    po.save(update_fields=["status", "ordered_at", "expected_at"])
-    audit.record(user, "po.place", po)
+    with transaction.atomic():
+        po.save(update_fields=["status", "ordered_at", "expected_at"])
+        audit.record(user, "po.place", po)
+        result_cache.bump_on_commit("purchasing")
     return po
 
 
 def line_value(line):
     return (line.unit_price or Decimal(0)) * line.quantity
+
+
+# --- Stored reorder policies ------------------------------------------------------------------------
+
+POLICY_STORE_CHUNK = 10  # stores computed together: bounds memory at the large scale
+
+
+def refresh_stock_policies(store_ids=None, now=None):
+    """Recompute and store the recommended policy of every part at the stores (default: all active).
+
+    Upserts one StockPolicy row per (store, part) and removes rows of pairs that no longer exist.
+    Returns the number of rows written.
+    """
+    from mlanalytics.core.models import Store
+
+    from .selectors import compute_policies, forecast_model_block
+
+    if store_ids is None:
+        store_ids = list(Store.objects.filter(is_active=True).values_list("id", flat=True))
+    store_ids = sorted(set(store_ids))
+    now = now or timezone.now()
+    written = 0
+    fields = [f.name for f in StockPolicy._meta.concrete_fields if f.name not in ("id", "store", "part")]
+    for i in range(0, len(store_ids), POLICY_STORE_CHUNK):
+        chunk = store_ids[i:i + POLICY_STORE_CHUNK]
+        frame = compute_policies(chunk)
+        rows = [
+            StockPolicy(
+                store_id=int(r.store_id), part_id=int(r.part_id), computed_at=now, demand_class=str(r.demand_class)[:12],
+                forecast_method=str(r.method or "")[:60], daily_mean=float(r.daily_mean), daily_sd=float(r.daily_sd),
+                adi=_finite_or_none(r.adi), cv2=_finite_or_none(r.cv2),
+                forecast_backtest=r.backtest if isinstance(r.backtest, dict) else {},
+                model_version="" if pd_isna(r.model_version) else str(r.model_version)[:40],
+                trained_at=None if pd_isna(r.trained_at) else r.trained_at,
+                service_level=float(r.service_level), policy_method=str(r.policy_method),
+                supplier_id=None if pd_isna(r.supplier_id) else int(r.supplier_id),
+                unit_price=float(r.unit_price), lead_time_days=float(r.lead_time_mean), lead_time_sd=float(r.lead_time_sd),
+                review_days=float(r.review_days), protection_demand=float(r.protection_demand), protection_sd=float(r.protection_sd),
+                safety_stock=float(r.safety_stock), reorder_point=int(r.reorder_point), order_qty=int(r.order_qty),
+                eoq=float(r.eoq), max_level=int(r.max_level), annual_cost=float(r.annual_cost),
+            )
+            for r in frame.itertuples(index=False)
+        ]
+        summaries = {store_id: forecast_model_block(group) for store_id, group in frame.groupby("store_id")}
+        with transaction.atomic():
+            StockPolicy.objects.bulk_create(rows, batch_size=2000, update_conflicts=True,
+                                            unique_fields=["store", "part"], update_fields=fields)
+            StockPolicy.objects.filter(store_id__in=chunk, computed_at__lt=now).delete()
+            for store_id in chunk:
+                StockPolicyRefresh.objects.update_or_create(
+                    store_id=store_id, defaults={"computed_at": now, "forecast": summaries.get(store_id, {})})
+        written += len(rows)
+    result_cache.bump("purchasing")
+    return written
+
+
+def _finite_or_none(value):
+    import math
+
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def ensure_stock_policies(store_ids):
+    """Make sure the stores have stored policies: compute them now for a store that has none (first
+    use), and refresh in the background those older than INVENTORY_POLICY_MAX_AGE_MINUTES."""
+    from django.core.cache import cache
+
+    from mlanalytics.core import jobs
+
+    store_ids = list(store_ids)
+    if not store_ids:
+        return
+    oldest = dict(StockPolicyRefresh.objects.filter(store_id__in=store_ids).values_list("store_id", "computed_at"))
+    missing = [s for s in store_ids if s not in oldest]
+    if missing:
+        refresh_stock_policies(missing)
+    limit = timezone.now() - timedelta(minutes=settings.INVENTORY_POLICY_MAX_AGE_MINUTES)
+    stale = sorted(s for s, at in oldest.items() if at < limit)
+    # One background refresh at a time, whoever notices first.
+    if stale and cache.add("inventory-policy-refresh-running", 1, timeout=600):
+        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", stale))
+
+
+# --- Projected-stockout alerts ------------------------------------------------------------------------
+
+
+def stockout_alert_key(store_id, part_id):
+    return f"stockout:{store_id}:{part_id}"
+
+
+def evaluate_stockout_alert(part_id, store_id, status=None):
+    """Raise the stockout-risk alert of a part at a store when its stock is projected to run out within
+    the supplier's lead time (an order placed now would arrive too late), or resolve it when the
+    projection has recovered. One open alert per part and store (dedup key). Returns the alert or None.
+    """
+    from mlanalytics.core import alerts
+    from mlanalytics.core.models import Alert
+
+    from .selectors import stock_status_of
+
+    stock = Stock.objects.select_related("part", "store").filter(part_id=part_id, store_id=store_id).first()
+    if stock is None:
+        return None
+    status = status or stock_status_of(stock)
+    key = stockout_alert_key(store_id, part_id)
+    at_risk = bool(status) and status["daily_mean"] > 0 and status["days_to_stockout"] is not None \
+        and status["days_to_stockout"] <= status["lead_time_days"]
+    if not at_risk:
+        return alerts.resolve_by_key(key)
+    out = status["available"] <= 0
+    when = "is out of stock" if out else f"is projected to run out on {status['projected_stockout_date']}"
+    title = f"{stock.part.sku} at {stock.store.code} {when}"
+    message = (f"{stock.part.name}: {status['available']} available, {status['on_order']} on order, "
+               f"lead time {status['lead_time_days']} days, reorder point {status['reorder_point']}.")
+    alert, _ = alerts.raise_alert(
+        kind=Alert.Kind.STOCKOUT_RISK, dedup_key=key, title=title, message=message, store=stock.store,
+        severity=Alert.Severity.CRITICAL if out else Alert.Severity.WARNING, subject_type="part", subject_id=part_id,
+        data={"sku": stock.part.sku, **status}, audience_roles=("manager", "staff"),
+    )
+    return alert
+
+
+def evaluate_stockout_alert_safely(part_id, store_id):
+    """The after-commit hook of every stock movement: an alert problem must never surface to the writer."""
+    try:
+        evaluate_stockout_alert(part_id, store_id)
+        result_cache.bump("alerts")
+    except Exception:
+        log.exception("stockout alert for part %s at store %s not evaluated", part_id, store_id)
+
+
+def scan_stockout_alerts(store_ids=None):
+    """Evaluate every part at the stores (after a policy refresh: the forecast may have moved).
+    Returns (raised or refreshed, resolved) counts."""
+    from mlanalytics.core import alerts
+    from mlanalytics.core.models import Alert, Store
+
+    from .selectors import stock_positions
+
+    if store_ids is None:
+        store_ids = list(Store.objects.filter(is_active=True).values_list("id", flat=True))
+    positions = stock_positions(store_ids)
+    at_risk = positions[(positions.daily_mean > 0) & (positions.days_to_stockout <= positions.lead_time_mean)]
+    risky_keys = {stockout_alert_key(int(r.store_id), int(r.part_id)) for r in at_risk.itertuples()}
+    raised = 0
+    for r in at_risk.itertuples():
+        evaluate_stockout_alert(int(r.part_id), int(r.store_id))
+        raised += 1
+    resolved = 0
+    open_alerts = Alert.objects.filter(kind=Alert.Kind.STOCKOUT_RISK, store_id__in=store_ids).exclude(state=Alert.State.RESOLVED)
+    for alert in open_alerts:
+        if alert.dedup_key not in risky_keys:
+            alerts.resolve_alert(alert)
+            resolved += 1
+    result_cache.bump("alerts")
+    return raised, resolved
+
+
+# --- Acting on reorder suggestions -------------------------------------------------------------------------
+
+
+def record_reorder_decision(*, part, store, action, user, until=None, quantity=None, proposal=None):
+    """Remember a manager's answer to a suggestion for a part at a store.
+
+    snooze           hide the suggestion until `until` (a future date);
+    order_once       order `quantity` (default: the suggested quantity) with the next draft purchase
+                     orders, without changing the policy; used up by that draft;
+    approve_min_max  make the proposed reorder point / maximum (`proposal`) the stock row's min/max.
+    A new decision replaces the active snooze or order-once of the part at the store.
+    """
+    Action = ReorderDecision.Action
+    if action not in Action.values:
+        raise DomainError(f"Unknown action '{action}'.", field="action")
+    if action == Action.SNOOZE and (until is None or until <= timezone.localdate()):
+        raise DomainError("A snooze needs a date in the future.", field="until")
+    if action == Action.APPROVE_MIN_MAX and not proposal:
+        raise DomainError("There is no proposed policy to approve for this part.", field="action")
+    with transaction.atomic():
+        replaced = [Action.SNOOZE, Action.ORDER_ONCE] if action != Action.APPROVE_MIN_MAX else [Action.APPROVE_MIN_MAX]
+        ReorderDecision.objects.filter(part=part, store=store, active=True, action__in=replaced).update(active=False)
+        decision = ReorderDecision.objects.create(
+            part=part, store=store, action=action, until=until if action == Action.SNOOZE else None,
+            quantity=quantity, decided_by=user if getattr(user, "is_authenticated", False) else None,
+        )
+        changes = {"action": action, "until": until.isoformat() if until else None, "quantity": quantity}
+        if action == Action.APPROVE_MIN_MAX:
+            Stock.objects.get_or_create(part=part, store=store)
+            Stock.objects.filter(part=part, store=store).update(
+                min_qty=int(proposal["reorder_point"]), max_qty=int(proposal["max_level"]))
+            changes.update(min_qty=int(proposal["reorder_point"]), max_qty=int(proposal["max_level"]))
+            result_cache.bump_on_commit("stock")
+        audit.record(user, f"reorder.{action}", decision, store=store, changes=changes)
+        result_cache.bump_on_commit("purchasing")
+    return decision
+
+
+def _open_reorder_draft(store, supplier, user):
+    """The open draft of reorder suggestions for a store and supplier, created when there is none.
+
+    Its idempotency key counts the reorder purchase orders of the pair that have left the draft state,
+    so two concurrent requests agree on the key and the unique constraint lets only one create it."""
+    draft = (PurchaseOrder.objects.select_for_update()
+             .filter(store=store, supplier=supplier, source="reorder", status=PurchaseOrder.Status.DRAFT)
+             .order_by("created_at", "id").first())
+    if draft:
+        return draft, False
+    generation = PurchaseOrder.objects.filter(store=store, supplier=supplier, source="reorder").exclude(
+        status=PurchaseOrder.Status.DRAFT).count() + 1
+    key = f"reorder:{store.pk}:{supplier.pk}:{generation}"
+    try:
+        with transaction.atomic():
+            draft = PurchaseOrder.objects.create(
+                number=f"RO-{store.code}-S{supplier.pk}-{generation:04d}", supplier=supplier, store=store,
+                status=PurchaseOrder.Status.DRAFT, source="reorder", idempotency_key=key,
+                created_by=user if getattr(user, "is_authenticated", False) else None,
+                notes="Drafted from reorder suggestions.",
+            )
+        return draft, True
+    except IntegrityError:
+        return PurchaseOrder.objects.select_for_update().get(idempotency_key=key), False
+
+
+def create_draft_purchase_orders(lines, *, user):
+    """Put suggested order lines into draft purchase orders, one per store and supplier, idempotently.
+
+    `lines`: dicts with store, supplier, part (model instances), quantity, unit_price and optionally
+    decision_id (an order-once decision it uses up). A part already on the open draft gets the new
+    quantity instead of a second line, so the same suggestions twice change nothing.
+    Returns one dict per draft: the purchase order, whether it was created, and what happened per line.
+    """
+    groups = {}
+    for line in lines:
+        groups.setdefault((line["store"].pk, line["supplier"].pk), []).append(line)
+    results = []
+    for (_store_id, _supplier_id), group in sorted(groups.items()):
+        store, supplier = group[0]["store"], group[0]["supplier"]
+        with transaction.atomic():
+            draft, created = _open_reorder_draft(store, supplier, user)
+            existing = {line.part_id: line for line in PurchaseOrderLine.objects.select_for_update().filter(po=draft)}
+            outcome = []
+            for item in sorted(group, key=lambda x: x["part"].sku):
+                quantity, price = int(item["quantity"]), Decimal(str(round(float(item["unit_price"]), 2)))
+                line = existing.get(item["part"].pk)
+                if line is None:
+                    line = PurchaseOrderLine.objects.create(po=draft, part=item["part"], quantity=quantity, unit_price=price)
+                    action = "added"
+                elif line.quantity != quantity or line.unit_price != price:
+                    line.quantity, line.unit_price = quantity, price
+                    line.save(update_fields=["quantity", "unit_price"])
+                    action = "updated"
+                else:
+                    action = "unchanged"
+                outcome.append({"line": line, "action": action})
+            used = [item["decision_id"] for item in group if item.get("decision_id")]
+            if used:
+                ReorderDecision.objects.filter(pk__in=used, active=True).update(active=False, purchase_order=draft)
+            if created or any(o["action"] != "unchanged" for o in outcome):
+                audit.record(user, "po.draft_from_suggestions", draft,
+                             changes={"lines": {o["line"].part.sku: o["line"].quantity for o in outcome if o["action"] != "unchanged"}})
+            result_cache.bump_on_commit("purchasing")
+        results.append({"purchase_order": draft, "created": created, "lines": outcome})
+    return results
+
+
+# --- The PartDay summary of the ledger ---------------------------------------------------------------------
+
+
+def refresh_part_days(store_ids=None, full=False, now=None):
+    """Bring the PartDay summary of the stores up to date from the ledger.
+
+    Rebuilds every day from REDATE_DAYS before the last refresh (a late consumption can re-date demand
+    that far back), or the whole history on the first run or with `full`. One store at a time, in one
+    transaction each. Returns the number of rows written.
+    """
+    from mlanalytics.core.models import Store
+
+    from .models import PartDay, PartDayRefresh
+    from .selectors import REDATE_DAYS, build_part_days
+
+    if store_ids is None:
+        store_ids = list(Store.objects.filter(is_active=True).values_list("id", flat=True))
+    now = now or timezone.now()
+    written = 0
+    for store_id in sorted(set(store_ids)):
+        state = PartDayRefresh.objects.filter(store_id=store_id).first()
+        if full or state is None:
+            first = StockMovement.objects.filter(store_id=store_id).aggregate(first=Min("at"))["first"]
+            since = timezone.localtime(first).date() if first else timezone.localdate(now)
+        else:
+            since = timezone.localtime(state.refreshed_at).date() - timedelta(days=REDATE_DAYS)
+        frame, last_id = build_part_days(store_id, since)
+        rows = [PartDay(store_id=store_id, part_id=int(r.part_id), day=r.day.date(), needed=int(r.needed), waited=int(r.waited),
+                        consumed=int(r.consumed), consumed_cost=float(r.consumed_cost), net=int(r.net),
+                        closing_balance=None if pd_isna(r.closing_balance) else int(r.closing_balance))
+                for r in frame.itertuples(index=False)]
+        with transaction.atomic():
+            PartDay.objects.filter(store_id=store_id, day__gte=since).delete()
+            PartDay.objects.bulk_create(rows, batch_size=5000)
+            PartDayRefresh.objects.update_or_create(
+                store_id=store_id, defaults={"refreshed_at": now, "last_movement_id": last_id,
+                                             **({"first_day": since} if full or state is None else {})})
+        written += len(rows)
+    result_cache.bump("stock")
+    return written
+
+
+def pd_isna(value):
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def ensure_part_days(store_ids):
+    """The PartDay summary must cover yesterday completely: build it now for a store that has none,
+    top it up now when it was last refreshed before today, and in the background when it is older
+    than INVENTORY_POLICY_MAX_AGE_MINUTES."""
+    from django.core.cache import cache
+
+    from mlanalytics.core import jobs
+
+    from .models import PartDayRefresh
+
+    store_ids = list(store_ids)
+    if not store_ids:
+        return
+    states = dict(PartDayRefresh.objects.filter(store_id__in=store_ids).values_list("store_id", "refreshed_at"))
+    today_start = timezone.make_aware(timezone.datetime.combine(timezone.localdate(), timezone.datetime.min.time()))
+    now_needed = [s for s in store_ids if s not in states or states[s] < today_start]
+    if now_needed:
+        refresh_part_days(now_needed)
+    limit = timezone.now() - timedelta(minutes=settings.INVENTORY_POLICY_MAX_AGE_MINUTES)
+    stale = sorted(s for s, at in states.items() if at < limit and s not in now_needed)
+    if stale and cache.add("inventory-policy-refresh-running", 1, timeout=600):
+        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", stale))

@@ -1,0 +1,48 @@
+"""Signal receivers of the inventory app. They run inside the writer's transaction, so everything that
+leaves it (alerts, background jobs) is deferred with transaction.on_commit."""
+from django.db import transaction
+
+from .signals import stock_changed
+
+
+def stockout_alert_on_stock_change(sender, stock, movement, **kwargs):
+    """Every stock movement re-evaluates the projected-stockout alert of its part and store, after commit."""
+    from .services import evaluate_stockout_alert_safely
+
+    part_id, store_id = stock.part_id, stock.store_id
+    transaction.on_commit(lambda: evaluate_stockout_alert_safely(part_id, store_id))
+
+
+def refresh_policies_after_training(sender, instance, **kwargs):
+    """A new current parts-demand model means new forecasts: recompute the stored reorder policies."""
+    if not (instance.is_current and instance.status == "ready" and "part" in (instance.kind or "")):
+        return
+    from django.conf import settings
+
+    from mlanalytics.core import jobs
+
+    if settings.BACKGROUND_JOBS == "thread" and not settings.EMBEDDED_SCHEDULER:
+        # A command (train_models) rather than the served app: refresh now, before the process exits,
+        # instead of in a thread the interpreter is already shutting down.
+        transaction.on_commit(_refresh_now)
+    else:
+        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job"))
+
+
+def connect():
+    from django.db.models.signals import post_save
+
+    stock_changed.connect(stockout_alert_on_stock_change, dispatch_uid="inventory-stockout-alert")
+    post_save.connect(refresh_policies_after_training, sender="predictive.TrainedModel",
+                      dispatch_uid="inventory-refresh-after-training")
+
+
+def _refresh_now():
+    import logging
+
+    from .tasks import refresh_policies_job
+
+    try:
+        refresh_policies_job()
+    except Exception:  # the training is committed; the hourly job will catch up
+        logging.getLogger(__name__).exception("reorder policies not refreshed after training")

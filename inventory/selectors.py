@@ -1,0 +1,927 @@
+"""Reads and analytics of the inventory app: the data the methods in `inventory.ml` need, fetched with
+aggregated queries, and the composed results the API serves.
+
+Every function takes the store ids it may read (already scoped by the caller) and returns plain
+pandas frames or JSON-ready dicts. Nothing loops over parts in Python against the database: rows
+are aggregated in SQL and computed on as arrays.
+"""
+import math
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import connection
+from django.db.models import CharField, Count, F, Max, Min, Q, Sum
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from .ml import performance as perf
+from .ml import policy as pol
+from .ml import replay as rp
+from .ml import suppliers as sup
+from .models import (
+    Part,
+    PartDay,
+    POReceipt,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    Stock,
+    StockMovement,
+    StockPolicy,
+    Supplier,
+    SupplierPrice,
+)
+
+FORECAST_DEFAULTS = {
+    "demand_class": "none", "method": "", "daily_mean": 0.0, "daily_sd": 0.0, "adi": None, "cv2": None,
+    "backtest": None, "model_version": None, "trained_at": None,
+}
+OPEN_PO_STATUSES = (PurchaseOrder.Status.ORDERED, PurchaseOrder.Status.PARTIAL)
+CLOSED_DAYS = {(12, 25), (12, 26), (1, 1)}  # Christmas Day, Boxing Day, New Year's Day
+DELIVERY_WINDOW_DAYS = 365
+STOCKOUT_PROJECTION_DAYS = 3650
+
+
+def cost_rates():
+    """The shop's cost settings as the methods take them."""
+    return pol.CostRates(
+        holding_rate=settings.INVENTORY_HOLDING_COST_RATE,
+        stockout_cost=settings.INVENTORY_STOCKOUT_COST,
+        review_days=float(settings.INVENTORY_REVIEW_PERIOD_DAYS),
+        max_cover_days=float(settings.INVENTORY_MAX_ORDER_COVER_DAYS) or None,
+        late_delivery_weight=settings.INVENTORY_LATE_DELIVERY_WEIGHT,
+    )
+
+
+def today():
+    return timezone.localdate()
+
+
+def local_day_start(day):
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(settings.TIME_ZONE))
+
+
+def local_dates(values):
+    """Aware datetimes (or their ISO text, see `_fetched_datetime`) -> naive local midnight timestamps
+    (the shop's calendar day)."""
+    series = pd.Series(values)
+    sample = series.dropna()
+    if len(sample) and isinstance(sample.iloc[0], str):
+        stamps = pd.to_datetime(series, utc=True, format="ISO8601")
+    else:
+        stamps = pd.to_datetime(series, utc=True)
+    return stamps.dt.tz_convert(settings.TIME_ZONE).dt.tz_localize(None).dt.normalize()
+
+
+def _fetched_datetime(field):
+    """A datetime column to fetch in bulk. SQLite hands back its stored UTC text, parsed by pandas in
+    one vectorised call, instead of building one Python datetime per row (10x faster on 50k rows);
+    PostgreSQL's driver converts natively."""
+    if connection.vendor == "sqlite":
+        return Cast(field, output_field=CharField())
+    return F(field)
+
+
+def _frame(queryset, columns):
+    rows = list(queryset)
+    return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+
+
+# --- Master data and stock -------------------------------------------------------------------------
+
+
+def parts_frame(part_ids=None):
+    qs = Part.objects.all()
+    if part_ids is not None:
+        qs = qs.filter(pk__in=list(part_ids))
+    columns = ["part_id", "sku", "name", "category", "unit_cost", "price", "part_service_level", "part_moq", "part_pack", "is_active"]
+    frame = _frame(qs.values_list("id", "sku", "name", "category", "unit_cost", "price", "service_level", "min_order_qty",
+                                  "pack_size", "is_active"), columns)
+    for column in ("unit_cost", "price", "part_service_level"):
+        frame[column] = frame[column].astype(float)
+    return frame
+
+
+def stock_frame(store_ids, part_ids=None):
+    qs = Stock.objects.filter(store_id__in=store_ids)
+    if part_ids is not None:
+        qs = qs.filter(part_id__in=list(part_ids))
+    return _frame(qs.values_list("store_id", "part_id", "on_hand", "reserved", "min_qty", "max_qty"),
+                  ["store_id", "part_id", "on_hand", "reserved", "min_qty", "max_qty"])
+
+
+def suppliers_frame():
+    frame = _frame(Supplier.objects.values_list("id", "code", "name", "quoted_lead_time_days", "order_cost",
+                                                "monthly_capacity_units", "is_active"),
+                   ["supplier_id", "code", "name", "quoted_lead_time_days", "order_cost", "monthly_capacity_units", "is_active"])
+    frame["order_cost"] = frame.order_cost.astype(float)
+    return frame
+
+
+def price_list(part_ids=None, active_only=True):
+    qs = SupplierPrice.objects.all()
+    if active_only:
+        qs = qs.filter(supplier__is_active=True)
+    if part_ids is not None:
+        qs = qs.filter(part_id__in=list(part_ids))
+    frame = _frame(qs.values_list("supplier_id", "part_id", "unit_price", "min_order_qty", "pack_size", "lead_time_days"),
+                   ["supplier_id", "part_id", "unit_price", "min_order_qty", "pack_size", "lead_time_days"])
+    frame["unit_price"] = frame.unit_price.astype(float)
+    return frame
+
+
+def open_order_lines(store_ids, part_ids=None):
+    """Outstanding units of ordered (not draft) purchase orders: what is on its way, and when."""
+    qs = PurchaseOrderLine.objects.filter(po__store_id__in=store_ids, po__status__in=OPEN_PO_STATUSES,
+                                          quantity_received__lt=F("quantity"))
+    if part_ids is not None:
+        qs = qs.filter(part_id__in=list(part_ids))
+    frame = _frame(qs.values_list("po__store_id", "part_id", "po__supplier_id", "po__number", "quantity", "quantity_received",
+                                  "unit_price", "po__expected_at", "po__ordered_at"),
+                   ["store_id", "part_id", "supplier_id", "number", "quantity", "quantity_received", "unit_price", "expected_at", "ordered_at"])
+    frame["outstanding"] = (frame.quantity - frame.quantity_received).astype(int)
+    frame["unit_price"] = frame.unit_price.astype(float)
+    expected = frame.expected_at.where(frame.expected_at.notna(), frame.ordered_at)
+    frame["expected_date"] = local_dates(expected) if len(frame) else pd.Series(dtype="datetime64[ns]")
+    return frame
+
+
+def draft_order_lines(store_ids):
+    return _frame(PurchaseOrderLine.objects.filter(po__store_id__in=store_ids, po__status=PurchaseOrder.Status.DRAFT)
+                  .values_list("po__store_id", "part_id", "po__number", "quantity", "po__supplier_id"),
+                  ["store_id", "part_id", "number", "quantity", "supplier_id"])
+
+
+# --- Purchasing history ------------------------------------------------------------------------------
+
+
+def purchase_order_history(window_days=DELIVERY_WINDOW_DAYS, store_ids=None, end=None):
+    """Purchase orders placed in the window, with local order / promised / delivery dates and whether
+    every line was delivered in full."""
+    end = end or today()
+    start = local_day_start(end - timedelta(days=window_days - 1))
+    qs = PurchaseOrder.objects.filter(ordered_at__gte=start, ordered_at__lt=local_day_start(end + timedelta(days=1)))
+    if store_ids is not None:
+        qs = qs.filter(store_id__in=store_ids)
+    qs = qs.exclude(status__in=[PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.CANCELLED]).annotate(
+        short_lines=Count("lines", filter=Q(lines__quantity_received__lt=F("lines__quantity"))),
+    )
+    qs = qs.annotate(ordered_text=_fetched_datetime("ordered_at"), expected_text=_fetched_datetime("expected_at"),
+                     received_text=_fetched_datetime("received_at"))
+    frame = _frame(qs.values_list("id", "supplier_id", "store_id", "ordered_text", "expected_text", "received_text", "short_lines"),
+                   ["po_id", "supplier_id", "store_id", "ordered_at", "expected_at", "received_at", "short_lines"])
+    for column, source in (("ordered", "ordered_at"), ("expected", "expected_at"), ("received", "received_at")):
+        frame[column] = local_dates(frame[source]) if len(frame) else pd.Series(dtype="datetime64[ns]")
+    frame["in_full"] = frame.received.notna() & (frame.short_lines == 0)
+    return frame
+
+
+def receipt_quality(window_days=DELIVERY_WINDOW_DAYS, store_ids=None, end=None):
+    """Units received and found defective per supplier in the window (from delivery receipts)."""
+    end = end or today()
+    qs = POReceipt.objects.filter(received_at__gte=local_day_start(end - timedelta(days=window_days - 1)))
+    if store_ids is not None:
+        qs = qs.filter(line__po__store_id__in=store_ids)
+    return _frame(qs.values("line__po__supplier_id").annotate(quantity=Sum("quantity"), defective=Sum("defective"))
+                  .values_list("line__po__supplier_id", "quantity", "defective"), ["supplier_id", "quantity", "defective"])
+
+
+def supplier_delivery_stats(window_days=DELIVERY_WINDOW_DAYS, end=None):
+    """Per supplier over every store: delivered lead time mean and SD (days from order to delivery),
+    on-time rate and defect rate. Suppliers with fewer than 3 deliveries fall back to their quoted
+    lead time (SD 0) and the mean on-time and defect rates of the others."""
+    suppliers = suppliers_frame().set_index("supplier_id")
+    history = purchase_order_history(window_days, end=end)
+    quality = receipt_quality(window_days, end=end).set_index("supplier_id")
+    received = history[history.received.notna()].copy()
+    received["lead_days"] = (received.received - received.ordered).dt.days.astype(float)
+    received["on_time"] = received.received <= received.expected
+    grouped = received.groupby("supplier_id").lead_days
+    stats = pd.DataFrame({"deliveries": grouped.size(), "lead_time_mean": grouped.mean(), "lead_time_sd": grouped.std(ddof=1),
+                          "on_time_rate": received.groupby("supplier_id").on_time.mean()})
+    stats = stats.reindex(suppliers.index)
+    stats["deliveries"] = stats.deliveries.fillna(0).astype(int)
+    thin = stats.deliveries < 3
+    stats.loc[thin, "lead_time_mean"] = suppliers.quoted_lead_time_days[thin].astype(float)
+    stats.loc[thin, "lead_time_sd"] = 0.0
+    stats["lead_time_sd"] = stats.lead_time_sd.fillna(0.0)
+    known = stats.on_time_rate[~thin]
+    stats.loc[thin, "on_time_rate"] = float(known.mean()) if len(known) else 1.0
+    defect = (quality.defective / quality.quantity.where(quality.quantity > 0)).reindex(suppliers.index)
+    stats["defect_rate"] = defect.fillna(defect.mean() if defect.notna().any() else 0.0)
+    stats["order_cost"] = suppliers.order_cost
+    stats["quoted_lead_time_days"] = suppliers.quoted_lead_time_days
+    stats.index.name = "supplier_id"
+    return stats.reset_index()
+
+
+def supplier_lead_time_sequences(window_days=DELIVERY_WINDOW_DAYS, end=None):
+    """Each supplier's delivered lead times in days, in order of ordering (for the replay)."""
+    history = purchase_order_history(window_days, end=end)
+    received = history[history.received.notna()].sort_values(["ordered_at", "po_id"])
+    received = received.assign(lead=(received.received - received.ordered).dt.days.clip(lower=1))
+    return {int(s): group.lead.to_numpy(dtype=np.int64) for s, group in received.groupby("supplier_id")}
+
+
+# --- Forecast ------------------------------------------------------------------------------------------
+
+
+def parts_forecast(store_ids, part_ids=None):
+    """The parts-demand forecast of the predictive app (its contract), with defaults filled in."""
+    from predictive.selectors import parts_demand_forecast
+
+    frame = parts_demand_forecast(store_ids=list(store_ids), part_ids=None if part_ids is None else list(part_ids))
+    frame = frame.copy()
+    for column, default in FORECAST_DEFAULTS.items():
+        if column not in frame.columns:
+            frame[column] = default
+    if len(frame):
+        frame["daily_mean"] = pd.to_numeric(frame.daily_mean, errors="coerce").fillna(0.0).clip(lower=0.0)
+        frame["daily_sd"] = pd.to_numeric(frame.daily_sd, errors="coerce").fillna(0.0).clip(lower=0.0)
+    return frame
+
+
+def forecast_model_block(frame):
+    """The `model` block for responses built on the parts forecast: which method(s) it came from, the
+    newest version and training time, and each backtest metric's median over the series that have it."""
+    if frame is None or not len(frame):
+        return {"name": "parts_demand", "method": None, "methods": {}, "version": None, "trained_at": None, "backtest": {}}
+    methods = frame["method"].fillna("").astype(str).replace("", "none").value_counts()
+    versions = [v for v in frame["model_version"].dropna().unique().tolist() if v not in ("", None)]
+    trained = pd.to_datetime(frame["trained_at"], errors="coerce", utc=True).dropna()
+    metrics = {}
+    for backtest in frame["backtest"]:
+        if isinstance(backtest, dict):
+            for key, value in backtest.items():
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+                    metrics.setdefault(key, []).append(float(value))
+    return {
+        "name": "parts_demand",
+        "method": methods.index[0] if len(methods) else None,
+        "methods": {str(k): int(v) for k, v in methods.items()},
+        "version": str(max(versions, key=str)) if versions else None,
+        "trained_at": trained.max().isoformat() if len(trained) else None,
+        "backtest": {key: round(float(np.median(values)), 4) for key, values in sorted(metrics.items())},
+        "backtest_series": max((len(v) for v in metrics.values()), default=0),
+    }
+
+
+# --- Reorder policy --------------------------------------------------------------------------------------
+
+
+def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None):
+    """Every (store, part) item paired with each supplier qualified for it, priced by its yearly total
+    relevant cost (`ml.policy.sourcing_costs`).
+
+    Items join the parts forecast with stock rows and part settings; a candidate carries the price
+    list terms and that supplier's delivered lead time and defect rate. `service_level` overrides each
+    part's own target. Returns (items, candidates).
+    """
+    forecast = parts_forecast(store_ids) if forecast is None else forecast
+    stock = stock_frame(store_ids)
+    pairs = pd.concat([stock[["store_id", "part_id"]], forecast[["store_id", "part_id"]]]).drop_duplicates()
+    items = pairs.merge(forecast, on=["store_id", "part_id"], how="left")
+    for column, default in FORECAST_DEFAULTS.items():
+        if default is not None:
+            items[column] = items[column].fillna(default)
+    parts = parts_frame(items.part_id.unique())
+    items = items.merge(parts, on="part_id", how="inner")
+    items.loc[~items.is_active.astype(bool), "daily_mean"] = 0.0
+    items["service_level"] = float(service_level) if service_level is not None else items.part_service_level
+    items = items.reset_index(drop=True)
+    items["item"] = np.arange(len(items))
+
+    prices = price_list(items.part_id.unique())
+    delivery = supplier_delivery_stats(end=as_of)
+    candidates = items[["item", "store_id", "part_id", "daily_mean", "daily_sd", "demand_class", "service_level", "part_moq",
+                        "part_pack", "unit_cost"]].merge(prices, on="part_id", how="left").merge(delivery, on="supplier_id", how="left")
+    # Items nobody lists keep the part's own cost and the typical lead time, with no supplier.
+    no_source = candidates.supplier_id.isna()
+    candidates.loc[no_source, "unit_price"] = candidates.loc[no_source, "unit_cost"]
+    candidates.loc[no_source, "min_order_qty"] = candidates.loc[no_source, "part_moq"]
+    candidates.loc[no_source, "pack_size"] = candidates.loc[no_source, "part_pack"]
+    typical_lead = float(delivery.lead_time_mean.median()) if len(delivery) else 7.0
+    typical_order_cost = float(delivery.order_cost.median()) if len(delivery) else 15.0
+    candidates["lead_time_mean"] = candidates.lead_time_mean.fillna(typical_lead)
+    candidates["lead_time_sd"] = candidates.lead_time_sd.fillna(0.0)
+    candidates["defect_rate"] = candidates.defect_rate.fillna(0.0)
+    candidates["on_time_rate"] = candidates.on_time_rate.fillna(1.0)
+    candidates["order_cost"] = candidates.order_cost.fillna(typical_order_cost)
+    candidates["min_order_qty"] = np.maximum(candidates.min_order_qty.fillna(1), candidates.part_moq)
+    candidates["pack_size"] = candidates.pack_size.fillna(candidates.part_pack)
+    costs = pol.sourcing_costs(
+        candidates.daily_mean, candidates.daily_sd, candidates.demand_class, candidates.service_level,
+        candidates.unit_price, candidates.defect_rate, candidates.order_cost, candidates.lead_time_mean,
+        candidates.lead_time_sd, candidates.min_order_qty, candidates.pack_size, cost_rates(), candidates.on_time_rate,
+    )
+    for key, values in costs.items():
+        candidates[key] = values
+    return items, candidates
+
+
+def compute_policies(store_ids, service_level=None, forecast=None, as_of=None):
+    """The recommended reorder policy of every stocked or forecast part at the stores: for each item the
+    qualified supplier with the lowest yearly total relevant cost, with its reorder point, safety stock
+    and order quantity. Returns one row per (store, part)."""
+    items, candidates = policy_candidates(store_ids, service_level, forecast, as_of)
+    chosen = pol.choose_suppliers(candidates, ["item"]).set_index("item")
+    keep = ["supplier_id", "unit_price", "lead_time_mean", "lead_time_sd", "defect_rate", "on_time_rate", "order_cost", "min_order_qty",
+            "pack_size", "order_qty", "eoq", "protection_days", "protection_demand", "protection_sd", "reorder_point",
+            "safety_stock", "policy_method", "annual_cost", "landed_cost_per_unit", "risk_cost_per_unit"]
+    result = items.join(chosen[keep], on="item")
+    result["review_days"] = cost_rates().review_days
+    result["max_level"] = result.reorder_point + result.order_qty
+    result["supplier_id"] = result.supplier_id.astype("Int64")
+    return result.drop(columns=["item"])
+
+
+POLICY_FIELDS = [
+    "store_id", "part_id", "computed_at", "demand_class", "forecast_method", "daily_mean", "daily_sd", "adi", "cv2",
+    "forecast_backtest", "model_version", "trained_at", "service_level", "policy_method", "supplier_id", "unit_price",
+    "lead_time_days", "lead_time_sd", "review_days", "protection_demand", "protection_sd", "safety_stock",
+    "reorder_point", "order_qty", "eoq", "max_level", "annual_cost",
+]
+# What requests read: the forecast's per-series details (backtest JSON, dates) stay in the table and are
+# summarised per store in StockPolicyRefresh, which keeps a 250k-row read to plain numbers and names.
+POLICY_READ_FIELDS = [f for f in POLICY_FIELDS if f not in ("computed_at", "adi", "cv2", "forecast_backtest", "model_version", "trained_at")]
+
+
+def stored_policies(store_ids, part_ids=None):
+    """The stored policy rows (computing them first for stores that have none)."""
+    from .services import ensure_stock_policies
+
+    ensure_stock_policies(store_ids)
+    qs = StockPolicy.objects.filter(store_id__in=store_ids)
+    if part_ids is not None:
+        qs = qs.filter(part_id__in=list(part_ids))
+    return _frame(qs.values_list(*POLICY_READ_FIELDS), POLICY_READ_FIELDS)
+
+
+def policy_forecast_summary(store_ids):
+    """The `model` block of the stores' stored policies, from their per-store forecast summaries:
+    methods and series added up, newest version and training time, each backtest metric the
+    series-weighted mean of the stores' medians (the median itself for one store)."""
+    from .models import StockPolicyRefresh
+
+    rows = list(StockPolicyRefresh.objects.filter(store_id__in=store_ids).values_list("computed_at", "forecast"))
+    methods, metrics, weights = {}, {}, {}
+    versions, trained = [], []
+    for _, summary in rows:
+        for method, n in (summary.get("methods") or {}).items():
+            methods[method] = methods.get(method, 0) + n
+        if summary.get("version") is not None:
+            versions.append(str(summary["version"]))
+        if summary.get("trained_at"):
+            trained.append(summary["trained_at"])
+        series = summary.get("backtest_series") or 0
+        for key, value in (summary.get("backtest") or {}).items():
+            if value is not None and series:
+                metrics[key] = metrics.get(key, 0.0) + value * series
+                weights[key] = weights.get(key, 0) + series
+    ordered = sorted(methods.items(), key=lambda kv: -kv[1])
+    return {
+        "name": "parts_demand",
+        "method": ordered[0][0] if ordered else None,
+        "methods": dict(ordered),
+        "version": max(versions, key=str) if versions else None,
+        "trained_at": max(trained) if trained else None,
+        "backtest": {key: round(metrics[key] / weights[key], 4) for key in sorted(metrics)},
+        "backtest_series": max(weights.values(), default=0),
+        "policy_computed_at": min(at for at, _ in rows).isoformat() if rows else None,
+    }
+
+
+def stored_policies_as_forecast(policies):
+    """The forecast columns kept with stored policies, in the predictive contract's shape."""
+    frame = policies.rename(columns={"forecast_method": "method", "forecast_backtest": "backtest"})
+    for column, default in FORECAST_DEFAULTS.items():
+        if column not in frame.columns:
+            frame[column] = default
+    return frame[["store_id", "part_id", "demand_class", "method", "daily_mean", "daily_sd", "adi", "cv2", "backtest",
+                  "model_version", "trained_at"]]
+
+
+def current_policies(store_ids, service_level=None, part_ids=None):
+    """Policies for the stores: the stored ones, or recomputed from their stored forecast when a
+    service level other than each part's own is asked for."""
+    stored = stored_policies(store_ids, part_ids)
+    if service_level is None or stored.empty:
+        frame = stored.rename(columns={"lead_time_days": "lead_time_mean"})
+        frame["supplier_id"] = frame.supplier_id.astype("Int64")
+        return frame
+    forecast = stored_policies_as_forecast(stored)
+    computed = compute_policies(store_ids, service_level=service_level, forecast=forecast)
+    if part_ids is not None:
+        computed = computed[computed.part_id.isin(list(part_ids))]
+    computed = computed.rename(columns={"method": "forecast_method", "backtest": "forecast_backtest"})
+    keep = [c if c != "lead_time_days" else "lead_time_mean" for c in POLICY_READ_FIELDS]
+    return computed[[c for c in keep if c in computed.columns]]
+
+
+# --- Stock positions (monitor, overview, suggestions) ---------------------------------------------------
+
+
+def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, policies=None):
+    """Every part at every store with its stock, what is on order, its policy and its status.
+
+    Columns include on_hand, reserved, available, on_order, position (available + on order), the policy
+    (reorder_point, safety_stock, order_qty, max_level; approved min/max when a manager set them),
+    days_of_cover, days_to_stockout (deliveries counted), projected_stockout_date, status.
+    """
+    as_of = as_of or today()
+    if policies is None:
+        policies = current_policies(store_ids, service_level, part_ids)
+    stock = stock_frame(store_ids, part_ids)
+    frame = stock.merge(policies, on=["store_id", "part_id"], how="outer")
+    if frame.empty:
+        return frame
+    parts = parts_frame(frame.part_id.unique())
+    frame = frame.merge(parts[["part_id", "sku", "name", "category", "unit_cost", "price", "is_active"]], on="part_id", how="left")
+    for column in ("on_hand", "reserved"):
+        frame[column] = frame[column].fillna(0).astype(int)
+    for column in ("daily_mean", "daily_sd", "reorder_point", "order_qty", "max_level", "safety_stock", "protection_demand",
+                   "lead_time_mean", "lead_time_sd", "review_days", "unit_price"):
+        frame[column] = frame[column].fillna(0.0).astype(float)
+    frame["demand_class"] = frame.demand_class.fillna("none")
+    frame["policy_method"] = frame.policy_method.fillna(pol.NO_DEMAND)
+    frame["available"] = (frame.on_hand - frame.reserved).clip(lower=0)
+
+    # A manager's approved min/max replaces the computed reorder point and maximum.
+    approved = frame.min_qty.notna() | frame.max_qty.notna()
+    frame["approved_min_max"] = approved
+    frame.loc[frame.min_qty.notna(), "reorder_point"] = frame.min_qty
+    frame.loc[frame.max_qty.notna(), "max_level"] = frame.max_qty
+    frame["max_level"] = np.maximum(frame.max_level, frame.reorder_point)
+
+    orders = open_order_lines(store_ids, part_ids)
+    if len(orders):
+        orders["offset"] = (orders.expected_date - pd.Timestamp(as_of)).dt.days.clip(lower=0)
+        grouped = orders.groupby(["store_id", "part_id"])
+        on_order = grouped.outstanding.sum().rename("on_order")
+        next_delivery = grouped.expected_date.min().rename("next_delivery")
+        lists = grouped.agg(offsets=("offset", list), quantities=("outstanding", list))
+        arrivals = pd.Series(list(zip(lists.offsets, lists.quantities)), index=lists.index, name="arrivals")
+        frame = frame.join(pd.concat([on_order, next_delivery, arrivals], axis=1), on=["store_id", "part_id"])
+    else:
+        frame["on_order"], frame["next_delivery"], frame["arrivals"] = 0, pd.NaT, None
+    frame["on_order"] = frame.on_order.fillna(0).astype(int)
+    frame["position"] = frame.available + frame.on_order
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["days_of_cover"] = np.where(frame.daily_mean > 0, frame.available / frame.daily_mean, np.inf)
+    has_arrivals = frame.arrivals.notna()
+    arrival_days = [a[0] if isinstance(a, tuple) else [] for a in frame.arrivals]
+    arrival_qty = [a[1] if isinstance(a, tuple) else [] for a in frame.arrivals]
+    days = pol.days_until_stockout(frame.available, frame.daily_mean)
+    if has_arrivals.any():
+        idx = np.nonzero(has_arrivals.to_numpy())[0]
+        days[idx] = pol.days_until_stockout(frame.available.to_numpy()[idx], frame.daily_mean.to_numpy()[idx],
+                                            [arrival_days[i] for i in idx], [arrival_qty[i] for i in idx])
+    frame["days_to_stockout"] = days
+    # Beyond ten years a projected date means nothing (and overflows a timestamp).
+    finite = np.isfinite(days) & (days <= STOCKOUT_PROJECTION_DAYS)
+    frame["projected_stockout_date"] = pd.NaT
+    frame.loc[finite, "projected_stockout_date"] = pd.Timestamp(as_of) + pd.to_timedelta(np.floor(days[finite]), unit="D")
+    frame["status"] = pol.stock_status(frame.available, frame.reorder_point, frame.max_level, frame.days_to_stockout,
+                                       frame.lead_time_mean, frame.daily_mean)
+    return frame.drop(columns=["arrivals"])
+
+
+def status_counts(positions):
+    counts = positions.status.value_counts() if len(positions) else pd.Series(dtype=int)
+    return {status: int(counts.get(status, 0)) for status in pol.STATUSES}
+
+
+def stock_status_of(stock, as_of=None):
+    """Status, days of cover and projected stockout of one Stock row from its stored policy — the cheap
+    path used by every stock movement (two indexed queries, no forecast)."""
+    policy = StockPolicy.objects.filter(store_id=stock.store_id, part_id=stock.part_id).values(
+        "daily_mean", "reorder_point", "max_level", "lead_time_days", "safety_stock").first()
+    if policy is None:
+        return None
+    as_of = as_of or today()
+    reorder_point = stock.min_qty if stock.min_qty is not None else policy["reorder_point"]
+    max_level = max(stock.max_qty if stock.max_qty is not None else policy["max_level"], reorder_point)
+    lines = PurchaseOrderLine.objects.filter(part_id=stock.part_id, po__store_id=stock.store_id, po__status__in=OPEN_PO_STATUSES,
+                                             quantity_received__lt=F("quantity")).values_list("quantity", "quantity_received", "po__expected_at")
+    offsets, quantities = [], []
+    for quantity, received, expected in lines:
+        offsets.append(max((timezone.localtime(expected).date() - as_of).days, 0) if expected else 0)
+        quantities.append(quantity - received)
+    available = max(stock.on_hand - stock.reserved, 0)
+    days = float(pol.days_until_stockout([available], [policy["daily_mean"]], [offsets], [quantities])[0])
+    status = pol.stock_status([available], [reorder_point], [max_level], [days], [policy["lead_time_days"]], [policy["daily_mean"]])[0]
+    cover = available / policy["daily_mean"] if policy["daily_mean"] > 0 else None
+    return {
+        "status": status, "available": available, "reorder_point": int(reorder_point), "max_level": int(max_level),
+        "on_order": int(sum(quantities)), "days_of_cover": None if cover is None else round(cover, 1),
+        "days_to_stockout": None if not math.isfinite(days) else round(days, 1),
+        "projected_stockout_date": None if not days <= STOCKOUT_PROJECTION_DAYS
+        else (as_of + timedelta(days=math.floor(days))).isoformat(),
+        "lead_time_days": round(policy["lead_time_days"], 1), "daily_mean": policy["daily_mean"],
+    }
+
+
+# --- Demand history: the PartDay summary of the ledger ------------------------------------------------------
+
+REDATE_DAYS = 62  # a consumption is re-dated to its ticket's wait, which began at most this long before
+
+
+def build_part_days(store_id, since):
+    """PartDay rows of one store from the local day `since` until now, from the ledger.
+
+    Per part and day: net movement, closing balance (the last movement's balance_after), units
+    consumed, and units needed — consumption dated at the start of its ticket's awaiting_parts wait
+    when the ticket waited, so demand is counted on the day the repair needed the part; the units
+    consumed after that moment are the ones that `waited` (not on the shelf). Returns
+    (frame, last movement id summarised).
+    """
+    from workflow.models import TicketStatusEvent
+
+    columns = ["id", "part_id", "kind", "ticket_id", "at", "quantity", "balance_after", "unit_cost"]
+    moves = _frame(StockMovement.objects.filter(store_id=store_id, at__gte=local_day_start(since)).order_by("at", "id")
+                   .annotate(at_text=_fetched_datetime("at"))
+                   .values_list("id", "part_id", "kind", "ticket_id", "at_text", "quantity", "balance_after", "unit_cost"), columns)
+    last_id = int(moves.id.max()) if len(moves) else int(
+        StockMovement.objects.filter(store_id=store_id).aggregate(m=Max("id"))["m"] or 0)
+    out_columns = ["part_id", "day", "needed", "waited", "consumed", "consumed_cost", "net", "closing_balance"]
+    if moves.empty:
+        return pd.DataFrame(columns=out_columns), last_id
+    moves["at"] = pd.to_datetime(moves["at"], utc=True, format="ISO8601") if isinstance(moves["at"].iloc[0], str) \
+        else pd.to_datetime(moves["at"], utc=True)
+    moves["day"] = moves["at"].dt.tz_convert(settings.TIME_ZONE).dt.tz_localize(None).dt.normalize()
+    grouped = moves.groupby(["part_id", "day"], sort=False)
+    summary = pd.DataFrame({"net": grouped.quantity.sum(), "closing_balance": grouped.balance_after.last()})
+    used = moves[moves.kind == StockMovement.Kind.CONSUMPTION].copy()
+    used["cost"] = -used.quantity * used.unit_cost.astype(float)
+    used_by_day = used.groupby(["part_id", "day"])
+    summary["consumed"] = (-used_by_day.quantity.sum()).reindex(summary.index).fillna(0)
+    summary["consumed_cost"] = used_by_day.cost.sum().reindex(summary.index).fillna(0.0)
+    first_wait = pd.Series(dict(
+        TicketStatusEvent.objects.filter(to_status="awaiting_parts", ticket__store_id=store_id,
+                                         at__gte=local_day_start(since - timedelta(days=REDATE_DAYS)))
+        .values("ticket_id").annotate(first=Min("at")).values_list("ticket_id", "first")), dtype=object)
+    wait_at = pd.to_datetime(used.ticket_id.map(first_wait), utc=True) if len(first_wait) else pd.Series(pd.NaT, index=used.index)
+    waited_for = wait_at.notna() & (wait_at <= used["at"])
+    wait_day = wait_at.dt.tz_convert(settings.TIME_ZONE).dt.tz_localize(None).dt.normalize()
+    used["needed_day"] = wait_day.where(waited_for, used.day)
+    used["units"] = -used.quantity
+    used["waited"] = np.where(waited_for & (used["at"] > wait_at), used.units, 0)
+    needs = used.groupby(["part_id", "needed_day"]).agg(needed=("units", "sum"), waited=("waited", "sum"))
+    needs.index.names = ["part_id", "day"]
+    frame = summary.join(needs, how="outer").reset_index()
+    frame = frame[frame.day >= pd.Timestamp(since)]
+    for column in ("needed", "waited", "consumed", "net"):
+        frame[column] = frame[column].fillna(0).astype(np.int64)
+    frame["consumed_cost"] = frame.consumed_cost.fillna(0.0).astype(float).round(2)
+    frame["closing_balance"] = frame.closing_balance.astype("Int64")
+    return frame[out_columns], last_id
+
+
+def part_days(store_ids, start, end, fields=("needed", "waited")):
+    """PartDay rows of the stores between two local dates (the summary is brought up to date first)."""
+    from .services import ensure_part_days
+
+    ensure_part_days(store_ids)
+    qs = PartDay.objects.filter(store_id__in=store_ids, day__gte=start, day__lte=end)
+    columns = ["store_id", "part_id", "day", *fields]
+    frame = _frame(qs.annotate(day_text=Cast("day", output_field=CharField())).values_list("store_id", "part_id", "day_text", *fields),
+                   columns)
+    frame["day"] = pd.to_datetime(frame.day.astype(str).str[:10], format="%Y-%m-%d") if len(frame) else pd.Series(dtype="datetime64[ns]")
+    return frame
+
+
+def daily_demand(store_ids, start, end):
+    """Units of each part needed per store and local day in [start, end], and how many of them waited
+    for stock (see `build_part_days`)."""
+    frame = part_days(store_ids, start, end, ("needed", "waited"))
+    frame = frame[frame.needed > 0].rename(columns={"needed": "units"})
+    return frame.reset_index(drop=True)
+
+
+def net_movements_since(store_ids, since):
+    """Net units moved per (store, part) from the local day `since` until now: on hand then = on hand now
+    − this. PartDay sums, plus the ledger movements newer than the summary."""
+    from .models import PartDayRefresh
+    from .services import ensure_part_days
+
+    ensure_part_days(store_ids)
+    summarised = _frame(PartDay.objects.filter(store_id__in=store_ids, day__gte=since).values("store_id", "part_id")
+                        .annotate(net=Sum("net")).values_list("store_id", "part_id", "net"), ["store_id", "part_id", "net"])
+    tail = Q()
+    for store_id, last_id in PartDayRefresh.objects.filter(store_id__in=store_ids).values_list("store_id", "last_movement_id"):
+        tail |= Q(store_id=store_id, id__gt=last_id)
+    newer = _frame(StockMovement.objects.filter(tail).values("store_id", "part_id").annotate(net=Sum("quantity"))
+                   .values_list("store_id", "part_id", "net"), ["store_id", "part_id", "net"])
+    both = pd.concat([frame for frame in (summarised, newer) if len(frame)]) if len(summarised) or len(newer) else summarised
+    if both.empty:
+        return both
+    both["net"] = both.net.astype(np.int64)
+    return both.groupby(["store_id", "part_id"], as_index=False).net.sum()
+
+
+# --- Replay: today's ordering against the recommended policy --------------------------------------------------
+
+
+def _review_mask(days, weekdays=None, every=1):
+    mask = np.array([(d.month, d.day) not in CLOSED_DAYS for d in days])
+    if weekdays is not None:
+        mask &= np.array([d.weekday() in weekdays for d in days])
+    elif every > 1:
+        mask &= (np.arange(len(days)) % every) == 0
+    return mask
+
+
+def habitual_suppliers(store_ids, start, end):
+    """The supplier each store bought each part from most often in the window (its habit)."""
+    lines = _frame(PurchaseOrderLine.objects.filter(po__store_id__in=store_ids, po__ordered_at__gte=local_day_start(start),
+                                                    po__ordered_at__lt=local_day_start(end + timedelta(days=1)))
+                   .exclude(po__status__in=[PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.CANCELLED])
+                   .values("po__store_id", "part_id", "po__supplier_id").annotate(n=Count("id"))
+                   .values_list("po__store_id", "part_id", "po__supplier_id", "n"), ["store_id", "part_id", "supplier_id", "n"])
+    lines = lines.sort_values(["store_id", "part_id", "n", "supplier_id"], ascending=[True, True, False, True])
+    return lines.drop_duplicates(["store_id", "part_id"])[["store_id", "part_id", "supplier_id"]]
+
+
+def replay_shared(store_ids, service_level=None, end=None):
+    """What every chunk of a replay shares: the policies of all its stores, suppliers, price lists and
+    the suppliers' delivered lead times (read once, not once per chunk)."""
+    return {"policies": current_policies(store_ids, service_level), "suppliers": suppliers_frame().reset_index(drop=True),
+            "prices": price_list(active_only=False), "sequences": supplier_lead_time_sequences(end=end)}
+
+
+def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None):
+    """Everything the replay needs for the stores over the last `days` days up to `end` (yesterday)."""
+    end = end or (today() - timedelta(days=1))
+    start = end - timedelta(days=days - 1)
+    run_up = 56
+    shared = shared or replay_shared(store_ids, service_level, end)
+    policies = shared["policies"][shared["policies"].store_id.isin(store_ids)]
+    positions = stock_frame(store_ids)
+    items = positions.merge(policies[["store_id", "part_id", "supplier_id", "unit_price", "reorder_point", "order_qty",
+                                      "demand_class", "daily_mean"]], on=["store_id", "part_id"], how="left")
+    parts = parts_frame(items.part_id.unique())
+    items = items.merge(parts[["part_id", "sku", "unit_cost", "part_moq", "part_pack"]], on="part_id", how="inner").reset_index(drop=True)
+    key = pd.MultiIndex.from_frame(items[["store_id", "part_id"]])
+
+    # Demand per day (run-up + window) as a dense (days x items) matrix.
+    demand_rows = daily_demand(store_ids, start - timedelta(days=run_up), end)
+    calendar = pd.date_range(start - timedelta(days=run_up), end, freq="D")
+    matrix = np.zeros((len(calendar), len(items)), dtype=np.int32)
+    observed = {"units": 0, "waited": 0}
+    if len(demand_rows):
+        col = key.get_indexer(pd.MultiIndex.from_frame(demand_rows[["store_id", "part_id"]]))
+        row = ((demand_rows.day - calendar[0]).dt.days).to_numpy()
+        ok = col >= 0
+        np.add.at(matrix, (row[ok], col[ok]), demand_rows.units.to_numpy(dtype=np.int64)[ok])
+        in_window = ok & (demand_rows.day >= pd.Timestamp(start)).to_numpy()
+        observed = {"units": int(demand_rows.units[in_window].sum()), "waited": int(demand_rows.waited[in_window].sum())}
+
+    # Opening stock: today's on hand minus everything that moved since the window began.
+    window_start = local_day_start(start)
+    net = net_movements_since(store_ids, start)
+    opening = items.on_hand.to_numpy(dtype=np.int64).copy()
+    if len(net):
+        col = key.get_indexer(pd.MultiIndex.from_frame(net[["store_id", "part_id"]]))
+        ok = col >= 0
+        np.subtract.at(opening, col[ok], net.net.to_numpy(dtype=np.int64)[ok])
+    opening = np.maximum(opening, 0)
+
+    # Deliveries already on their way when the window began (ordered before, received inside).
+    pipeline = _frame(POReceipt.objects.filter(line__po__store_id__in=store_ids, line__po__ordered_at__lt=window_start,
+                                               received_at__gte=window_start, received_at__lt=local_day_start(end + timedelta(days=1)))
+                      .values_list("line__po__store_id", "line__part_id", "received_at", "quantity", "defective"),
+                      ["store_id", "part_id", "received_at", "quantity", "defective"])
+    pipe_item = np.zeros(0, dtype=np.int64)
+    pipe_day = np.zeros(0, dtype=np.int64)
+    pipe_qty = np.zeros(0, dtype=np.int64)
+    if len(pipeline):
+        col = key.get_indexer(pd.MultiIndex.from_frame(pipeline[["store_id", "part_id"]]))
+        ok = col >= 0
+        pipe_item = col[ok]
+        pipe_day = (local_dates(pipeline.received_at) - pd.Timestamp(start)).dt.days.to_numpy()[ok]
+        pipe_qty = (pipeline.quantity - pipeline.defective).to_numpy(dtype=np.int64)[ok]
+
+    suppliers = shared["suppliers"]
+    supplier_index = pd.Index(suppliers.supplier_id)
+    prices = shared["prices"][shared["prices"].part_id.isin(items.part_id.unique())]
+    cheapest = prices.sort_values(["part_id", "unit_price", "supplier_id"]).drop_duplicates("part_id").set_index("part_id")
+    habit = habitual_suppliers(store_ids, start, end).set_index(["store_id", "part_id"]).supplier_id
+    habit_supplier = habit.reindex(key).to_numpy(dtype=float)
+    fallback = items.part_id.map(cheapest.supplier_id).to_numpy(dtype=float)
+    habit_supplier = np.where(np.isnan(habit_supplier), fallback, habit_supplier)
+    recommended_supplier = items.supplier_id.astype(float).to_numpy()
+    recommended_supplier = np.where(np.isnan(recommended_supplier), fallback, recommended_supplier)
+    price_of = prices.set_index(["supplier_id", "part_id"]).unit_price
+
+    def as_index_and_price(supplier_ids):
+        known = ~np.isnan(supplier_ids)
+        ids = np.where(known, supplier_ids, suppliers.supplier_id.iloc[0] if len(suppliers) else 0).astype(np.int64)
+        price = price_of.reindex(pd.MultiIndex.from_arrays([ids, items.part_id.to_numpy()])).to_numpy(dtype=float)
+        price = np.where(np.isnan(price), items.unit_cost.to_numpy(dtype=float), price)
+        return supplier_index.get_indexer(ids).clip(min=0), price
+
+    habit_idx, habit_price = as_index_and_price(habit_supplier)
+    rec_idx, rec_price = as_index_and_price(recommended_supplier)
+    sequences = shared["sequences"]
+    window_days = pd.date_range(start, end, freq="D").date
+    store_index = pd.Index(sorted(items.store_id.unique())).get_indexer(items.store_id)
+    quoted = suppliers.quoted_lead_time_days.to_numpy(dtype=np.int64)
+    return {
+        "start": start, "end": end, "run_up": run_up, "items": items, "demand": matrix, "observed": observed,
+        "replay_items": rp.ReplayItems(store_index=store_index, unit_cost=items.unit_cost.to_numpy(dtype=float),
+                                       opening_on_hand=opening, pipeline_day=pipe_day, pipeline_item=pipe_item,
+                                       pipeline_qty=pipe_qty),
+        "suppliers": rp.Suppliers(order_cost=suppliers.order_cost.to_numpy(dtype=float),
+                                  lead_times=[sequences.get(int(s), np.zeros(0, dtype=np.int64)) for s in suppliers.supplier_id],
+                                  quoted_lead=quoted),
+        "today_rule": rp.HabitualRule(supplier=habit_idx, unit_price=habit_price, quoted_lead=quoted[habit_idx],
+                                      pack_size=items.part_pack.to_numpy(), min_order_qty=items.part_moq.to_numpy(),
+                                      review_days=_review_mask(window_days, weekdays={0, 3})),
+        "recommended": rp.ReorderPointPolicy(supplier=rec_idx, unit_price=rec_price,
+                                             reorder_point=items.reorder_point.fillna(0).to_numpy(dtype=np.int64),
+                                             order_qty=items.order_qty.fillna(0).to_numpy(dtype=np.int64),
+                                             review_days=_review_mask(window_days, every=int(settings.INVENTORY_REVIEW_PERIOD_DAYS))),
+        "policies": policies,
+    }
+
+
+REPLAY_ITEMS_PER_CHUNK = 20000  # bounds the (days × items) demand matrix: ~35 MB a chunk
+
+
+def policy_replay(store_ids, days=365, service_level=None, end=None):
+    """Replay the last `days` days of actual demand through today's ordering and the recommended
+    policy (`ml.replay`). Stores are replayed in chunks of about REPLAY_ITEMS_PER_CHUNK items (a store's
+    purchase orders never span chunks) and the results added up.
+    Returns (inputs, today's result, recommended result); `inputs["items"]` lists the items in order."""
+    rates = cost_rates()
+    counts = dict(Stock.objects.filter(store_id__in=store_ids).values("store_id").annotate(n=Count("id")).values_list("store_id", "n"))
+    chunks, current, size = [], [], 0
+    for store_id in sorted(store_ids):
+        if current and size + counts.get(store_id, 0) > REPLAY_ITEMS_PER_CHUNK:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(store_id)
+        size += counts.get(store_id, 0)
+    if current:
+        chunks.append(current)
+    end = end or (today() - timedelta(days=1))
+    shared = replay_shared(store_ids, service_level, end)
+    parts = []
+    for chunk in chunks:
+        inputs = replay_inputs(chunk, days, service_level, end, shared)
+        results = [rp.replay_policy(inputs["demand"], inputs["run_up"], inputs["replay_items"], policy, inputs["suppliers"],
+                                    rates.holding_rate, rates.stockout_cost)
+                   for policy in (inputs["today_rule"], inputs["recommended"])]
+        del inputs["demand"]
+        parts.append((inputs, *results))
+    if len(parts) == 1:
+        return parts[0]
+    first = parts[0][0]
+    inputs = {**first, "items": pd.concat([p[0]["items"] for p in parts], ignore_index=True),
+              "policies": pd.concat([p[0]["policies"] for p in parts], ignore_index=True),
+              "observed": {key: sum(p[0]["observed"][key] for p in parts) for key in first["observed"]}}
+    return inputs, rp.combine_results([p[1] for p in parts]), rp.combine_results([p[2] for p in parts])
+
+
+# --- Dead and excess stock -------------------------------------------------------------------------------------
+
+
+def last_consumption(store_ids, since):
+    """The last local day each (store, part) consumed anything, looking back to `since`."""
+    frame = _frame(PartDay.objects.filter(store_id__in=store_ids, day__gte=since, consumed__gt=0).values("store_id", "part_id")
+                   .annotate(last=Max("day")).values_list("store_id", "part_id", "last"), ["store_id", "part_id", "last"])
+    frame["last"] = pd.to_datetime(frame["last"])
+    return frame
+
+
+def dead_and_excess_stock(positions, store_ids, dead_days=None, as_of=None):
+    """Dead stock: on hand with no consumption in `dead_days` days. Excess: on hand above the maximum
+    level of the policy, for items that are not dead. Both valued at unit cost."""
+    as_of = as_of or today()
+    dead_days = dead_days or settings.INVENTORY_DEAD_STOCK_DAYS
+    last = last_consumption(store_ids, as_of - timedelta(days=3 * dead_days))
+    frame = positions.merge(last, on=["store_id", "part_id"], how="left")
+    frame["last_consumed"] = frame["last"]
+    cutoff = pd.Timestamp(as_of - timedelta(days=dead_days))
+    frame["dead"] = (frame.on_hand > 0) & (frame.last_consumed.isna() | (frame.last_consumed < cutoff))
+    frame["stock_value"] = frame.on_hand * frame.unit_cost
+    frame["excess_units"] = np.where(~frame.dead, (frame.available - frame.max_level).clip(lower=0), 0)
+    frame["excess_value"] = frame.excess_units * frame.unit_cost
+    return frame
+
+
+# --- Performance -------------------------------------------------------------------------------------------------
+
+
+def inventory_value_history(store_ids, start, as_of=None):
+    """Inventory value at cost at the end of each month since `start` (and now), per store, rebuilt from
+    today's stock and the ledger: value at a moment = value now − value of the movements after it, at
+    the part's standard cost. One grouped query of conditional sums (one per month boundary), no date
+    functions. Returns a DataFrame: one row per store, one column per month end, the last one `now`."""
+    as_of = as_of or today()
+    now_value = pd.Series(dict(Stock.objects.filter(store_id__in=store_ids).values("store_id")
+                               .annotate(v=Sum(F("on_hand") * F("part__unit_cost"))).values_list("store_id", "v")), dtype=float)
+    now_value = now_value.reindex(store_ids).fillna(0.0)
+    boundaries = []
+    month = date(start.year, start.month, 1)
+    while True:
+        month = date(month.year + (month.month == 12), month.month % 12 + 1, 1)
+        if month > as_of:
+            break
+        boundaries.append(month)
+    values = pd.DataFrame(index=pd.Index(store_ids, name="store_id"))
+    if boundaries:
+        value = F("quantity") * F("part__unit_cost")
+        rows = (StockMovement.objects.filter(store_id__in=store_ids, at__gte=local_day_start(boundaries[0]))
+                .values("store_id").annotate(**{f"after_{i}": Sum(value, filter=Q(at__gte=local_day_start(b)))
+                                                for i, b in enumerate(boundaries)}))
+        after = pd.DataFrame(list(rows)).set_index("store_id") if rows else pd.DataFrame(index=values.index)
+        for i, boundary in enumerate(boundaries):
+            column = after[f"after_{i}"].astype(float) if f"after_{i}" in after else pd.Series(dtype=float)
+            values[boundary.isoformat()] = now_value - column.reindex(values.index).fillna(0.0)
+    values["now"] = now_value
+    return values
+
+
+def average_inventory_value(history):
+    """Mean of the month-end values (and now) of the stores together."""
+    return float(history.sum(axis=0).mean()) if len(history) else 0.0
+
+
+def consumption_summary(store_ids, start, end):
+    """Units, cost (at the cost booked on each movement) and sales value of parts consumed per store and
+    SKU between two local dates, from the daily summary."""
+    from .services import ensure_part_days
+
+    ensure_part_days(store_ids)
+    rows = _frame(PartDay.objects.filter(store_id__in=store_ids, day__gte=start, day__lte=end, consumed__gt=0)
+                  .values("store_id", "part_id").annotate(units=Sum("consumed"), cost=Sum("consumed_cost"),
+                                                          revenue=Sum(F("consumed") * F("part__price")))
+                  .values_list("store_id", "part_id", "units", "cost", "revenue"), ["store_id", "part_id", "units", "cost", "revenue"])
+    for column in ("cost", "revenue"):
+        rows[column] = rows[column].astype(float)
+    return rows
+
+
+def weekly_demand_matrix(daily, start, end):
+    """Units needed per week (rows) and part (columns), over the stores, from `daily_demand` rows."""
+    if daily.empty:
+        return pd.DataFrame()
+    daily = daily.assign(week=((daily.day - pd.Timestamp(start)).dt.days // 7).astype(int))
+    n_weeks = max(int(((pd.Timestamp(end) - pd.Timestamp(start)).days + 1) // 7), 1)
+    daily = daily[daily.week < n_weeks]
+    matrix = daily.pivot_table(index="week", columns="part_id", values="units", aggfunc="sum", fill_value=0)
+    return matrix.reindex(range(n_weeks), fill_value=0)
+
+
+def stockout_days(store_ids, start, end, days=None):
+    """Days each (store, part) with demand in the window closed the day at zero stock: its opening
+    balance, then the closing balance of each day with movements (PartDay), held until the next.
+    `days`: PartDay rows of the window with needed and closing_balance (fetched here when omitted)."""
+    if days is None:
+        days = part_days(store_ids, start, end, ("needed", "closing_balance"))
+    demanded = days[days.needed > 0][["store_id", "part_id"]].drop_duplicates()
+    items = pd.MultiIndex.from_frame(demanded) if len(demanded) else pd.MultiIndex.from_tuples([], names=["store_id", "part_id"])
+    if not len(items):
+        return pd.DataFrame(columns=["zero_days", "unit_days"])
+    stock = stock_frame(store_ids).set_index(["store_id", "part_id"])
+    net = net_movements_since(store_ids, start)
+    net = net.set_index(["store_id", "part_id"]).net.astype(float) if len(net) else pd.Series(dtype=float)
+    opening = (stock.on_hand - net.reindex(stock.index).fillna(0.0)).clip(lower=0)
+    opening = opening.reindex(items).fillna(0)
+    moves = days[days.closing_balance.notna()].copy()
+    n_days = (end - start).days + 1
+    moves["item"] = items.get_indexer(pd.MultiIndex.from_frame(moves[["store_id", "part_id"]]))
+    moves = moves[moves.item >= 0]
+    moves["day"] = (moves.day - pd.Timestamp(start)).dt.days.to_numpy()
+    moves = moves.rename(columns={"closing_balance": "balance_after"})[["item", "day", "balance_after"]]
+    moves["balance_after"] = moves.balance_after.astype(np.int64)
+    profile = perf.stock_profile(pd.Series(opening.to_numpy(), index=np.arange(len(items))), moves, n_days)
+    profile.index = items
+    return profile
+
+
+def purchase_line_shares(store_ids, window_days, end=None):
+    """Today's allocation: per store and part, each supplier's share of the units ordered in the window."""
+    end = end or today()
+    lines = _frame(PurchaseOrderLine.objects.filter(
+        po__store_id__in=store_ids, po__ordered_at__gte=local_day_start(end - timedelta(days=window_days - 1)),
+        po__ordered_at__lt=local_day_start(end + timedelta(days=1)))
+        .exclude(po__status__in=[PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.CANCELLED])
+        .values("po__store_id", "part_id", "po__supplier_id").annotate(units=Sum("quantity"))
+        .values_list("po__store_id", "part_id", "po__supplier_id", "units"), ["store_id", "part_id", "supplier_id", "units"])
+    lines["share"] = lines.units / lines.groupby(["store_id", "part_id"]).units.transform("sum")
+    return lines
+
+
+def supplier_performance(store_ids, window_days, end=None):
+    history = purchase_order_history(window_days, store_ids, end)
+    quality = receipt_quality(window_days, store_ids, end)
+    prices = price_list(active_only=False)
+    cards = sup.supplier_scorecards(history, quality, prices)
+    received = history[history.received.notna()]
+    cycle = (received.received - received.ordered).dt.days
+    return cards, history, cycle

@@ -1,0 +1,112 @@
+"""The day-by-day replay on hand-made demand series whose costs are worked out by hand (no database)."""
+import numpy as np
+import pytest
+
+from inventory.ml import replay as rp
+
+# Holding rate 1.0 on a unit cost of 365 makes one unit held for one day cost exactly £1.
+HOLDING_RATE, UNIT_COST, STOCKOUT_COST, ORDER_COST = 1.0, 365.0, 10.0, 5.0
+
+
+def _one_item(opening, lead_times):
+    items = rp.ReplayItems(store_index=np.array([0]), unit_cost=np.array([UNIT_COST]), opening_on_hand=np.array([opening]))
+    suppliers = rp.Suppliers(order_cost=np.array([ORDER_COST]), lead_times=[np.array(lead_times)], quoted_lead=np.array([1]))
+    return items, suppliers
+
+
+def test_reorder_point_policy_replay_matches_hand_calculation():
+    # s = 1, Q = 3, daily review, lead time 2 days, opening stock 3, demand 1,1,1,1,0,3.
+    # Day 0: 3→2.  Day 1: 2→1, position 1 ≤ s: order 3 (arrives day 3).  Day 2: 1→0.
+    # Day 3: +3, 3→2.  Day 4: 2.  Day 5: demand 3, only 2 on the shelf: 1 short (back-ordered), order 3.
+    # Held at close: 2+1+0+2+2+0 = 7 unit-days = £7; 2 orders = £10; 1 unit short = £10; fill 6/7.
+    items, suppliers = _one_item(3, [2])
+    demand = np.array([[1], [1], [1], [1], [0], [3]])
+    policy = rp.ReorderPointPolicy(supplier=np.array([0]), unit_price=np.array([2.0]), reorder_point=np.array([1]),
+                                   order_qty=np.array([3]), review_days=np.ones(6, dtype=bool))
+    result = rp.replay_policy(demand, 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    assert result.holding_cost == pytest.approx(7.0)
+    assert result.ordering_cost == pytest.approx(10.0) and result.purchase_orders == 2
+    assert result.stockout_cost == pytest.approx(10.0) and result.units_short == 1
+    assert result.fill_rate == pytest.approx(6 / 7)
+    assert result.purchase_cost == pytest.approx(6 * 2.0) and result.units_ordered == 6
+    # Cycles: the delivery on day 3 closes a cycle without a stockout; the open one since has one.
+    assert (result.cycles, result.cycles_with_stockout) == (2, 1)
+    assert result.total_cost == pytest.approx(27.0)
+
+
+def test_back_orders_are_served_first_from_the_next_delivery():
+    # Nothing on hand, demand 2 on day 0, an order of 2 arrives on day 2, no demand after:
+    # the back-order takes the delivery, so nothing is left on the shelf.
+    items, suppliers = _one_item(0, [2])
+    demand = np.array([[2], [0], [0], [0]])
+    policy = rp.ReorderPointPolicy(supplier=np.array([0]), unit_price=np.array([1.0]), reorder_point=np.array([-1]),
+                                   order_qty=np.array([2]), review_days=np.ones(4, dtype=bool))
+    result = rp.replay_policy(demand, 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    # Position after day 0 is −2 ≤ s = −1: order 2, which arrives on day 2 and clears the back-order.
+    assert result.units_short == 2 and result.holding_cost == 0 and result.purchase_orders == 1
+    assert result.item_stock_days[0] == 0
+
+
+def test_habitual_rule_replay_matches_hand_calculation():
+    # Run-up of 2 days at 1 a day; rate window 2 days, buffer 1 day, cover 2 days, quoted lead 1:
+    # s = ceil(1 × (1 + 1)) = 2, S = s + max(pack 1, 2) = 4. Reviews on days 0 and 2; real lead time 1.
+    # Day 0: 3→2, position 2 ≤ 2: order 2 (day 1).  Day 1: +2 → 4 → 3.  Day 2: 3→2, order 2 (day 3).  Day 3: +2 → 4 → 3.
+    # Held: 2+3+2+3 = 10 unit-days = £10; 2 orders = £10; no stockout.
+    items, suppliers = _one_item(3, [1])
+    demand = np.array([[1], [1], [1], [1], [1], [1]])
+    rule = rp.HabitualRule(supplier=np.array([0]), unit_price=np.array([1.0]), quoted_lead=np.array([1]), pack_size=np.array([1]),
+                           min_order_qty=np.array([1]), review_days=np.array([True, False, True, False]),
+                           rate_window_days=2, buffer_days=1, cover_days=2)
+    result = rp.replay_policy(demand, 2, items, rule, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    assert result.days == 4
+    assert result.holding_cost == pytest.approx(10.0)
+    assert result.purchase_orders == 2 and result.units_ordered == 4
+    assert result.units_short == 0 and result.fill_rate == 1.0
+
+
+def test_habitual_rule_orders_nothing_for_a_part_with_no_recent_demand():
+    # The shop's rule sets S = 0 when the trailing rate is 0, so a slow mover that sold nothing lately
+    # is not restocked and its next demand is short.
+    items, suppliers = _one_item(0, [1])
+    demand = np.array([[0], [0], [0], [1]])
+    rule = rp.HabitualRule(supplier=np.array([0]), unit_price=np.array([1.0]), quoted_lead=np.array([1]), pack_size=np.array([1]),
+                           min_order_qty=np.array([1]), review_days=np.array([True, True]), rate_window_days=2)
+    result = rp.replay_policy(demand, 2, items, rule, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    assert result.purchase_orders == 0 and result.units_short == 1
+
+
+def test_one_purchase_order_per_store_and_supplier_each_day_with_its_next_historical_lead_time():
+    # Two items at the same store and supplier order on day 0 (one PO, lead 1); on day 1 the second PO
+    # takes the next historical lead time (3).
+    items = rp.ReplayItems(store_index=np.array([0, 0]), unit_cost=np.array([UNIT_COST, UNIT_COST]), opening_on_hand=np.array([1, 1]))
+    suppliers = rp.Suppliers(order_cost=np.array([ORDER_COST]), lead_times=[np.array([1, 3])], quoted_lead=np.array([1]))
+    demand = np.array([[1, 1], [1, 1], [0, 0], [0, 0], [0, 0], [0, 0]])
+    policy = rp.ReorderPointPolicy(supplier=np.array([0, 0]), unit_price=np.array([1.0, 1.0]), reorder_point=np.array([0, 0]),
+                                   order_qty=np.array([1, 1]), review_days=np.ones(6, dtype=bool))
+    result = rp.replay_policy(demand, 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    # Day 0: both 1→0, both order 1 on one PO arriving day 1. Day 1: +1 each → 0 after demand, one PO again (lead 3, day 4).
+    assert result.purchase_orders == 2 and result.order_lines == 4
+    assert result.units_short == 0
+    assert result.item_stock_days.tolist() == [2, 2]  # 1 unit each on days 4 and 5
+
+
+def test_replaying_stores_in_chunks_adds_up_to_replaying_them_together():
+    rng = np.random.default_rng(3)
+    demand = rng.poisson(0.6, size=(60, 4))
+    suppliers = rp.Suppliers(order_cost=np.array([ORDER_COST]), lead_times=[np.array([2, 3, 1])], quoted_lead=np.array([2]))
+
+    def run(columns, stores):
+        items = rp.ReplayItems(store_index=np.array(stores), unit_cost=np.full(len(columns), UNIT_COST),
+                               opening_on_hand=np.full(len(columns), 2))
+        policy = rp.ReorderPointPolicy(supplier=np.zeros(len(columns), dtype=int), unit_price=np.ones(len(columns)),
+                                       reorder_point=np.full(len(columns), 1), order_qty=np.full(len(columns), 3),
+                                       review_days=np.ones(60, dtype=bool))
+        return rp.replay_policy(demand[:, columns], 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+
+    # One item per store: each store's orders are its own, so splitting by store changes nothing.
+    together = run([0, 1, 2, 3], [0, 1, 2, 3])
+    combined = rp.combine_results([run([0, 1], [0, 1]), run([2, 3], [2, 3])])
+    assert combined.units_short == together.units_short
+    assert combined.holding_cost == pytest.approx(together.holding_cost)
+    assert combined.fill_rate == pytest.approx(together.fill_rate)
+    assert combined.item_short.tolist() == together.item_short.tolist()
