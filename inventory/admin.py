@@ -4,6 +4,7 @@ from .models import (
     Part,
     PartDay,
     PartDayRefresh,
+    StockPolicyRefresh,
     POReceipt,
     PurchaseOrder,
     PurchaseOrderLine,
@@ -152,3 +153,9 @@ class PartDayRefreshAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+@admin.register(StockPolicyRefresh)
+class StockPolicyRefreshAdmin(admin.ModelAdmin):
+    list_display = ("store", "computed_at")
+    readonly_fields = ("store", "computed_at", "forecast")

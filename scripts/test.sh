@@ -33,6 +33,6 @@ if [ "${SKIP_BROWSER_TESTS:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
 fi
 
 status=0
-$PY -m pytest -n "${TEST_WORKERS:-2}" "$@" || status=$?
+$PY -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "$@" || status=$?
 rm -rf "$DATA_DIR"
 exit $status

@@ -27,6 +27,10 @@ WIDTHS = (375, 1440)
 
 
 def pytest_collection_modifyitems(config, items):
+    # One xdist worker runs every browser test, so only one app server is started, seeded and trained.
+    for item in items:
+        if "browser" in item.keywords:
+            item.add_marker(pytest.mark.xdist_group("browser"))
     if os.path.exists(CHROMIUM):
         return
     skip = pytest.mark.skip(reason=f"{CHROMIUM} is missing (scripts/test.sh installs Debian's chromium)")
