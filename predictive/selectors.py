@@ -362,6 +362,12 @@ def parts_demand_forecast(store_ids=None, part_ids=None):
             "weekly_rate": rows.rate.astype(float), "rmsse": rows.rmsse, "rmsse_moving_average": rows.ma_rmsse,
         })
     covered = set(zip(stored.store_id, stored.part_id))
+    if model is not None:
+        # Only pairs the model does not cover need the fallback; find them with one query instead of
+        # computing the moving average for every series (slow at scale).
+        part_ids = _uncovered_parts(store_ids, part_ids, covered)
+        if not part_ids:
+            return stored.reset_index(drop=True)
     fallback = _moving_average_demand(store_ids, part_ids)
     if len(fallback) and covered:
         fallback = fallback[[(s, p) not in covered for s, p in zip(fallback.store_id, fallback.part_id)]]
@@ -369,6 +375,20 @@ def parts_demand_forecast(store_ids=None, part_ids=None):
     if not frames:
         return pd.DataFrame(columns=DEMAND_COLUMNS)
     return pd.concat(frames, ignore_index=True)
+
+
+def _uncovered_parts(store_ids, part_ids, covered, days=182):
+    """Parts consumed in the fallback's window in a store/part pair the model does not cover."""
+    from inventory.models import StockMovement
+
+    start = timezone.localdate() - timedelta(days=days - 1)
+    rows = StockMovement.objects.filter(kind=StockMovement.Kind.CONSUMPTION, at__date__gte=start)
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    if part_ids is not None:
+        rows = rows.filter(part_id__in=part_ids)
+    pairs = set(rows.values_list("store_id", "part_id").distinct())
+    return sorted({p for s, p in pairs if (s, p) not in covered})
 
 
 def _num(value):
