@@ -200,6 +200,12 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # One schema name per choice set used under several field names.
+    "ENUM_NAME_OVERRIDES": {
+        "ChannelEnum": "workflow.models.Channel",
+        "PartCategoryEnum": "inventory.models.PartCategory",
+        "TriggerEnum": "workflow.models.AutomationRule.Trigger",
+    },
 }
 
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])

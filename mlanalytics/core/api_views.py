@@ -3,6 +3,7 @@ home page's figures. Thin: validate -> selector -> response."""
 from datetime import date
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
@@ -33,13 +34,14 @@ class TicketIntakeRequest(StoreScopedRequest):
 
 
 @extend_schema(tags=["core"], summary="Tickets received per day with the same-weekday baseline, by store, category and hour",
-               parameters=[TicketIntakeRequest])
+               parameters=[TicketIntakeRequest], responses={200: OpenApiTypes.OBJECT})
 class TicketIntakeView(AnalyticsAPIView):
     """GET /api/core/ticket-intake/ — daily intake against the same-weekday baseline (see selectors)."""
 
     capability = VIEW_WORKFLOW
     request_serializer = TicketIntakeRequest
     cache_domains = ("tickets",)
+    http_method_names = ["get", "head", "options"]
 
     def compute(self, params, stores, request):
         return selectors.ticket_intake(stores, days=params["days"], end=params.get("end"),
@@ -51,7 +53,7 @@ class HomeRequest(StoreScopedRequest):
 
 
 @extend_schema(tags=["core"], summary="The dashboard home figures: tickets by status, intake today, stock value, open alerts",
-               parameters=[HomeRequest])
+               parameters=[HomeRequest], responses={200: OpenApiTypes.OBJECT})
 class HomeFiguresView(APIView):
     """GET /api/core/home/ — not cached: it is small and must move with every ticket and alert."""
 
