@@ -158,6 +158,9 @@ class RowAction:
     capability: str
     data: dict = field(default_factory=dict)
     confirm: str = ""
+    # Values the person enters beside the button, added to the JSON body: (name, input type, label),
+    # e.g. ("until", "date", "Snooze until") for a "Snooze until…" button. The button asks for them first.
+    inputs: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -457,7 +460,8 @@ def prepare_table(table, body, limit=None, user=None):
             url = action.link.for_row(row)
             if url:
                 body_data = {k: (_fill(v, row) if isinstance(v, str) else v) for k, v in action.data.items()}
-                actions.append({"label": action.label, "url": url, "body": json.dumps(body_data), "confirm": action.confirm})
+                actions.append({"label": action.label, "url": url, "body": json.dumps(body_data), "confirm": action.confirm,
+                                "inputs": [{"name": n, "type": t, "label": lbl} for n, t, lbl in action.inputs]})
         prepared.append({
             "key": "|".join(str(resolve_path(row, k, "")) for k in table.key) if table.key else "",
             "cells": cells, "row": row, "actions": actions,
