@@ -6,6 +6,7 @@ top of it. Tests that need committed data across threads use `transactional_db`;
 those last and empties the database after each, so they must build their own data.
 """
 import uuid
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -105,3 +106,24 @@ def store_codes(db):
     from mlanalytics.core.models import Store
 
     return list(Store.objects.order_by("code").values_list("code", flat=True))
+
+
+@pytest.fixture(scope="session")
+def trained_models(django_db_setup, django_db_blocker):
+    """Train all model kinds once per session (per xdist worker); returns the TrainingRun.
+
+    Background jobs that other apps start when a model is saved (the inventory app refreshes its
+    reorder policies) are not run here: they would write from another thread while tests run.
+    """
+    with django_db_blocker.unblock():
+        from django.core.cache import cache
+
+        from predictive import services
+        from predictive.models import TrainingRun
+
+        run = TrainingRun.objects.filter(status=TrainingRun.Status.DONE, triggered_by="test-session").first()
+        if run is None:
+            cache.delete(services.LOCK_KEY)
+            with mock.patch("mlanalytics.core.jobs.enqueue"):
+                run = services.train_all_models(triggered_by="test-session")
+        return run

@@ -423,6 +423,15 @@ def current_policies(store_ids, service_level=None, part_ids=None):
 # --- Stock positions (monitor, overview, suggestions) ---------------------------------------------------
 
 
+POSITION_COLUMNS = [
+    "store_id", "part_id", "on_hand", "reserved", "min_qty", "max_qty", "demand_class", "forecast_method", "daily_mean",
+    "daily_sd", "service_level", "policy_method", "supplier_id", "unit_price", "lead_time_mean", "lead_time_sd", "review_days",
+    "protection_demand", "protection_sd", "safety_stock", "reorder_point", "order_qty", "eoq", "max_level", "annual_cost",
+    "sku", "name", "category", "unit_cost", "price", "is_active", "available", "approved_min_max", "on_order",
+    "next_delivery", "position", "days_of_cover", "days_to_stockout", "projected_stockout_date", "status",
+]
+
+
 def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, policies=None):
     """Every part at every store with its stock, what is on order, its policy and its status.
 
@@ -435,8 +444,8 @@ def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, po
         policies = current_policies(store_ids, service_level, part_ids)
     stock = stock_frame(store_ids, part_ids)
     frame = stock.merge(policies, on=["store_id", "part_id"], how="outer")
-    if frame.empty:
-        return frame
+    if frame.empty:  # e.g. a category with no parts: the same columns, no rows
+        return pd.DataFrame({column: pd.Series(dtype=float) for column in POSITION_COLUMNS})
     parts = parts_frame(frame.part_id.unique())
     frame = frame.merge(parts[["part_id", "sku", "name", "category", "unit_cost", "price", "is_active"]], on="part_id", how="left")
     for column in ("on_hand", "reserved"):

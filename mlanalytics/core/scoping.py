@@ -35,7 +35,7 @@ def resolve_store(user, store):
     else:
         text = str(store).strip()
         found = Store.objects.filter(code__iexact=text).first()
-        if found is None and text.isdigit():
+        if found is None and text.isascii() and text.isdigit() and len(text) < 10:
             found = Store.objects.filter(pk=int(text)).first()
         if found is None:
             raise NotFound(f"Unknown store '{text}'.")
