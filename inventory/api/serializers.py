@@ -118,3 +118,25 @@ class CostOptimizationRequest(StoreScopedRequest):
 
 class PerformanceRequest(StoreScopedRequest):
     window_days = serializers.IntegerField(min_value=30, max_value=730, default=365)
+
+
+# --- Small action resources behind the dashboard's buttons (reorder decisions, stock-take, transfers) ---
+
+
+class ReorderDecisionRequest(DecisionSerializer):
+    store = serializers.CharField(max_length=12, help_text="Store code, e.g. LON1.")
+
+
+class StockAdjustmentRequest(serializers.Serializer):
+    sku = serializers.CharField(max_length=40)
+    store = serializers.CharField(max_length=12, help_text="Store code, e.g. LON1.")
+    counted = serializers.IntegerField(min_value=0, max_value=1_000_000, help_text="The on-hand figure counted on the shelf.")
+    reason = serializers.CharField(max_length=200, help_text="Why the figure changes (stock-take, damage, found ...).")
+
+
+class StockTransferRequest(serializers.Serializer):
+    sku = serializers.CharField(max_length=40)
+    from_store = serializers.CharField(max_length=12, help_text="The store that gives the units.")
+    to_store = serializers.CharField(max_length=12, help_text="The store that receives them.")
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    reason = serializers.CharField(max_length=200, required=False, default="transfer before buying")

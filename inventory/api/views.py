@@ -1,15 +1,19 @@
-"""The seven inventory endpoints: validate → scope → compute (cached per data version) → respond."""
+"""The seven inventory endpoints: validate → scope → compute (cached per data version) → respond; and the
+small action resources the dashboard's buttons call (reorder decisions, stock-take, transfers)."""
 from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions
 from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from mlanalytics.core.api import AnalyticsAPIView
+from mlanalytics.core.api import AnalyticsAPIView, HasCapability
 from mlanalytics.core.roles import MANAGE_PURCHASING, VIEW_INVENTORY, has_capability
 from mlanalytics.core.scoping import allowed_store_ids, resolve_store
 
 from .. import results, services
-from ..models import Part, Supplier
+from ..models import Part, Stock, Supplier
 from . import serializers as s
 
 DOMAINS = ("stock", "purchasing", "models")
@@ -187,3 +191,87 @@ class PerformanceAnalyticsView(InventoryGetView):
 
     def compute(self, params, stores, request):
         return results.performance_analytics(stores, window_days=params["window_days"])
+
+
+# --- Small action resources behind the dashboard's buttons ---------------------------------------------------
+
+
+class InventoryActionView(APIView):
+    """Base of the one-job POST resources the pages' buttons call (session + CSRF, or JWT): validate the
+    body, check the stores, act through inventory.services, answer 201 with what changed."""
+
+    permission_classes = [permissions.IsAuthenticated, HasCapability]
+    capability = MANAGE_PURCHASING
+    http_method_names = ["post", "options"]
+    request_serializer = None
+
+    def post(self, request, *args, **kwargs):
+        serializer = self.request_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return Response(self.act(dict(serializer.validated_data), request), status=201)
+
+    def act(self, params, request):
+        raise NotImplementedError
+
+    @staticmethod
+    def part_of(sku):
+        part = Part.objects.filter(sku__iexact=sku.strip()).first()
+        if part is None:
+            raise NotFound(f"Unknown SKU: {sku}.")
+        return part
+
+    @staticmethod
+    def stock_of(part, store):
+        stock = Stock.objects.select_related("part", "store").filter(part=part, store=store).first()
+        return services.stock_event_payload(stock) if stock else {"sku": part.sku, "store": store.code, "on_hand": 0}
+
+
+ACTION_RESPONSES = {201: OpenApiResponse(OpenApiTypes.OBJECT, description="What was recorded or moved."),
+                    **{code: RESPONSES[code] for code in (400, 403, 404)},
+                    409: OpenApiResponse(description="Not enough stock to move.")}
+
+
+@extend_schema(tags=["inventory-management"], summary="Record a reorder decision (order once, snooze, approve min/max)",
+               request=s.ReorderDecisionRequest, responses=ACTION_RESPONSES)
+class ReorderDecisionView(InventoryActionView):
+    """POST reorder-decisions: one manager decision on one suggestion, the same as a `decisions` item of
+    reorder-suggestions (order_once, snooze with `until`, approve_min_max)."""
+
+    request_serializer = s.ReorderDecisionRequest
+
+    def act(self, params, request):
+        store = resolve_store(request.user, params["store"])
+        return ReorderSuggestionsView._record_decisions({"decisions": [params], "store": store.code}, [store], request)[0]
+
+
+@extend_schema(tags=["inventory-management"], summary="Set a part's on-hand at a store to a counted figure (stock-take)",
+               request=s.StockAdjustmentRequest, responses=ACTION_RESPONSES)
+class StockAdjustmentView(InventoryActionView):
+    """POST stock-adjustments: set on-hand to the counted figure through an adjustment movement
+    (`services.adjust_stock`: ledger entry, audit, live "stock" event, stockout alert check)."""
+
+    request_serializer = s.StockAdjustmentRequest
+
+    def act(self, params, request):
+        store = resolve_store(request.user, params["store"])
+        part = self.part_of(params["sku"])
+        movement = services.adjust_stock(part, store, params["counted"], user=request.user, reason=params["reason"])
+        return {**self.stock_of(part, store), "changed": movement is not None,
+                "movement": movement.quantity if movement else 0}
+
+
+@extend_schema(tags=["inventory-management"], summary="Transfer units of a part from one branch to another",
+               request=s.StockTransferRequest, responses=ACTION_RESPONSES)
+class StockTransferView(InventoryActionView):
+    """POST stock-transfers: move units between two of the user's stores (`services.transfer_stock`:
+    two ledger movements sharing a reference, one transaction)."""
+
+    request_serializer = s.StockTransferRequest
+
+    def act(self, params, request):
+        from_store = resolve_store(request.user, params["from_store"])
+        to_store = resolve_store(request.user, params["to_store"])
+        part = self.part_of(params["sku"])
+        services.transfer_stock(part, from_store, to_store, params["quantity"], user=request.user, reason=params["reason"])
+        return {"sku": part.sku, "quantity": params["quantity"],
+                "from_store": self.stock_of(part, from_store), "to_store": self.stock_of(part, to_store)}

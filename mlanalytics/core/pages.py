@@ -146,6 +146,9 @@ class Table:
     page_rows: int = 500
     sheet: str = ""
     row_actions: tuple = ()
+    # Where the row buttons go: after this many columns (e.g. 2: right after the columns naming the row, so a
+    # to-do list wider than the screen shows its buttons without scrolling); -1: the last column.
+    actions_after: int = -1
 
 
 @dataclass(frozen=True)
@@ -597,6 +600,15 @@ def _looks_like_date(value):
     return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value) is not None
 
 
+def _window_value(value):
+    """A date or an ISO time in a data window as words ("25 Nov 2026 12:06"); anything else as it is."""
+    if _looks_like_date(value):
+        return format_value(value, "date")
+    if isinstance(value, str) and re.match(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", value):
+        return format_value(value, "datetime")
+    return value
+
+
 def describe_window(window):
     """A data_window (dict or text) as words: '1 Jan 2024 – 31 Mar 2024 (91 days)'."""
     if not window:
@@ -607,7 +619,7 @@ def describe_window(window):
         text = ""
         if start or end:
             text = f"{format_value(start, 'date')} – {format_value(end, 'date')}"
-        extra = [f"{humanize_key(k)} {format_value(v, 'date') if _looks_like_date(v) else v}" for k, v in window.items()
+        extra = [f"{humanize_key(k)} {_window_value(v)}" for k, v in window.items()
                  if k not in ("start", "end", "from", "to") and not isinstance(v, (dict, list))]
         return "; ".join([t for t in [text, *extra] if t])
     return str(window)

@@ -49,6 +49,7 @@ def chart_svg(spec, width_in=7.0, height_in=2.8):
             _bars(ax, spec)
         else:
             _lines(ax, spec)
+        _format_value_axis(ax, spec)
         if spec.get("y_label"):
             ax.set_ylabel(spec["y_label"])
         if spec.get("x_label"):
@@ -59,6 +60,31 @@ def chart_svg(spec, width_in=7.0, height_in=2.8):
         fig.savefig(buffer, format="svg")
     svg = buffer.getvalue()
     return svg[svg.find("<svg"):]  # drop the XML prolog/doctype so it can sit inline in HTML
+
+
+TICK_FORMATS = {  # the page's value format on the PDF's value axis, as on screen (0.8 -> 80 %, 1200 -> £1,200)
+    "pct": lambda v: f"{v * 100:,.0f} %",
+    "gbp": lambda v: f"£{v:,.2f}" if v >= 0 else f"−£{-v:,.2f}",
+    "gbp0": lambda v: f"£{v:,.0f}" if v >= 0 else f"−£{-v:,.0f}",
+    "int": lambda v: f"{v:,.0f}",
+}
+
+
+def _format_value_axis(ax, spec):
+    """Ticks of the value axis (the colour bar of a heatmap) in the chart's format."""
+    from matplotlib.ticker import FuncFormatter
+
+    tick = TICK_FORMATS.get(spec.get("fmt"))
+    if tick is None:
+        return
+    formatter = FuncFormatter(lambda value, _: tick(value))
+    if spec["kind"] == "heatmap":
+        if getattr(ax, "_value_colorbar", None) is not None:
+            ax._value_colorbar.ax.yaxis.set_major_formatter(formatter)
+    elif spec["kind"] == "bar" and spec.get("orientation") == "h":
+        ax.xaxis.set_major_formatter(formatter)
+    else:
+        ax.yaxis.set_major_formatter(formatter)
 
 
 def _lines(ax, spec):
@@ -119,4 +145,4 @@ def _heatmap(fig, ax, spec):
     image = ax.imshow(z, aspect="auto", cmap="GnBu")
     ax.set_xticks(range(len(data["x"])), data["x"], rotation=45 if len(data["x"]) > 8 else 0, ha="right" if len(data["x"]) > 8 else "center")
     ax.set_yticks(range(len(data["y"])), data["y"])
-    fig.colorbar(image, ax=ax, fraction=0.03)
+    ax._value_colorbar = fig.colorbar(image, ax=ax, fraction=0.03)

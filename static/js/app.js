@@ -4,6 +4,8 @@
   "use strict";
   var MLA = (window.MLA = window.MLA || {});
 
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
   MLA.fmt = function (value, fmt) {
     if (value === null || value === undefined || value === "") return "–";
     var n = Number(value);
@@ -19,6 +21,10 @@
       case "pct": return isNaN(n) ? String(value) : grouped(n * 100, 1) + " %";
       case "days": return isNaN(n) ? String(value) : grouped(n, 1) + " d";
       case "bool": return value ? "Yes" : "No";
+      case "date": {  // "2026-12-06" -> "06 Dec 2026", as format_value's "%d %b %Y"
+        var day = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(value));
+        return day ? day[3] + " " + MONTHS[Number(day[2]) - 1] + " " + day[1] : String(value);
+      }
       default: return String(value);
     }
   };
@@ -153,12 +159,27 @@
     document.addEventListener("click", function (event) {
       var button = event.target.closest("[data-row-action]");
       if (!button) return;
+      var body = button.dataset.body || "{}";
+      var group = button.closest("[data-row-action-group]");
+      if (group) {  // a button with inputs beside it (e.g. "Snooze until…" with its date): add them to the body
+        var data = JSON.parse(body), missing = null;
+        group.querySelectorAll("[data-row-input]").forEach(function (input) {
+          if (input.value) data[input.dataset.rowInput] = input.value;
+          else if (!missing) missing = input;
+        });
+        if (missing) {
+          missing.focus();
+          MLA.toast({ title: "Not done", body: (missing.getAttribute("aria-label") || "A value") + ": enter it first.", severity: "warning", timeout: 5000 });
+          return;
+        }
+        body = JSON.stringify(data);
+      }
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
       button.disabled = true;
       fetch(button.dataset.rowAction, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": MLA.csrf(), Accept: "application/json" },
-        body: button.dataset.body || "{}",
+        body: body,
       }).then(function (r) {
         return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
       }).then(function (res) {

@@ -218,6 +218,8 @@
         var text = MLA.fmt(value, cell.dataset.fmt);
         var target = cell.querySelector("a, .badge") || cell;
         if (target.textContent !== text) { target.textContent = text; MLA.flash(cell); }
+        // A status badge takes the colour of its new status too (ok → out turns red at once).
+        if (cell.dataset.fmt === "status" && target.classList.contains("badge")) target.className = "badge status-" + String(value).toLowerCase();
       });
     });
   }
