@@ -127,3 +127,31 @@ def trained_models(django_db_setup, django_db_blocker):
             with mock.patch("mlanalytics.core.jobs.enqueue"):
                 run = services.train_all_models(triggered_by="test-session")
         return run
+
+
+@pytest.fixture
+def as_role(client, make_user):
+    """as_role(role, stores="all") -> the Django test client logged in (session) as a new user of that role."""
+
+    def login(role, stores="all"):
+        user = make_user(role, stores)
+        client.force_login(user)
+        client.user = user
+        return client
+
+    return login
+
+
+@pytest.fixture
+def api_answer():
+    """api_answer(user, path, data, method="post") -> the JSON an endpoint answers that user (asserting 200)."""
+    from rest_framework.test import APIClient
+
+    def call(user, path, data, method="post"):
+        api = APIClient()
+        api.force_authenticate(user)
+        response = api.get(path, data) if method == "get" else api.post(path, data, format="json")
+        assert response.status_code == 200, response.content[:300]
+        return response.json()
+
+    return call

@@ -30,15 +30,6 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mlanalytics.settings")
 
 
-def percentile(values, q):
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * q
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
-
-
 def login(base, username, password):
     body = json.dumps({"username": username, "password": password}).encode()
     request = urllib.request.Request(f"{base}/api/auth/token/", data=body, headers={"Content-Type": "application/json"})
@@ -79,6 +70,7 @@ def main():
 
     django.setup()
     from mlanalytics.core import cache as result_cache
+    from mlanalytics.core.management.commands.bench import percentile
     from mlanalytics.core.models import Store, User
 
     if args.cold:

@@ -20,31 +20,9 @@ from inventory.models import (
 )
 from mlanalytics.core.formatting import format_value
 
+pytestmark = pytest.mark.usefixtures("inventory_db")  # the demo data with its inventory summaries in place
 API = "/api/inventory-management/"
 STATUS_ORDER = ("out", "critical", "low", "over", "ok")
-
-
-@pytest.fixture
-def as_role(client, make_user, inventory_db):
-    """as_role(role, stores="all") -> the Django test client logged in as a new user of that role."""
-
-    def login(role, stores="all"):
-        user = make_user(role, stores)
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return login
-
-
-def api_answer(user, name, data, method="post"):
-    from rest_framework.test import APIClient
-
-    api = APIClient()
-    api.force_authenticate(user)
-    response = api.get(API + name, data) if method == "get" else api.post(API + name, data, format="json")
-    assert response.status_code == 200, response.content[:300]
-    return response.json()
 
 
 def page(client, name, query=""):
@@ -89,11 +67,11 @@ def unescape(text):
 # --- Each page shows its endpoint's figures ---------------------------------------------------------------------
 
 
-def test_stock_monitor_lists_the_rows_counts_and_statuses_of_the_api(as_role):
+def test_stock_monitor_lists_the_rows_counts_and_statuses_of_the_api(as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "stock-monitor", "store=LON1&limit=40")
     assert response.status_code == 200
-    body = api_answer(client.user, "stock-monitoring", {"store": "LON1", "limit": 40}, "get")
+    body = api_answer(client.user, API + "stock-monitoring", {"store": "LON1", "limit": 40}, "get")
     assert kpi_text(html, "count") == format_value(body["count"], "int")
     for status in ("out", "critical", "low", "over", "ok"):
         assert kpi_text(html, f"status_counts.{status}") == format_value(body["status_counts"][status], "int")
@@ -143,11 +121,11 @@ def test_stock_monitor_shows_open_stockout_alerts_to_staff_but_not_to_stakeholde
     assert "data-inventory-alert" not in html and "TEST-SKU runs out on Friday" not in html
 
 
-def test_overview_page_shows_the_apis_figures_by_store(as_role):
+def test_overview_page_shows_the_apis_figures_by_store(as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "overview")
     assert response.status_code == 200
-    body = api_answer(client.user, "overview", {}, "get")
+    body = api_answer(client.user, API + "overview", {}, "get")
     assert kpi_text(html, "active_skus") == format_value(body["active_skus"], "int")
     assert kpi_text(html, "stock_value") == format_value(body["stock_value"], "gbp0")
     assert kpi_text(html, "open_purchase_orders.value") == format_value(body["open_purchase_orders"]["value"], "gbp0")
@@ -161,11 +139,11 @@ def test_overview_page_shows_the_apis_figures_by_store(as_role):
     assert chart_data(html, 1)["series"][0]["y"] == [s["stock_value"] for s in body["by_store"]]
 
 
-def test_reorder_page_shows_the_suggestions_of_the_api(as_role):
+def test_reorder_page_shows_the_suggestions_of_the_api(as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "reorder", "include_all=true&limit=30")
     assert response.status_code == 200
-    body = api_answer(client.user, "reorder-suggestions", {"include_all": True, "limit": 30})
+    body = api_answer(client.user, API + "reorder-suggestions", {"include_all": True, "limit": 30})
     assert body["results"], "the demo data has stocked parts"
     assert kpi_text(html, "count") == format_value(body["count"], "int")
     assert kpi_text(html, "summary.purchase_value") == format_value(body["summary"]["purchase_value"], "gbp0")
@@ -186,11 +164,11 @@ def test_reorder_page_shows_the_suggestions_of_the_api(as_role):
     assert "Order once" in html and "Snooze until…" in html and "Approve min/max" in html
 
 
-def test_stock_projection_page_draws_each_parts_projected_path(as_role):
+def test_stock_projection_page_draws_each_parts_projected_path(as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "demand-forecast", "horizon_days=14&limit=5")
     assert response.status_code == 200
-    body = api_answer(client.user, "demand-forecast", {"horizon_days": 14, "limit": 5})
+    body = api_answer(client.user, API + "demand-forecast", {"horizon_days": 14, "limit": 5})
     first = body["results"][0]
     paths = chart_data(html, 0)
     trace = series(paths, f"{first['sku']} · {first['store']}")
@@ -211,9 +189,9 @@ def test_stock_projection_page_draws_each_parts_projected_path(as_role):
         assert "No backtest recorded for this model yet." in card
 
 
-def test_one_part_shows_its_path_against_its_reorder_point(as_role):
+def test_one_part_shows_its_path_against_its_reorder_point(as_role, api_answer):
     client = as_role("manager")
-    first = api_answer(client.user, "demand-forecast", {"limit": 1})["results"][0]
+    first = api_answer(client.user, API + "demand-forecast", {"limit": 1})["results"][0]
     response, html = page(client, "demand-forecast", f"skus={first['sku']}&store={first['store']}")
     assert response.status_code == 200
     point = first["protection_demand"]["quantile_at_service_level"]
@@ -223,12 +201,12 @@ def test_one_part_shows_its_path_against_its_reorder_point(as_role):
     assert [r["projected_on_hand"] for r in rows] == [format_value(p["projected_on_hand"], "num1") for p in first["projected_path"]]
 
 
-def test_supply_chain_page_ranks_with_the_weights_entered_in_the_form(as_role):
+def test_supply_chain_page_ranks_with_the_weights_entered_in_the_form(as_role, api_answer):
     client = as_role("manager")
     query = "weight_price=1&weight_on_time=0&weight_lead_time=0&weight_lead_time_variability=0&weight_quality=0&horizon_days=60"
     response, html = page(client, "supply-chain", query)
     assert response.status_code == 200
-    body = api_answer(client.user, "supply-chain-optimization", {
+    body = api_answer(client.user, API + "supply-chain-optimization", {
         "weights": {"price": 1, "on_time": 0, "lead_time": 0, "lead_time_variability": 0, "quality": 0}, "horizon_days": 60})
     assert body["weights"]["price"] == 1.0
     score = chart_data(html, 0)["series"][0]
@@ -243,17 +221,17 @@ def test_supply_chain_page_ranks_with_the_weights_entered_in_the_form(as_role):
     assert re.search(r'id="id_weight_price"[^>]*value="1"', html)
 
 
-def test_supply_chain_form_starts_with_the_default_weights_and_gives_the_same_ranking(as_role):
+def test_supply_chain_form_starts_with_the_default_weights_and_gives_the_same_ranking(as_role, api_answer):
     client = as_role("manager")
     html = page(client, "supply-chain")[1]
     assert re.search(r'id="id_weight_price"[^>]*value="0.35"', html) and re.search(r'id="id_weight_quality"[^>]*value="0.15"', html)
-    body = api_answer(client.user, "supply-chain-optimization", {})
+    body = api_answer(client.user, API + "supply-chain-optimization", {})
     assert chart_data(html, 0)["series"][0]["y"] == [c["score"] for c in body["scorecards"]]
 
 
-def test_a_supplier_click_opens_its_scorecard(as_role):
+def test_a_supplier_click_opens_its_scorecard(as_role, api_answer):
     client = as_role("manager")
-    body = api_answer(client.user, "supply-chain-optimization", {})
+    body = api_answer(client.user, API + "supply-chain-optimization", {})
     worst = body["scorecards"][-1]
     response, html = page(client, "supply-chain", f"supplier={worst['code']}")
     assert response.status_code == 200
@@ -265,11 +243,11 @@ def test_a_supplier_click_opens_its_scorecard(as_role):
     assert "No supplier no-such-supplier in these results" in missing
 
 
-def test_inventory_cost_page_shows_both_policies_of_the_replay(as_role):
+def test_inventory_cost_page_shows_both_policies_of_the_replay(as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "cost-optimization", "replay_days=90&limit=5")
     assert response.status_code == 200
-    body = api_answer(client.user, "cost-optimization", {"replay_days": 90, "limit": 5})
+    body = api_answer(client.user, API + "cost-optimization", {"replay_days": 90, "limit": 5})
     replay = body["replay"]
     assert kpi_text(html, "replay.saving.yearly") == format_value(replay["saving"]["yearly"], "gbp0")
     assert kpi_text(html, "replay.recommended.fill_rate") == format_value(replay["recommended"]["fill_rate"], "pct")
@@ -282,11 +260,11 @@ def test_inventory_cost_page_shows_both_policies_of_the_replay(as_role):
     assert [r["sku"] for r in rows] == [d["sku"] for d in body["dead_stock"]["results"]]
 
 
-def test_performance_page_draws_the_abc_xyz_matrix_and_supplier_otif(as_role):
+def test_performance_page_draws_the_abc_xyz_matrix_and_supplier_otif(as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "performance", "window_days=180")
     assert response.status_code == 200
-    body = api_answer(client.user, "performance-analytics", {"window_days": 180}, "get")
+    body = api_answer(client.user, API + "performance-analytics", {"window_days": 180}, "get")
     assert kpi_text(html, "turnover.turns_per_year") == format_value(body["turnover"]["turns_per_year"], "num1")
     assert kpi_text(html, "gmroi.value") == format_value(body["gmroi"]["value"], "num2")
     assert kpi_text(html, "fill_rate.value") == format_value(body["fill_rate"]["value"], "pct")
@@ -300,9 +278,9 @@ def test_performance_page_draws_the_abc_xyz_matrix_and_supplier_otif(as_role):
     assert series(otif, "On time in full")["y"] == [s["otif_rate"] for s in body["suppliers"]["by_supplier"]]
 
 
-def test_a_matrix_cell_click_lists_its_top_parts(as_role):
+def test_a_matrix_cell_click_lists_its_top_parts(as_role, api_answer):
     client = as_role("manager")
-    body = api_answer(client.user, "performance-analytics", {}, "get")
+    body = api_answer(client.user, API + "performance-analytics", {}, "get")
     top = body["abc_xyz"]["top_skus"][0]
     cell = next(c for c in body["abc_xyz"]["matrix"] if (c["abc"], c["xyz"]) == (top["abc"], top["xyz"]))
     html = page(client, "performance", f"cell={top['abc']}{top['xyz']}")[1]
@@ -409,10 +387,10 @@ def test_roles_without_purchasing_see_no_buttons_and_are_refused(as_role, store_
     assert PurchaseOrder.objects.count() == before and not ReorderDecision.objects.filter(part__sku=sku, action="order_once").exists()
 
 
-def test_row_buttons_post_the_rows_part_and_store(as_role):
+def test_row_buttons_post_the_rows_part_and_store(as_role, api_answer):
     client = as_role("manager")
     html = page(client, "reorder", "include_all=true&limit=5")[1]
-    body = api_answer(client.user, "reorder-suggestions", {"include_all": True, "limit": 5})
+    body = api_answer(client.user, API + "reorder-suggestions", {"include_all": True, "limit": 5})
     first = body["results"][0]
     decision_url = reverse("inventory-api:reorder-decision")
     buttons = re.findall(r'data-row-action="([^"]+)" data-body="([^"]+)"', html)
@@ -423,10 +401,10 @@ def test_row_buttons_post_the_rows_part_and_store(as_role):
     assert 'data-row-input="until"' in html and 'aria-label="Snooze until"' in html
 
 
-def test_snooze_through_the_button_resource_hides_the_suggestion_until_its_date(as_role, store_codes):
+def test_snooze_through_the_button_resource_hides_the_suggestion_until_its_date(as_role, store_codes, api_answer):
     client = as_role("manager")
     store = store_codes[0]
-    row = api_answer(client.user, "reorder-suggestions", {"store": store, "include_all": True, "limit": 1})["results"][0]
+    row = api_answer(client.user, API + "reorder-suggestions", {"store": store, "include_all": True, "limit": 1})["results"][0]
     until = (timezone.localdate() + timedelta(days=10)).isoformat()
     response = client.post(API + "reorder-decisions/", {"sku": row["sku"], "store": store, "action": "snooze", "until": until},
                            content_type="application/json")
@@ -451,14 +429,14 @@ def test_approve_min_max_through_the_button_resource_sets_the_stock_rows_policy(
     assert (stock.min_qty, stock.max_qty) == (policy.reorder_point, policy.max_level)
 
 
-def test_a_proposed_transfer_gets_a_transfer_button_that_moves_the_units(as_role, store_codes):
+def test_a_proposed_transfer_gets_a_transfer_button_that_moves_the_units(as_role, store_codes, api_answer):
     from inventory.models import Part
     from inventory.services import adjust_stock
     from mlanalytics.core.models import Store
 
     client = as_role("manager")
     needing, donor = store_codes[0], Store.objects.get(code=store_codes[1])
-    body = api_answer(client.user, "reorder-suggestions", {"store": needing, "limit": 5000})
+    body = api_answer(client.user, API + "reorder-suggestions", {"store": needing, "limit": 5000})
     item = next(s for s in body["results"] if not s["transfer"])
     part = Part.objects.get(sku=item["sku"])
     policy = StockPolicy.objects.get(store=donor, part=part)
@@ -466,7 +444,7 @@ def test_a_proposed_transfer_gets_a_transfer_button_that_moves_the_units(as_role
                  reason="test: overstock")
     html = page(client, "reorder", f"store={needing}&skus={part.sku}")[1]
     row = table_rows(html, "Suggestions")[0]
-    transfer = api_answer(client.user, "reorder-suggestions", {"store": needing, "skus": [part.sku]})["results"][0]["transfer"]
+    transfer = api_answer(client.user, API + "reorder-suggestions", {"store": needing, "skus": [part.sku]})["results"][0]["transfer"]
     assert row["transfer_text"] == f"{transfer['quantity']} from {donor.code}"
     url = reverse("inventory-api:stock-transfer") + f"?from_store={donor.code}"
     sent = next(json.loads(unescape(b)) for u, b in re.findall(r'data-row-action="([^"]+)" data-body="([^"]+)"', html)
@@ -523,13 +501,13 @@ def test_a_stock_count_through_the_api_changes_the_monitors_row(as_role, store_c
 # --- Exports -------------------------------------------------------------------------------------------------------
 
 
-def test_stock_monitor_pdf_and_excel_hold_the_pages_table(as_role):
+def test_stock_monitor_pdf_and_excel_hold_the_pages_table(as_role, api_answer):
     from openpyxl import load_workbook
     from pypdf import PdfReader
 
     client = as_role("stakeholder")
     query = "store=LON1&limit=30"
-    body = api_answer(client.user, "stock-monitoring", {"store": "LON1", "limit": 30}, "get")
+    body = api_answer(client.user, API + "stock-monitoring", {"store": "LON1", "limit": 30}, "get")
     url = reverse("inventory:stock-monitor-export", kwargs={"fmt": "xlsx"})
     response = client.get(f"{url}?{query}")
     assert response.status_code == 200
@@ -550,11 +528,11 @@ def test_stock_monitor_pdf_and_excel_hold_the_pages_table(as_role):
     assert body["results"][0]["sku"] in squeezed and body["results"][-1]["sku"] in squeezed
 
 
-def test_reorder_and_supplier_excel_hold_every_suggestion_and_scorecard(as_role):
+def test_reorder_and_supplier_excel_hold_every_suggestion_and_scorecard(as_role, api_answer):
     from openpyxl import load_workbook
 
     client = as_role("manager")
-    body = api_answer(client.user, "reorder-suggestions", {"include_all": True, "limit": 40})
+    body = api_answer(client.user, API + "reorder-suggestions", {"include_all": True, "limit": 40})
     url = reverse("inventory:reorder-export", kwargs={"fmt": "xlsx"})
     book = load_workbook(io.BytesIO(client.get(f"{url}?include_all=true&limit=40").content))
     rows = list(book["Suggestions"].iter_rows(min_row=2, values_only=True))
@@ -563,7 +541,7 @@ def test_reorder_and_supplier_excel_hold_every_suggestion_and_scorecard(as_role)
     assert [r[header.index("EOQ")] for r in rows] == [s["eoq"] for s in body["results"]]
     assert book["Suggestions"].cell(row=2, column=header.index("Line value") + 1).number_format == '"£"#,##0.00'
 
-    cards = api_answer(client.user, "supply-chain-optimization", {})["scorecards"]
+    cards = api_answer(client.user, API + "supply-chain-optimization", {})["scorecards"]
     url = reverse("inventory:supply-chain-export", kwargs={"fmt": "xlsx"})
     book = load_workbook(io.BytesIO(client.get(url).content))
     rows = list(book["Scorecards"].iter_rows(min_row=2, values_only=True))
@@ -571,11 +549,11 @@ def test_reorder_and_supplier_excel_hold_every_suggestion_and_scorecard(as_role)
     assert [r[4] for r in rows] == pytest.approx([c["on_time_rate"] for c in cards])
 
 
-def test_performance_pdf_carries_the_matrix_and_the_window(as_role):
+def test_performance_pdf_carries_the_matrix_and_the_window(as_role, api_answer):
     from pypdf import PdfReader
 
     client = as_role("manager")
-    body = api_answer(client.user, "performance-analytics", {"window_days": 90}, "get")
+    body = api_answer(client.user, API + "performance-analytics", {"window_days": 90}, "get")
     url = reverse("inventory:performance-export", kwargs={"fmt": "pdf"})
     response = client.get(f"{url}?window_days=90")
     assert response.status_code == 200

@@ -18,29 +18,6 @@ pytestmark = pytest.mark.django_db
 API = "/api/predictive-analytics/"
 
 
-@pytest.fixture
-def as_role(client, make_user):
-    """as_role(role, stores="all") -> the Django test client logged in as a new user of that role."""
-
-    def login(role, stores="all"):
-        user = make_user(role, stores)
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return login
-
-
-def api_answer(user, name, data, method="post"):
-    from rest_framework.test import APIClient
-
-    api = APIClient()
-    api.force_authenticate(user)
-    response = api.get(API + name, data) if method == "get" else api.post(API + name, data, format="json")
-    assert response.status_code == 200, response.content[:300]
-    return response.json()
-
-
 def chart_data(html, index):
     """The json_script data block of chart `index` on the page, as the browser reads it."""
     match = re.search(rf'<script id="chart-{index}-data" type="application/json">(.*?)</script>', html, re.S)
@@ -66,11 +43,11 @@ def page(client, name, query=""):
 # --- The figures are the endpoint's ----------------------------------------------------------------
 
 
-def test_repair_demand_page_draws_the_forecast_and_history_the_api_returns(trained_models, as_role):
+def test_repair_demand_page_draws_the_forecast_and_history_the_api_returns(trained_models, as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "repair-demand", "store=LON1&horizon_days=14&history_days=28&interval=95")
     assert response.status_code == 200
-    body = api_answer(client.user, "repair-demand-forecast", {"store": "LON1", "horizon_days": 14, "history_days": 28, "interval": 95})
+    body = api_answer(client.user, API + "repair-demand-forecast", {"store": "LON1", "horizon_days": 14, "history_days": 28, "interval": 95})
     chart = chart_data(html, 0)
     forecast = series(chart, "Forecast")
     assert forecast["y"] == [p["expected"] for p in body["forecast"]]
@@ -85,11 +62,11 @@ def test_repair_demand_page_draws_the_forecast_and_history_the_api_returns(train
     assert mase["y"] == [body["backtest"]["prophet"]["mase"], body["backtest"]["seasonal_naive"]["mase"]]
 
 
-def test_cost_page_shows_the_opportunities_and_savings_of_the_api(trained_models, as_role):
+def test_cost_page_shows_the_opportunities_and_savings_of_the_api(trained_models, as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "cost-optimization", "months=12")
     assert response.status_code == 200
-    body = api_answer(client.user, "cost-optimization", {"months": 12})
+    body = api_answer(client.user, API + "cost-optimization", {"months": 12})
     assert body["opportunities"], "the demo data plants an overpriced supplier"
     assert kpi_text(html, "summary.monthly_saving") == format_value(body["summary"]["monthly_saving"], "gbp0")
     chart = chart_data(html, 0)
@@ -104,11 +81,11 @@ def test_cost_page_shows_the_opportunities_and_savings_of_the_api(trained_models
         reverse("predictive:cost-optimization") + f"?store={top['store']}&kinds={top['kind']}&months=12")
 
 
-def test_parts_page_lists_the_series_and_class_counts_of_the_api(trained_models, as_role):
+def test_parts_page_lists_the_series_and_class_counts_of_the_api(trained_models, as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "parts-demand", "limit=20&horizon_days=14")
     assert response.status_code == 200
-    body = api_answer(client.user, "inventory-demand-prediction", {"limit": 20, "horizon_days": 14})
+    body = api_answer(client.user, API + "inventory-demand-prediction", {"limit": 20, "horizon_days": 14})
     assert kpi_text(html, "summary.series") == format_value(body["summary"]["series"], "int")
     by_class = chart_data(html, 0)["series"][0]
     assert dict(zip(by_class["x"], by_class["y"])) == body["summary"]["by_class"]
@@ -118,24 +95,24 @@ def test_parts_page_lists_the_series_and_class_counts_of_the_api(trained_models,
     assert top["links"][0] == reverse("predictive:parts-demand") + f"?part={first['sku']}&store={first['store']}"
 
 
-def test_one_part_at_one_store_shows_its_quantiles(trained_models, as_role):
+def test_one_part_at_one_store_shows_its_quantiles(trained_models, as_role, api_answer):
     client = as_role("manager")
-    body = api_answer(client.user, "inventory-demand-prediction", {"limit": 1})
+    body = api_answer(client.user, API + "inventory-demand-prediction", {"limit": 1})
     part = body["parts"][0]
     response, html = page(client, "parts-demand", f"part={part['sku']}&store={part['store']}")
     assert response.status_code == 200
     specs = [chart_data(html, i) for i in range(4)]
     quantiles = next(s for s in specs if s["title"] == "Demand quantiles of the part shown")
-    detail = api_answer(client.user, "inventory-demand-prediction", {"part": part["sku"], "store": part["store"]})["parts"][0]
+    detail = api_answer(client.user, API + "inventory-demand-prediction", {"part": part["sku"], "store": part["store"]})["parts"][0]
     assert series(quantiles, "Horizon")["y"] == list(detail["horizon_demand"]["quantiles"].values())
     assert series(quantiles, "Lead time")["y"] == list(detail["lead_time_demand"]["quantiles"].values())
 
 
-def test_customer_page_shows_segments_at_risk_and_the_holdout_check_of_the_api(trained_models, as_role):
+def test_customer_page_shows_segments_at_risk_and_the_holdout_check_of_the_api(trained_models, as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "customer-behavior", "horizon_days=180&at_risk_limit=10")
     assert response.status_code == 200
-    body = api_answer(client.user, "customer-behavior-prediction", {"horizon_days": 180, "at_risk_limit": 10})
+    body = api_answer(client.user, API + "customer-behavior-prediction", {"horizon_days": 180, "at_risk_limit": 10})
     segments = chart_data(html, 0)["series"][0]
     assert segments["y"] == [s["customers"] for s in body["segments"]]
     assert sum(segments["y"]) == body["summary"]["customers"]  # every customer is in exactly one segment
@@ -151,9 +128,9 @@ def test_customer_page_shows_segments_at_risk_and_the_holdout_check_of_the_api(t
     assert at_risk["links"][0] == reverse("predictive:customer-behavior") + f"?customer={first['external_ref']}&store={first['store']}"
 
 
-def test_customer_drill_down_shows_that_customers_prediction(trained_models, as_role):
+def test_customer_drill_down_shows_that_customers_prediction(trained_models, as_role, api_answer):
     client = as_role("manager")
-    first = api_answer(client.user, "customer-behavior-prediction", {"at_risk_limit": 1})["at_risk"]["top"][0]
+    first = api_answer(client.user, API + "customer-behavior-prediction", {"at_risk_limit": 1})["at_risk"]["top"][0]
     response, html = page(client, "customer-behavior", f"customer={first['external_ref']}&store={first['store']}")
     assert response.status_code == 200
     assert "This customer: probability still active" in html
@@ -167,11 +144,11 @@ def test_segment_links_keep_the_store_when_one_store_is_shown(trained_models, as
     assert all(link.endswith(f"&store={store_codes[0]}") for link in links)
 
 
-def test_business_metrics_page_shows_each_metrics_forecast_interval_and_backtest(trained_models, as_role):
+def test_business_metrics_page_shows_each_metrics_forecast_interval_and_backtest(trained_models, as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "business-metrics", "granularity=month&horizon=6&history=12")
     assert response.status_code == 200
-    body = api_answer(client.user, "business-metrics-forecast", {"granularity": "month", "horizon": 6, "history": 12})
+    body = api_answer(client.user, API + "business-metrics-forecast", {"granularity": "month", "horizon": 6, "history": 12})
     revenue = body["metrics"]["revenue"]
     chart = chart_data(html, 0)
     assert series(chart, "Forecast")["y"] == [p["expected"] for p in revenue["forecast"]]
@@ -193,11 +170,11 @@ def test_business_metrics_page_for_one_metric_leaves_out_the_others_charts(train
     assert "No data points" not in html
 
 
-def test_model_performance_page_lists_every_model_the_api_lists(trained_models, as_role):
+def test_model_performance_page_lists_every_model_the_api_lists(trained_models, as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "model-performance")
     assert response.status_code == 200
-    body = api_answer(client.user, "model-performance", {}, method="get")
+    body = api_answer(client.user, API + "model-performance", {}, method="get")
     assert kpi_text(html, "summary.models") == str(body["summary"]["models"])
     intake = [m for m in body["models"] if m["kind"] == "repair_demand"]
     chart = chart_data(html, 0)
@@ -262,13 +239,13 @@ def test_an_unknown_part_is_refused_in_words(trained_models, as_role):
 # --- Exports -------------------------------------------------------------------------------------------
 
 
-def test_repair_demand_pdf_and_excel_hold_the_forecast_table(trained_models, as_role):
+def test_repair_demand_pdf_and_excel_hold_the_forecast_table(trained_models, as_role, api_answer):
     from openpyxl import load_workbook
     from pypdf import PdfReader
 
     client = as_role("stakeholder")
     query = "store=LON1&horizon_days=14"
-    body = api_answer(client.user, "repair-demand-forecast", {"store": "LON1", "horizon_days": 14})
+    body = api_answer(client.user, API + "repair-demand-forecast", {"store": "LON1", "horizon_days": 14})
     url = reverse("predictive:repair-demand-export", kwargs={"fmt": "pdf"})
     response = client.get(f"{url}?{query}")
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
@@ -289,11 +266,11 @@ def test_repair_demand_pdf_and_excel_hold_the_forecast_table(trained_models, as_
     assert backtest[0][2] == body["backtest"]["prophet"]["mase"]
 
 
-def test_cost_excel_has_every_opportunity_with_its_interval(trained_models, as_role):
+def test_cost_excel_has_every_opportunity_with_its_interval(trained_models, as_role, api_answer):
     from openpyxl import load_workbook
 
     client = as_role("manager")
-    body = api_answer(client.user, "cost-optimization", {"months": 6})
+    body = api_answer(client.user, API + "cost-optimization", {"months": 6})
     url = reverse("predictive:cost-optimization-export", kwargs={"fmt": "xlsx"})
     book = load_workbook(io.BytesIO(client.get(f"{url}?months=6").content))
     rows = list(book["Savings opportunities"].iter_rows(min_row=2, values_only=True))
@@ -305,12 +282,12 @@ def test_cost_excel_has_every_opportunity_with_its_interval(trained_models, as_r
     assert book["Savings opportunities"]["F2"].number_format == '"£"#,##0.00'
 
 
-def test_business_metrics_exports_carry_each_metrics_backtest(trained_models, as_role):
+def test_business_metrics_exports_carry_each_metrics_backtest(trained_models, as_role, api_answer):
     from openpyxl import load_workbook
     from pypdf import PdfReader
 
     client = as_role("manager")
-    body = api_answer(client.user, "business-metrics-forecast", {"granularity": "week"})
+    body = api_answer(client.user, API + "business-metrics-forecast", {"granularity": "week"})
     url = reverse("predictive:business-metrics-export", kwargs={"fmt": "xlsx"})
     book = load_workbook(io.BytesIO(client.get(f"{url}?granularity=week").content))
     summary = {row[0]: row[1] for row in book["Summary"].iter_rows(values_only=True) if row and row[0]}

@@ -12,13 +12,13 @@ import urllib.request
 import pytest
 
 from .conftest import PASSWORDS, ROOT, WIDTHS
+from .helpers import click_bar, load_and_time
 
 pytestmark = pytest.mark.browser
 
 BASE = "/admin/ml-analytics/inventory/"
 API = "/api/inventory-management/"
 PAGES = ("stock-monitor", "overview", "reorder", "demand-forecast", "supply-chain", "cost-optimization", "performance")
-ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('[data-chart]')].every(el => el.querySelector('.main-svg'))"
 ROW = '[data-live-table="stock"] tr[data-key="{key}"]'
 
 
@@ -39,28 +39,6 @@ class Api:
         request = urllib.request.Request(self.base_url + path, data=body, method=method, headers=headers)
         with urllib.request.urlopen(request, timeout=60) as response:
             return json.loads(response.read())
-
-
-def load_and_time(bp, path):
-    """Open a page and wait until every chart is drawn; returns (server ms, load event ms, charts drawn ms)."""
-    response = bp.goto(path)
-    assert response.status == 200, path
-    bp.page.wait_for_function(ALL_CHARTS_DRAWN, timeout=20000)
-    drawn = bp.page.evaluate("() => performance.now()")
-    bp.page.wait_for_load_state("load")
-    nav = bp.page.evaluate("() => performance.getEntriesByType('navigation')[0].toJSON()")
-    return nav["responseStart"] - nav["requestStart"], nav["loadEventEnd"], drawn
-
-
-def click_bar(bp, chart_id, last=False):
-    """A real pointer click on the first (or last) bar of a chart (Plotly's drag layer sits on top of the bars)."""
-    bp.page.wait_for_selector(f"#{chart_id} .main-svg")
-    bars = bp.page.locator(f"#{chart_id} .bars .point path")
-    bar = bars.last if last else bars.first
-    bar.scroll_into_view_if_needed()
-    box = bar.bounding_box()
-    with bp.page.expect_navigation():
-        bp.page.mouse.click(box["x"] + min(box["width"] / 2, 20), box["y"] + box["height"] / 2)
 
 
 def test_every_inventory_page_loads_cleanly_on_a_phone_and_a_desktop(page_as, shoot):

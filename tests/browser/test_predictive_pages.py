@@ -8,33 +8,12 @@ import statistics
 import pytest
 
 from .conftest import ROOT, WIDTHS
+from .helpers import click_bar, load_and_time
 
 pytestmark = pytest.mark.browser
 
 PAGES = ("cost-optimization", "repair-demand", "parts-demand", "customer-behavior", "business-metrics", "model-performance")
 BASE = "/admin/ml-analytics/predictive/"
-ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('[data-chart]')].every(el => el.querySelector('.main-svg'))"
-
-
-def load_and_time(bp, path):
-    """Open a page, wait until every chart is drawn; returns (server ms, load event ms, charts drawn ms)."""
-    response = bp.goto(path)
-    assert response.status == 200, path
-    bp.page.wait_for_function(ALL_CHARTS_DRAWN, timeout=20000)
-    drawn = bp.page.evaluate("() => performance.now()")
-    bp.page.wait_for_load_state("load")
-    nav = bp.page.evaluate("() => performance.getEntriesByType('navigation')[0].toJSON()")
-    return nav["responseStart"] - nav["requestStart"], nav["loadEventEnd"], drawn
-
-
-def click_bar(bp, chart_id):
-    """A real pointer click on the first bar of a chart (Plotly's drag layer sits on top of the bars)."""
-    bp.page.wait_for_selector(f"#{chart_id} .main-svg")
-    bar = bp.page.locator(f"#{chart_id} .bars .point path").first
-    bar.scroll_into_view_if_needed()
-    box = bar.bounding_box()
-    with bp.page.expect_navigation():
-        bp.page.mouse.click(box["x"] + min(box["width"] / 2, 20), box["y"] + box["height"] / 2)
 
 
 def test_every_predictive_page_loads_cleanly_on_a_phone_and_a_desktop(page_as, shoot):

@@ -15,17 +15,6 @@ pytestmark = pytest.mark.django_db
 INTAKE = "/admin/ml-analytics/intake/"
 
 
-@pytest.fixture
-def client_as(client, make_user):
-    def login(role, stores="all"):
-        user = make_user(role, stores)
-        client.force_login(user)
-        client.user = user
-        return client
-
-    return login
-
-
 def received_between(store_codes, start, end):
     from workflow.models import RepairTicket
 
@@ -43,8 +32,8 @@ def test_same_weekday_baseline_is_the_mean_and_sd_of_the_previous_eight_same_wee
     assert sd == pytest.approx(np.std(past, ddof=1))
 
 
-def test_intake_page_shows_the_count_of_tickets_received_in_its_window(client_as, demo, store_codes):
-    client = client_as("manager")
+def test_intake_page_shows_the_count_of_tickets_received_in_its_window(as_role, demo, store_codes):
+    client = as_role("manager")
     end = demo.end_date
     response = client.get(INTAKE, {"days": 28, "end": end.isoformat(), "store": store_codes[0]})
     assert response.status_code == 200
@@ -55,8 +44,8 @@ def test_intake_page_shows_the_count_of_tickets_received_in_its_window(client_as
     assert len(daily) == 28 and sum(d["received"] for d in daily) == expected
 
 
-def test_page_and_api_answer_with_the_same_figures(client_as, demo, store_codes):
-    client = client_as("manager")
+def test_page_and_api_answer_with_the_same_figures(as_role, demo, store_codes):
+    client = as_role("manager")
     params = {"days": 14, "end": demo.end_date.isoformat(), "store": store_codes[-1]}
     page_body = client.get(INTAKE, params).context["body"]
     api_body = client.get("/api/core/ticket-intake/", params).json()
@@ -64,8 +53,8 @@ def test_page_and_api_answer_with_the_same_figures(client_as, demo, store_codes)
     assert page_body["summary"] == api_body["summary"]
 
 
-def test_band_coverage_is_the_share_of_days_inside_the_band(client_as, demo):
-    body = client_as("manager").get(INTAKE, {"days": 56, "end": demo.end_date.isoformat()}).context["body"]
+def test_band_coverage_is_the_share_of_days_inside_the_band(as_role, demo):
+    body = as_role("manager").get(INTAKE, {"days": 56, "end": demo.end_date.isoformat()}).context["body"]
     scored = [d for d in body["daily"] if d["expected"] is not None]
     inside = sum(1 for d in scored if d["lower"] <= d["received"] <= d["upper"])
     assert body["model"]["backtest"]["band_coverage"] == pytest.approx(inside / len(scored))
@@ -73,8 +62,8 @@ def test_band_coverage_is_the_share_of_days_inside_the_band(client_as, demo):
     assert body["model"]["backtest"]["mae"] == pytest.approx(mae)
 
 
-def test_bad_input_is_shown_in_words_beside_the_field(client_as):
-    response = client_as("manager").get(INTAKE, {"days": "3", "submitted": "1"})
+def test_bad_input_is_shown_in_words_beside_the_field(as_role):
+    response = as_role("manager").get(INTAKE, {"days": "3", "submitted": "1"})
     assert response.status_code == 400
     fields = {f.name: f for f in response.context["form_fields"]}
     assert "greater than or equal to 7" in " ".join(fields["days"].errors)
@@ -82,15 +71,15 @@ def test_bad_input_is_shown_in_words_beside_the_field(client_as):
     assert 'id="err_days"' in html and 'aria-invalid="true"' in html
 
 
-def test_a_future_end_date_is_refused_with_a_message(client_as):
+def test_a_future_end_date_is_refused_with_a_message(as_role):
     future = (timezone.localdate() + timedelta(days=3)).isoformat()
-    response = client_as("manager").get(INTAKE, {"end": future})
+    response = as_role("manager").get(INTAKE, {"end": future})
     assert response.status_code == 400
     assert "cannot be in the future" in response.content.decode()
 
 
-def test_a_store_outside_the_users_scope_is_refused(client_as, store_codes):
-    client = client_as("staff", stores=[store_codes[0]])
+def test_a_store_outside_the_users_scope_is_refused(as_role, store_codes):
+    client = as_role("staff", stores=[store_codes[0]])
     response = client.get(INTAKE, {"store": store_codes[1]})
     assert response.status_code == 403  # the page still renders and says why there are no figures
     assert response.context["result"].status == 403
@@ -98,14 +87,14 @@ def test_a_store_outside_the_users_scope_is_refused(client_as, store_codes):
     assert "kpis" not in response.context
 
 
-def test_unknown_store_is_not_found_in_words(client_as):
-    response = client_as("manager").get(INTAKE, {"store": "NOPE9"})
+def test_unknown_store_is_not_found_in_words(as_role):
+    response = as_role("manager").get(INTAKE, {"store": "NOPE9"})
     assert response.context["result"].status == 404
     assert "Unknown store" in response.content.decode()
 
 
-def test_the_store_switcher_sets_the_default_store_of_pages(client_as, store_codes):
-    client = client_as("manager")
+def test_the_store_switcher_sets_the_default_store_of_pages(as_role, store_codes):
+    client = as_role("manager")
     client.post(reverse("dashboard-store"), {"store": store_codes[1], "next": INTAKE})
     response = client.get(INTAKE)
     assert response.context["body"]["by_store"] == [r for r in response.context["body"]["by_store"] if r["store"] == store_codes[1]]
@@ -113,14 +102,14 @@ def test_the_store_switcher_sets_the_default_store_of_pages(client_as, store_cod
     assert fields["store"].value == store_codes[1]
 
 
-def test_switching_to_a_store_not_yours_is_refused(client_as, store_codes):
-    client = client_as("staff", stores=[store_codes[0]])
+def test_switching_to_a_store_not_yours_is_refused(as_role, store_codes):
+    client = as_role("staff", stores=[store_codes[0]])
     client.post(reverse("dashboard-store"), {"store": store_codes[1]})
     assert client.session.get("dashboard_store", "") == ""
 
 
-def test_bar_clicks_drill_down_to_the_store(client_as, demo):
-    response = client_as("manager").get(INTAKE, {"end": demo.end_date.isoformat()})
+def test_bar_clicks_drill_down_to_the_store(as_role, demo):
+    response = as_role("manager").get(INTAKE, {"end": demo.end_date.isoformat()})
     by_store = next(c for c in response.context["charts"] if c["title"] == "Tickets by store")
     series = by_store["series"][0]
     assert series["links"] == [f"{INTAKE}?store={code}" for code in series["x"]]
@@ -143,25 +132,25 @@ def test_roles_see_only_their_panels(make_user):
     assert "Alerts" not in extras("stakeholder") and "Report subscriptions" in extras("stakeholder")
 
 
-def test_a_role_without_the_capability_gets_403(client_as, store_codes):
-    client = client_as("staff")
+def test_a_role_without_the_capability_gets_403(as_role, store_codes):
+    client = as_role("staff")
     assert client.get("/admin/ml-analytics/views/predictive/cost-optimization/").status_code == 403
     assert client.get(reverse("dashboard-subscriptions")).status_code == 403
 
 
-def test_views_without_an_endpoint_say_so_instead_of_showing_figures(client_as):
-    response = client_as("manager").get("/admin/ml-analytics/views/workflow/quality/")
+def test_views_without_an_endpoint_say_so_instead_of_showing_figures(as_role):
+    response = as_role("manager").get("/admin/ml-analytics/views/workflow/quality/")
     if response.status_code == 302:  # the quality page has landed: it is served instead
         return
     assert response.status_code == 200
     assert "Not available yet" in response.content.decode()
 
 
-def test_home_figures_are_counted_from_the_data(client_as, store_codes):
+def test_home_figures_are_counted_from_the_data(as_role, store_codes):
     from inventory.models import Stock
     from workflow.models import OPEN_STATUSES, RepairTicket
 
-    client = client_as("manager")
+    client = as_role("manager")
     body = client.get("/api/core/home/", {"store": store_codes[0]}).json()
     open_count = RepairTicket.objects.filter(store__code=store_codes[0], status__in=OPEN_STATUSES).count()
     assert body["open_tickets"] == open_count
@@ -171,11 +160,11 @@ def test_home_figures_are_counted_from_the_data(client_as, store_codes):
     assert response.status_code == 200
 
 
-def test_intake_today_counts_a_ticket_created_now(client_as, store_codes):
+def test_intake_today_counts_a_ticket_created_now(as_role, store_codes):
     from workflow.models import RepairTicket
     from workflow.services import create_ticket
 
-    client = client_as("manager")
+    client = as_role("manager")
     before = client.get("/api/core/home/").json()["intake"]["received_today"]
     template = RepairTicket.objects.select_related("store", "device_model", "repair_type").first()
     create_ticket(store=template.store, device_model=template.device_model, repair_type=template.repair_type)
