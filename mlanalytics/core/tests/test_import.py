@@ -16,7 +16,13 @@ from mlanalytics.imports import IMPORTERS, describe
 from workflow.models import Customer, RepairTicket, TicketStatusEvent
 
 pytestmark = pytest.mark.django_db
-ORDS_SAMPLE = Path(settings.BASE_DIR).parent / "shared" / "data" / "openrepair" / "OpenRepairData_v0.3_RestartProject_202204.csv"
+ORDS_NAME = "OpenRepairData_v0.3_RestartProject_202204.csv"
+# The sample lives beside the repository in ../shared (this machine keeps it at /work/shared too).
+ORDS_SAMPLE = next(
+    (p for p in (Path(settings.BASE_DIR).parent / "shared" / "data" / "openrepair" / ORDS_NAME,
+                 Path("/work/shared/data/openrepair") / ORDS_NAME) if p.is_file()),
+    Path(settings.BASE_DIR).parent / "shared" / "data" / "openrepair" / ORDS_NAME,
+)
 
 
 def run_import(tmp_path, entity, content, *options, encoding="utf-8"):
