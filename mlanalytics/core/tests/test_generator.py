@@ -153,7 +153,7 @@ def test_one_repair_type_has_far_more_variable_labour(demo):
 def test_slow_movers_have_intermittent_weekly_demand_and_dead_stock_sits_still(demo):
     moves = pd.DataFrame(StockMovement.objects.filter(kind="consumption").values("part__sku", "at", "quantity"))
     moves = moves.rename(columns={"at": "moved_at"})
-    moves["week"] = pd.to_datetime(moves.moved_at, utc=True).dt.tz_convert("Europe/London").dt.to_period("W")
+    moves["week"] = pd.to_datetime(moves.moved_at, utc=True).dt.tz_convert("Europe/London").dt.tz_localize(None).dt.to_period("W")
     weeks = pd.period_range(demo.start_date, demo.end_date, freq="W")
     weekly = moves.groupby(["part__sku", "week"]).quantity.sum().unstack(fill_value=0).reindex(columns=weeks, fill_value=0)
     slow = [s for s in demo.truth["slow_moving_parts"]["skus"] if s in weekly.index]
