@@ -283,7 +283,20 @@
     }).catch(function () { /* keep the current figures */ });
   }, 1500);
 
+  /* On a phone the figures come first: a page's settings fold away once results are shown,
+     unless a field needs attention. The summary line opens them again. */
+  function setupParamDetails() {
+    var details = document.querySelector("[data-param-details]");
+    if (!details) return;
+    window.addEventListener("resize", function () { if (window.innerWidth >= 700) details.open = true; });
+    if (window.innerWidth >= 700) return;
+    var hasErrors = details.querySelector(".has-error, .field-error");
+    var hasResults = document.querySelector("[data-results-wrap]");
+    if (!hasErrors && hasResults) details.open = false;
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupParamDetails();
     setupNav();
     setupStoreSwitch();
     setupBell();

@@ -23,3 +23,9 @@ def click_bar(bp, chart_id, last=False):
     box = bar.bounding_box()
     with bp.page.expect_navigation():
         bp.page.mouse.click(box["x"] + min(box["width"] / 2, 20), box["y"] + box["height"] / 2)
+
+
+def open_settings(bp):
+    """On a phone a page's settings are folded once results show: tap "Settings" to edit them."""
+    if not bp.page.evaluate("() => { const d = document.querySelector('[data-param-details]'); return !d || d.open; }"):
+        bp.page.click("[data-param-details] > summary")

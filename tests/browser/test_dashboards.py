@@ -9,6 +9,7 @@ import time
 import pytest
 
 from .conftest import ROOT, WIDTHS
+from .helpers import open_settings
 
 pytestmark = pytest.mark.browser
 
@@ -73,6 +74,7 @@ def test_pages_load_without_console_errors(page_as, shoot, path, name):
 def test_bad_input_shows_the_message_beside_the_field(page_as, shoot):
     bp = page_as("manager", 375)
     bp.goto("/admin/ml-analytics/intake/")
+    open_settings(bp)
     bp.page.fill("#id_days", "3")
     with bp.page.expect_navigation():
         bp.page.click(".param-form button[type=submit]")

@@ -12,7 +12,7 @@ import urllib.request
 import pytest
 
 from .conftest import PASSWORDS, ROOT, WIDTHS
-from .helpers import click_bar, load_and_time
+from .helpers import click_bar, load_and_time, open_settings
 
 pytestmark = pytest.mark.browser
 
@@ -192,6 +192,7 @@ def test_a_stakeholder_sees_the_suggestions_without_buttons_on_a_phone(page_as, 
 def test_a_bad_weight_shows_its_message_on_a_phone(page_as, shoot):
     bp = page_as("manager", 375)
     bp.goto(BASE + "supply-chain/")
+    open_settings(bp)
     bp.page.fill("#id_weight_price", "-2")
     with bp.page.expect_navigation():
         bp.page.click(".param-form button[type=submit]")

@@ -8,7 +8,7 @@ import statistics
 import pytest
 
 from .conftest import ROOT, WIDTHS
-from .helpers import click_bar, load_and_time
+from .helpers import click_bar, load_and_time, open_settings
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +59,7 @@ def test_chart_clicks_drill_down_to_the_detail(page_as):
 def test_a_bad_value_shows_its_message_on_a_phone(page_as, shoot):
     bp = page_as("manager", 375)
     bp.goto(BASE + "business-metrics/")
+    open_settings(bp)
     bp.page.select_option("#id_granularity", "month")
     bp.page.fill("#id_horizon", "20")
     with bp.page.expect_navigation():
