@@ -68,15 +68,6 @@ class InventoryPage(AnalyticsPage):
 
     panel = "inventory"
     optional_tables = ()  # titles of tables hidden on screen when empty (e.g. drafts before the button)
-    choice_labels = {}  # form field -> {choice value: label}
-
-    def context(self, request, data, result):
-        context = super().context(request, data, result)
-        for f in context["form_fields"]:  # choices the serializer names by key only read as words
-            labels = self.choice_labels.get(f.name, {})
-            f.choices = [(value, labels.get(value) or (humanize_key(label) if label == value else label))
-                         for value, label in f.choices]
-        return context
 
     def results_context(self, result):
         if result is not None and result.ok:

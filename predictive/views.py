@@ -71,15 +71,6 @@ class PredictivePage(AnalyticsPage):
     panel = "predictive"
     method = "POST"
     optional_charts = ()  # titles of charts hidden on screen when they have no points for the settings
-    choice_labels = {}  # form field -> {choice value: label}
-
-    def context(self, request, data, result):
-        context = super().context(request, data, result)
-        for f in context["form_fields"]:  # choices the serializer names by key only read as words
-            labels = self.choice_labels.get(f.name, {})
-            f.choices = [(value, labels.get(value) or (humanize_key(label) if label == value else label))
-                         for value, label in f.choices]
-        return context
 
     def results_context(self, result):
         context = super().results_context(result)

@@ -19,6 +19,7 @@ from inventory.models import (
     StockPolicy,
 )
 from mlanalytics.core.formatting import format_value
+from tests.page_helpers import chart_data, kpi_text, series
 
 pytestmark = pytest.mark.usefixtures("inventory_db")  # the demo data with its inventory summaries in place
 API = "/api/inventory-management/"
@@ -28,23 +29,6 @@ STATUS_ORDER = ("out", "critical", "low", "over", "ok")
 def page(client, name, query=""):
     response = client.get(reverse(f"inventory:{name}") + (f"?{query}" if query else ""))
     return response, response.content.decode()
-
-
-def chart_data(html, index):
-    """The json_script data block of chart `index` on the page, as the browser reads it."""
-    match = re.search(rf'<script id="chart-{index}-data" type="application/json">(.*?)</script>', html, re.S)
-    assert match, f"chart-{index} is not on the page"
-    return json.loads(match.group(1))
-
-
-def series(spec, label):
-    return next(s for s in spec["series"] if s["label"] == label)
-
-
-def kpi_text(html, path):
-    match = re.search(rf'data-kpi="{re.escape(path)}"[^>]*>.*?data-kpi-value>([^<]*)<', html, re.S)
-    assert match, f"no KPI tile for {path}"
-    return match.group(1).strip()
 
 
 def table_rows(html, title):

@@ -396,10 +396,17 @@ def _initial(f):
     return ""
 
 
-def build_form(api_view, data, errors, user, exclude=(), labels=None):
-    """FormFields for the serializer's fields, with the submitted values and their errors."""
+def _choice_label(value, label, names):
+    """A choice the serializer names by its key alone ("week") reads as words ("Week")."""
+    return names.get(value) or (humanize_key(label) if label == value else label)
+
+
+def build_form(api_view, data, errors, user, exclude=(), labels=None, choice_labels=None):
+    """FormFields for the serializer's fields, with the submitted values and their errors.
+    `choice_labels` maps a field to {choice value: label} for choices that need better words."""
     fields = []
     labels = labels or {}
+    choice_labels = choice_labels or {}
     for name, f in request_fields(api_view).items():
         if name in exclude or f.read_only:
             continue
@@ -412,10 +419,15 @@ def build_form(api_view, data, errors, user, exclude=(), labels=None):
                 (s.code, f"{s.code} · {s.name}") for s in allowed_stores(user)
             ]
         elif isinstance(f, serializers.MultipleChoiceField):
-            item.kind, item.choices = "multiselect", [(str(k), str(v)) for k, v in f.choices.items()]
+            names = choice_labels.get(name, {})
+            item.kind = "multiselect"
+            item.choices = [(str(k), _choice_label(str(k), str(v), names)) for k, v in f.choices.items()]
         elif isinstance(f, serializers.ChoiceField):
+            names = choice_labels.get(name, {})
             item.kind = "select"
-            item.choices = ([] if f.required else [("", "Any")]) + [(str(k), str(v)) for k, v in f.choices.items()]
+            item.choices = ([] if f.required else [("", "Any")]) + [
+                (str(k), _choice_label(str(k), str(v), names)) for k, v in f.choices.items()
+            ]
         elif isinstance(f, serializers.BooleanField):
             item.kind = "checkbox"
             item.value = str(value).lower() in ("true", "1", "on", "yes")
@@ -647,6 +659,7 @@ class AnalyticsPage(View):
     actions = ()
     form_exclude = ()  # serializer fields that are action flags, not form inputs
     form_labels = {}
+    choice_labels = {}  # form field -> {choice value: label}
     refresh_on = ()  # live events after which the results are re-fetched (debounced)
     empty_text = "There is nothing to show for these settings yet."
     extra_template = ""  # an optional partial rendered under the results (page-specific controls)
@@ -775,7 +788,8 @@ class AnalyticsPage(View):
             "page": self, "panel": panel, "dash_view": view,
             "tabs": [{"label": ref.label, "url": url, "active": ref.url_name == self.url_name}
                      for ref, url in view.available_pages()] if view else [],
-            "form_fields": build_form(self.api_view, data, errors, request.user, self.form_exclude, self.form_labels),
+            "form_fields": build_form(self.api_view, data, errors, request.user, self.form_exclude, self.form_labels,
+                                      self.choice_labels),
             "result": result, "errors": errors,
             "non_field_errors": errors.get("non_field_errors", []) + errors.get("detail", []),
             "actions": [a for a in self.actions if has_capability(request.user, a.capability)],

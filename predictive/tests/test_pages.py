@@ -3,7 +3,6 @@ endpoint returns for the same parameters (compared with the API's own answer), v
 beside their fields, role and store refusals in words, drill-down links, PDF and Excel downloads
 holding the page's tables, and the guarded "Train models now" action."""
 import io
-import json
 import re
 from unittest import mock
 
@@ -13,26 +12,10 @@ from django.urls import reverse
 
 from mlanalytics.core.formatting import format_value
 from predictive import services
+from tests.page_helpers import chart_data, kpi_text, series
 
 pytestmark = pytest.mark.django_db
 API = "/api/predictive-analytics/"
-
-
-def chart_data(html, index):
-    """The json_script data block of chart `index` on the page, as the browser reads it."""
-    match = re.search(rf'<script id="chart-{index}-data" type="application/json">(.*?)</script>', html, re.S)
-    assert match, f"chart-{index} is not on the page"
-    return json.loads(match.group(1))
-
-
-def series(spec, label):
-    return next(s for s in spec["series"] if s["label"] == label)
-
-
-def kpi_text(html, path):
-    match = re.search(rf'data-kpi="{re.escape(path)}"[^>]*>.*?data-kpi-value>([^<]*)<', html, re.S)
-    assert match, f"no KPI tile for {path}"
-    return match.group(1).strip()
 
 
 def page(client, name, query=""):

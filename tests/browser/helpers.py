@@ -29,3 +29,34 @@ def open_settings(bp):
     """On a phone a page's settings are folded once results show: tap "Settings" to edit them."""
     if not bp.page.evaluate("() => { const d = document.querySelector('[data-param-details]'); return !d || d.open; }"):
         bp.page.click("[data-param-details] > summary")
+
+
+def check_pages_load_cleanly(page_as, shoot, panel, base, pages):
+    """Every page of a panel at 375 and 1440 px: no console errors, figures drawn, no sideways overflow,
+    a screenshot each; returns the timings (median of two warm loads) and writes them to test-artifacts."""
+    import json
+    import statistics
+
+    from .conftest import ROOT, WIDTHS
+
+    timings = {}
+    for width in WIDTHS:
+        bp = page_as("manager", width)
+        for name in pages:
+            bp.console_errors.clear()
+            load_and_time(bp, base + name + "/")  # the first visit warms the server's caches
+            server, loaded, drawn = zip(*(load_and_time(bp, base + name + "/") for _ in range(2)))
+            shoot(bp, f"{panel}-{name}")
+            assert bp.console_errors == [], (name, width, bp.console_errors)
+            assert bp.page.locator("[data-chart]").count() >= 2, name  # figures, not an empty state
+            assert bp.page.locator(".notice-error").count() == 0, name
+            overflow = bp.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 1, f"{name} overflows {width}px by {overflow}px"
+            timings[f"{name}@{width}"] = {"server_ms": round(statistics.median(server), 1),
+                                          "load_event_ms": round(statistics.median(loaded), 1),
+                                          "charts_drawn_ms": round(statistics.median(drawn), 1)}
+    out = ROOT / "test-artifacts" / f"{panel}_page_timings.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(timings, indent=2))
+    print(f"{panel} page timings (median of 2 warm loads)", json.dumps(timings, indent=1))
+    return timings

@@ -2,13 +2,10 @@
 errors or sideways overflow (screenshots in test-artifacts/screenshots/), measured load times
 (test-artifacts/predictive_page_timings.json), chart clicks that drill down, a bad value shown beside
 its field, and "Train models now" with its live progress."""
-import json
-import statistics
 
 import pytest
 
-from .conftest import ROOT, WIDTHS
-from .helpers import click_bar, load_and_time, open_settings
+from .helpers import check_pages_load_cleanly, click_bar, open_settings
 
 pytestmark = pytest.mark.browser
 
@@ -17,26 +14,7 @@ BASE = "/admin/ml-analytics/predictive/"
 
 
 def test_every_predictive_page_loads_cleanly_on_a_phone_and_a_desktop(page_as, shoot):
-    timings = {}
-    for width in WIDTHS:
-        bp = page_as("manager", width)
-        for name in PAGES:
-            bp.console_errors.clear()
-            load_and_time(bp, BASE + name + "/")  # the first visit warms the server's caches
-            server, loaded, drawn = zip(*(load_and_time(bp, BASE + name + "/") for _ in range(2)))
-            shoot(bp, f"predictive-{name}")
-            assert bp.console_errors == [], (name, width, bp.console_errors)
-            assert bp.page.locator("[data-chart]").count() >= 2, name  # figures, not an empty state
-            assert bp.page.locator(".notice-error").count() == 0, name
-            overflow = bp.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 1, f"{name} overflows {width}px by {overflow}px"
-            timings[f"{name}@{width}"] = {"server_ms": round(statistics.median(server), 1),
-                                          "load_event_ms": round(statistics.median(loaded), 1),
-                                          "charts_drawn_ms": round(statistics.median(drawn), 1)}
-    out = ROOT / "test-artifacts" / "predictive_page_timings.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(timings, indent=2))
-    print("predictive page timings (median of 2 warm loads)", json.dumps(timings, indent=1))
+    check_pages_load_cleanly(page_as, shoot, "predictive", BASE, PAGES)
 
 
 def test_chart_clicks_drill_down_to_the_detail(page_as):
