@@ -155,3 +155,14 @@ def api_answer():
         return response.json()
 
     return call
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _jobs_run_eagerly_never_on_a_real_broker():
+    """With REDIS_URL set (CI) settings choose Celery for background jobs; tests must never publish to that
+    real broker (no worker consumes it). Nor do they use the embedded thread: a job still running in it
+    when a transactional test empties the database deadlocks PostgreSQL's TRUNCATE. So jobs run at once,
+    in the caller's thread, through the real mlanalytics.core.jobs.enqueue ("eager").
+    mlanalytics/core/tests/test_celery.py checks the Celery wiring itself."""
+    settings.BACKGROUND_JOBS = "eager"
+    yield

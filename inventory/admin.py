@@ -12,6 +12,8 @@ from .models import (
     Stock,
     StockMovement,
     StockPolicy,
+    StockReplay,
+    StockReservation,
     Supplier,
     SupplierPrice,
 )
@@ -25,36 +27,41 @@ class PartAdmin(admin.ModelAdmin):
     list_select_related = ("device_model",)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Listed and viewable, never written here: these rows change only through their services, which keep
+    the ledger, the audit log and the live events in step."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Stock)
-class StockAdmin(admin.ModelAdmin):
+class StockAdmin(ReadOnlyAdmin):
+    """On hand changes only through the ledger (inventory.services.move_stock, adjust_stock for counts);
+    min/max through the approve min/max action of the inventory pages."""
+
     list_display = ("part", "store", "on_hand", "reserved", "min_qty", "max_qty", "updated_at")
     list_filter = ("store", "part__category")
     search_fields = ("part__sku", "part__name")
     list_select_related = ("part", "store")
-    # On-hand changes only through the ledger (inventory.services.move_stock).
-    readonly_fields = ("part", "store", "on_hand")
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdmin):
+    """The ledger is append-only, and only inventory.services appends to it."""
+
     list_display = ("at", "kind", "part", "store", "quantity", "balance_after", "ticket", "supplier")
     list_filter = ("kind", "store")
     search_fields = ("part__sku", "ticket__reference", "transfer_ref")
     date_hierarchy = "at"
     list_select_related = ("part", "store", "ticket", "supplier")
     raw_id_fields = ("ticket", "po_line")
-
-    def has_change_permission(self, request, obj=None):
-        return False  # the ledger is append-only
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_add_permission(self, request):
-        return False
 
 
 @admin.register(Supplier)
@@ -76,6 +83,8 @@ class PurchaseOrderLineInline(admin.TabularInline):
     model = PurchaseOrderLine
     extra = 0
     raw_id_fields = ("part",)
+    # Deliveries are booked by inventory.services.receive_po_line, which moves the stock with them.
+    readonly_fields = ("quantity_received", "quantity_defective")
 
 
 @admin.register(PurchaseOrder)
@@ -89,7 +98,9 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(POReceipt)
-class POReceiptAdmin(admin.ModelAdmin):
+class POReceiptAdmin(ReadOnlyAdmin):
+    """A receipt is written with its stock movement by inventory.services.receive_po_line."""
+
     list_display = ("line", "received_at", "quantity", "defective")
     raw_id_fields = ("line",)
     date_hierarchy = "received_at"
@@ -108,6 +119,7 @@ class PurchaseOrderLineAdmin(admin.ModelAdmin):
     search_fields = ("po__number", "part__sku")
     list_select_related = ("po", "part")
     raw_id_fields = ("po", "part")
+    readonly_fields = ("quantity_received", "quantity_defective")  # booked by receive_po_line with the stock
 
 
 @admin.register(StockPolicy)
@@ -159,3 +171,21 @@ class PartDayRefreshAdmin(admin.ModelAdmin):
 class StockPolicyRefreshAdmin(admin.ModelAdmin):
     list_display = ("store", "computed_at")
     readonly_fields = ("store", "computed_at", "forecast")
+
+
+@admin.register(StockReservation)
+class StockReservationAdmin(ReadOnlyAdmin):
+    """Units held for open tickets: inventory.services keeps Stock.reserved equal to their sum."""
+
+    list_display = ("ticket", "part", "store", "quantity", "updated_at")
+    list_filter = ("store",)
+    search_fields = ("part__sku", "ticket__reference")
+    list_select_related = ("ticket", "part", "store")
+
+
+@admin.register(StockReplay)
+class StockReplayAdmin(ReadOnlyAdmin):
+    """The stored cost-optimization replay per store (written by services.refresh_stock_replays)."""
+
+    list_display = ("store", "computed_at", "start", "end", "days")
+    exclude = ("summary",)

@@ -179,6 +179,9 @@ REST_FRAMEWORK = {
         "rest_framework.throttling.AnonRateThrottle",
         "rest_framework.throttling.UserRateThrottle",
     ],
+    # Throttles count per REMOTE_ADDR, not per client-written X-Forwarded-For (daphne --proxy-headers sets
+    # REMOTE_ADDR from the TLS proxy's header in production).
+    "NUM_PROXIES": 0,
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="60/min"),
         "user": env("THROTTLE_USER", default="1200/min"),
@@ -220,6 +223,8 @@ SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # The container's health probe calls http://127.0.0.1:8000/healthz from inside, past the TLS proxy.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -317,3 +322,73 @@ INVENTORY_POLICY_MAX_AGE_MINUTES = env.int("INVENTORY_POLICY_MAX_AGE_MINUTES", d
 # --- Predictive ------------------------------------------------------------------------------
 # Threads that run Prophet fits side by side during training (each waits on its own cmdstan process).
 PREDICTIVE_TRAINING_WORKERS = env.int("PREDICTIVE_TRAINING_WORKERS", default=2)
+# A supplier counts as a qualified alternative (cost-optimization's "cheapest qualified supplier") only if
+# its purchase orders of the last year arrived on time at least this share of the time, with at most this
+# share of units defective, over at least this many deliveries.
+PREDICTIVE_QUALIFIED_MIN_ON_TIME = env.float("PREDICTIVE_QUALIFIED_MIN_ON_TIME", default=0.75)
+PREDICTIVE_QUALIFIED_MAX_DEFECT = env.float("PREDICTIVE_QUALIFIED_MAX_DEFECT", default=0.05)
+PREDICTIVE_QUALIFIED_MIN_DELIVERIES = env.int("PREDICTIVE_QUALIFIED_MIN_DELIVERIES", default=5)
+# Lead time (days) and service level assumed for a part with no supplier price line / no service level
+# of its own; inventory-demand-prediction says when it used them (lead_time_source / service_level_source).
+PREDICTIVE_DEFAULT_LEAD_TIME_DAYS = env.int("PREDICTIVE_DEFAULT_LEAD_TIME_DAYS", default=7)
+PREDICTIVE_DEFAULT_SERVICE_LEVEL = env.float("PREDICTIVE_DEFAULT_SERVICE_LEVEL", default=0.95)
+# A forecast or customer model whose data ends more than this many days before the data does is refitted
+# on the next request (the nightly run normally refreshes every model, including those fitted on demand).
+PREDICTIVE_MAX_STALE_DAYS = env.int("PREDICTIVE_MAX_STALE_DAYS", default=1)
+
+# --- Workflow: hand-set weights and simulation thresholds (docs/workflow.md; responses flag them `assumed`) ----
+# Triage priority score 0-100: relative weight of each component, the 0-1 level of each priority, the slack (h)
+# at which SLA pressure is e^-1, the age (h) at which the age component is full, and the SLA pressure used
+# when the ready time cannot be predicted.
+WORKFLOW_PRIORITY_SCORE_WEIGHTS = {k: float(v) for k, v in env.dict(
+    "WORKFLOW_PRIORITY_SCORE_WEIGHTS", default={"priority": 35.0, "sla_pressure": 45.0, "age": 10.0, "comeback": 10.0}).items()}
+WORKFLOW_PRIORITY_LEVELS = {k: float(v) for k, v in env.dict(
+    "WORKFLOW_PRIORITY_LEVELS", default={"low": 0.1, "normal": 0.35, "high": 0.7, "urgent": 1.0}).items()}
+WORKFLOW_SLA_PRESSURE_HOURS = env.float("WORKFLOW_SLA_PRESSURE_HOURS", default=24.0)
+WORKFLOW_PRIORITY_AGE_FULL_HOURS = env.float("WORKFLOW_PRIORITY_AGE_FULL_HOURS", default=168.0)
+WORKFLOW_UNKNOWN_SLA_PRESSURE = env.float("WORKFLOW_UNKNOWN_SLA_PRESSURE", default=0.5)
+# Technician allocation objective: weight per priority (× (1 + score/100)), value lost per day of delay,
+# per day past the promise (× weight), per minute of work, and the least share of its weight a job keeps.
+WORKFLOW_ALLOCATION_PRIORITY_WEIGHTS = {k: float(v) for k, v in env.dict(
+    "WORKFLOW_ALLOCATION_PRIORITY_WEIGHTS", default={"low": 1.0, "normal": 2.0, "high": 4.0, "urgent": 8.0}).items()}
+WORKFLOW_ALLOCATION_DAY_DISCOUNT = env.float("WORKFLOW_ALLOCATION_DAY_DISCOUNT", default=0.1)
+WORKFLOW_ALLOCATION_LATE_PENALTY = env.float("WORKFLOW_ALLOCATION_LATE_PENALTY", default=0.5)
+WORKFLOW_ALLOCATION_MINUTE_COST = env.float("WORKFLOW_ALLOCATION_MINUTE_COST", default=0.001)
+WORKFLOW_ALLOCATION_FLOOR_SHARE = env.float("WORKFLOW_ALLOCATION_FLOOR_SHARE", default=0.05)
+# What-if simulation: the baseline must reproduce the measured mean cycle time within this share before a
+# scenario is trusted; inputs (technician speed, rework share, QC time) need this many observations, else
+# they come from the last HISTORY_DAYS of every store, else the store is not simulated.
+WORKFLOW_SIMULATION_TOLERANCE = env.float("WORKFLOW_SIMULATION_TOLERANCE", default=0.05)
+WORKFLOW_SIMULATION_MIN_SAMPLES = env.int("WORKFLOW_SIMULATION_MIN_SAMPLES", default=20)
+WORKFLOW_SIMULATION_HISTORY_DAYS = env.int("WORKFLOW_SIMULATION_HISTORY_DAYS", default=365)
+# After a failed QA inspection the control charts are re-checked at once, then at most once per this many seconds.
+WORKFLOW_QA_RECHECK_SECONDS = env.int("WORKFLOW_QA_RECHECK_SECONDS", default=300)
+
+# --- Inventory: assumed figures (documented in docs/inventory.md; responses say when they were used) -------
+# Cost-optimization replays "today's ordering" read back from the shop's purchase orders: a part and store
+# needs at least this many orders in the replayed window for its (s, S) levels to be read from them ...
+INVENTORY_TODAY_MIN_ORDERS = env.int("INVENTORY_TODAY_MIN_ORDERS", default=3)
+# ... and a weekday is one of a store's review days when at least this share of its order days fall on it.
+INVENTORY_TODAY_REVIEW_MIN_SHARE = env.float("INVENTORY_TODAY_REVIEW_MIN_SHARE", default=0.05)
+# Assumed for parts with fewer orders: s = trailing RATE_DAYS demand rate × (quoted lead + BUFFER_DAYS),
+# S = s + COVER_DAYS of demand; and review weekdays (0 = Monday) for a store that placed no orders at all.
+INVENTORY_TODAY_FALLBACK_RATE_DAYS = env.int("INVENTORY_TODAY_FALLBACK_RATE_DAYS", default=56)
+INVENTORY_TODAY_FALLBACK_BUFFER_DAYS = env.int("INVENTORY_TODAY_FALLBACK_BUFFER_DAYS", default=7)
+INVENTORY_TODAY_FALLBACK_COVER_DAYS = env.int("INVENTORY_TODAY_FALLBACK_COVER_DAYS", default=28)
+INVENTORY_TODAY_FALLBACK_REVIEW_WEEKDAYS = [int(d) for d in env.list("INVENTORY_TODAY_FALLBACK_REVIEW_WEEKDAYS", default=["0", "1", "2", "3", "4"])]
+# The out-of-sample check builds the recommended policy from this many days before the replayed window
+# (a moving average of the last AVERAGE_WEEKS weeks), and is left out with fewer than MIN_WEEKS weeks of history.
+INVENTORY_HOLDOUT_HISTORY_DAYS = env.int("INVENTORY_HOLDOUT_HISTORY_DAYS", default=365)
+INVENTORY_HOLDOUT_AVERAGE_WEEKS = env.int("INVENTORY_HOLDOUT_AVERAGE_WEEKS", default=26)
+INVENTORY_HOLDOUT_MIN_WEEKS = env.int("INVENTORY_HOLDOUT_MIN_WEEKS", default=8)
+# A reorder suggestion is "high" urgency when the projected stockout falls within lead time + review period
+# + this many days (critical within the lead time itself).
+INVENTORY_URGENCY_HIGH_EXTRA_DAYS = env.int("INVENTORY_URGENCY_HIGH_EXTRA_DAYS", default=7)
+# The supplier allocation charges each unit of demand it cannot cover at this multiple of INVENTORY_STOCKOUT_COST.
+INVENTORY_UNMET_DEMAND_PENALTY_FACTOR = env.float("INVENTORY_UNMET_DEMAND_PENALTY_FACTOR", default=10.0)
+# Lead time (days) and order cost (GBP) of a part no supplier lists, when the shop has no supplier on record
+# at all to take the typical figures from.
+INVENTORY_FALLBACK_LEAD_TIME_DAYS = env.float("INVENTORY_FALLBACK_LEAD_TIME_DAYS", default=7.0)
+INVENTORY_FALLBACK_ORDER_COST = env.float("INVENTORY_FALLBACK_ORDER_COST", default=15.0)
+# ... re-estimated every this many days through the window, each time from the data before that day only.
+INVENTORY_HOLDOUT_REFIT_DAYS = env.int("INVENTORY_HOLDOUT_REFIT_DAYS", default=28)

@@ -65,6 +65,16 @@ class StatusEventInline(admin.TabularInline):
     readonly_fields = ("from_status", "to_status", "at", "user", "note")
     can_delete = False
 
+    # Events are written by workflow.services.change_status only: shown here, never added, edited or deleted.
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(RepairTicket)
 class RepairTicketAdmin(admin.ModelAdmin):
@@ -81,11 +91,22 @@ class RepairTicketAdmin(admin.ModelAdmin):
 
 @admin.register(TicketStatusEvent)
 class TicketStatusEventAdmin(admin.ModelAdmin):
+    """The status history: written by workflow.services.change_status only, never edited."""
+
     list_display = ("ticket", "from_status", "to_status", "at", "user")
     list_filter = ("to_status",)
     search_fields = ("ticket__reference",)
     raw_id_fields = ("ticket",)
     date_hierarchy = "at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(QAInspection)

@@ -39,6 +39,9 @@ class AuditLogEntryAdmin(admin.ModelAdmin):
     search_fields = ("object_id", "user__username", "action")
     date_hierarchy = "at"
 
+    def has_add_permission(self, request):
+        return False  # written by core.audit.record() from services
+
     def has_change_permission(self, request, obj=None):
         return False  # the audit log is append-only
 

@@ -20,7 +20,10 @@ class LoginRateLimit:
         self.window = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}.get(period, 60)
 
     def check(self, request):
-        address = request.META.get("HTTP_X_FORWARDED_FOR", request.META.get("REMOTE_ADDR", "")).split(",")[0].strip()
+        # REMOTE_ADDR, never X-Forwarded-For: the client writes that header, so keying on it lets anyone
+        # reset their count. Behind the TLS proxy, daphne --proxy-headers sets REMOTE_ADDR from the
+        # proxy's X-Forwarded-For (Caddy replaces whatever the client sent with the client's address).
+        address = request.META.get("REMOTE_ADDR", "")
         key = f"login-attempts:{address}"
         attempts = cache.get_or_set(key, 0, timeout=self.window)
         if attempts >= self.limit:

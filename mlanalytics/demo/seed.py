@@ -32,21 +32,47 @@ class AlreadySeeded(Exception):
     pass
 
 
-def has_data():
-    from workflow.models import RepairTicket
+class OtherData(AlreadySeeded):
+    """The database holds data that no finished or interrupted seed_demo wrote."""
 
-    return RepairTicket.objects.exists() or Store.objects.exists()
+
+EMPTY, SEEDED, INTERRUPTED, OTHER_DATA = "empty", "seeded", "interrupted", "other data"
+
+
+def database_state():
+    """What the database holds, as seed_demo sees it.
+
+    SEEDED: a finished demo data set (its DemoDataset row is written last, with the users, in one
+    transaction). INTERRUPTED: the catalogue and maybe some stores of a seed that stopped before that
+    (demo technicians, nothing but demo tickets, and no user at all: only seed_demo writes such a
+    database). OTHER_DATA: anything else, e.g. a shop's own records; seed_demo never wipes it unasked.
+    """
+    from inventory.models import Part, Supplier
+    from workflow.models import Customer, RepairTicket, Technician
+
+    if DemoDataset.objects.exists():
+        return SEEDED
+    if not any(model.objects.exists() for model in (Store, User, Part, Supplier, Customer, RepairTicket, Technician)):
+        return EMPTY
+    if Technician.objects.exists() and not User.objects.exists() and not RepairTicket.objects.exclude(source="demo").exists():
+        return INTERRUPTED
+    return OTHER_DATA
 
 
 def seed_demo(seed=42, scale="demo", end=None, reset=False, progress=None):
     """Generate and load the demo data set; returns the DemoDataset row holding the planted truth.
 
     `progress(step_name, advance)` is called as work completes (the command drives a bar with it).
+    An interrupted earlier seed is wiped and done again; other data is replaced only with `reset`.
     """
     progress = progress or (lambda *_: None)
-    if has_data():
-        if not reset:
-            raise AlreadySeeded("The database already holds data; run seed_demo --reset to replace it.")
+    state = database_state()
+    if state == SEEDED and not reset:
+        raise AlreadySeeded("The database already holds the demo data set; run seed_demo --reset to replace it.")
+    if state == OTHER_DATA and not reset:
+        raise OtherData("The database holds data that seed_demo did not write (no demo data set is recorded). "
+                        "Nothing was changed. Run seed_demo --reset to wipe ALL of it, users included, and seed the demo data.")
+    if state != EMPTY:
         call_command("flush", interactive=False, verbosity=0)
     started = time.monotonic()
     generator = DemoGenerator(seed=seed, scale=scale, end=end)
@@ -71,24 +97,40 @@ def seed_demo(seed=42, scale="demo", end=None, reset=False, progress=None):
             realized[key] += data.stats[key]
         progress(f"store {store['code']}", 1)
     writer.reset_sequences()
-    _create_users(ids, generator)
-    progress("users", 1)
-    truth = _truth(generator, ids, daily_tickets, pd.concat(po_frames), pd.concat(line_frames), pd.concat(ticket_frames),
-                   pd.concat(qa_frames))
-    counts = {label: n for label, n in sorted(writer.written.items())}
-    dataset = DemoDataset.objects.create(
-        seed=seed, scale=scale, start_date=generator.start, end_date=generator.end, row_counts=counts, truth=truth,
-        duration_seconds=round(time.monotonic() - started, 2),
-    )
+    from workflow.defaults import install_defaults  # message templates and automation rules to start from
+
+    # Users, defaults and the DemoDataset row land together: a database with the row is a finished seed,
+    # and one with demo data but no users is an interrupted one (database_state()).
+    with transaction.atomic():
+        _create_users(ids, generator)
+        progress("users", 1)
+        truth = _truth(generator, ids, daily_tickets, pd.concat(po_frames), pd.concat(line_frames), pd.concat(ticket_frames),
+                       pd.concat(qa_frames))
+        install_defaults()
+        dataset = DemoDataset.objects.create(
+            seed=seed, scale=scale, start_date=generator.start, end_date=generator.end, row_counts=_row_counts(writer),
+            truth=truth, duration_seconds=round(time.monotonic() - started, 2),
+        )
     (settings.DATA_DIR / "demo_truth.json").write_text(json.dumps(truth, indent=1, default=str))
     progress("truth", 1)
     if connection.vendor == "postgresql":  # fresh planner statistics after the bulk load, or joins go nested-loop
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")
-    from workflow.defaults import install_defaults  # message templates and automation rules to start from
+    from inventory.services import rebuild_reservations  # parts held for the tickets still open at the end
 
-    install_defaults()
+    rebuild_reservations()
     return dataset
+
+
+def _row_counts(writer):
+    """Rows of every table the seed wrote: the bulk writer's tables and the catalogue and users (ORM)."""
+    from inventory.models import Part, Supplier, SupplierPrice
+    from workflow.models import DeviceModel, RepairType, RepairTypePart, Skill, Technician
+
+    counts = dict(writer.written)
+    for model in (Store, User, Part, Supplier, SupplierPrice, Technician, DeviceModel, RepairType, RepairTypePart, Skill):
+        counts[model._meta.label] = model.objects.count()  # the database was empty before the seed
+    return dict(sorted(counts.items()))
 
 
 def progress_steps(scale):

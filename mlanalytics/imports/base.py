@@ -224,6 +224,13 @@ def email(blank=True):
     return parse
 
 
+def in_chunks(queryset, field, values, size=5000):
+    """`queryset.filter(<field>__in=values)` in chunks: SQLite caps the number of parameters of one query."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield from queryset.filter(**{f"{field}__in": values[start:start + size]})
+
+
 # --- reading ----------------------------------------------------------------------------------------
 def read_table(raw_bytes):
     """Decode (UTF-8 with or without BOM, else Windows-1252), sniff the delimiter, return (header, rows)."""

@@ -1,5 +1,6 @@
 """Importers for the shop's own records: customers, parts, suppliers, supplier prices, stock,
 purchase orders and repair tickets."""
+from datetime import datetime
 from decimal import Decimal
 
 from django.utils import timezone
@@ -11,10 +12,12 @@ from workflow.models import (
 )
 
 from .base import (
-    Column, CSVImporter, a_datetime, boolean, choice, decimal_between, email, integer, money, text,
+    Column, CSVImporter, a_datetime, boolean, choice, decimal_between, email, in_chunks, integer, money, text,
 )
 
 STATUSES = list(TicketStatus.values)
+IMPORT_NOTE = "imported"  # the note of every status event the tickets import writes (and may rewrite)
+HISTORY_FIELDS = ("status", "received_at", "completed_at", "collected_at")
 
 
 def store_lookup():
@@ -268,8 +271,10 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
     entity = "tickets"
     description = ("Repair tickets, one row per ticket; `reference` is the key. Devices are created as needed. "
                    "An unknown repair type is added to the catalogue from the row (name, category, labour minutes, "
-                   "price). The status history is rebuilt from the dates given (received → ready → collected, "
-                   "or cancelled).")
+                   "price). The status history of an imported ticket is rebuilt from the dates given (received → "
+                   "ready → collected, or cancelled). A ticket whose status the app has recorded (booked in the app, "
+                   "or moved on in the app after its import) keeps it: a row that would change its status or "
+                   "received/completed/collected dates is reported and the file is not applied.")
     columns = [
         Column("reference", text(40, blank=False), True, "Ticket number (unique).", "LON1-0012345"),
         Column("store", text(12, blank=False), True, "Store code.", "LON1"),
@@ -331,6 +336,35 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
                 self.error(n, "completed_at", f"is needed for status {status}")
             if status == "collected" and not row["collected_at"]:
                 self.error(n, "collected_at", "is needed for status collected")
+        self.check_history_owner(rows)
+
+    def check_history_owner(self, rows):
+        """Status changes of tickets whose history the app recorded go through workflow.services.change_status,
+        never through a file: such a row may repeat the status and dates, not change them."""
+        stored = {t.reference: t for t in in_chunks(RepairTicket.objects.all(), "reference", [r["reference"] for r in rows])}
+        if not stored:
+            return
+        app_history = {
+            e.ticket_id for e in in_chunks(
+                TicketStatusEvent.objects.exclude(user__isnull=True, note=IMPORT_NOTE).only("ticket_id"), "ticket_id",
+                [t.id for t in stored.values()])
+        }
+        for row in rows:
+            ticket = stored.get(row["reference"])
+            if ticket is None or (ticket.source == RepairTicket.Source.IMPORT and ticket.id not in app_history):
+                continue
+            where = "booked in the app" if ticket.source == RepairTicket.Source.APP else (
+                f"from the {ticket.get_source_display().lower()}" if ticket.source != RepairTicket.Source.IMPORT
+                else "moved on in the app after its import")
+            file_values = {"status": row["status_final"], **{k: row[k] for k in HISTORY_FIELDS[1:]}}
+            for field in HISTORY_FIELDS:
+                if not _same(file_values[field], getattr(ticket, field)):
+                    shown = getattr(ticket, field)
+                    shown = shown.isoformat(" ", "minutes") if hasattr(shown, "isoformat") else (shown or "empty")
+                    column = "status" if field == "status" else field
+                    self.error(row["_row"], column, f"ticket {ticket.reference} was {where}; its status history is the app's "
+                                                    f"(stored {field}: {shown}). Change its status in the app, not by import")
+            row["history_owned_by_app"] = True
 
     def apply(self, rows):
         devices = {}
@@ -355,6 +389,13 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
                 labour_minutes=row["labour_minutes"], parts_cost=row["parts_cost"] or Decimal("0"),
                 fault_description=row["fault_description"], source=RepairTicket.Source.IMPORT,
             )
+            if row.get("history_owned_by_app"):
+                for field in HISTORY_FIELDS:  # equal to what is stored (checked in prepare); never written from a file
+                    values.pop(field)
+                values.pop("outcome")
+                values.pop("source")  # an app ticket stays an app ticket
+                self.save(RepairTicket, {"reference": row["reference"]}, values)
+                continue
             ticket, outcome = self.save(RepairTicket, {"reference": row["reference"]}, values)
             if outcome != "unchanged":
                 rebuild_history(ticket)
@@ -365,9 +406,20 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
             RepairTicket.objects.filter(reference=reference).exclude(warranty_of_id=originals[original]).update(warranty_of_id=originals[original])
 
 
+def _same(file_value, stored):
+    """Equal, at the precision the file gives: an export to the minute matches the stored seconds."""
+    if isinstance(file_value, datetime) and isinstance(stored, datetime):
+        if not file_value.microsecond:
+            stored = stored.replace(microsecond=0)
+            if not file_value.second:
+                stored = stored.replace(second=0)
+    return file_value == stored
+
+
 def rebuild_history(ticket):
-    """Status events of an imported ticket, from the dates it carries (the source kept no history)."""
-    TicketStatusEvent.objects.filter(ticket=ticket).delete()
+    """Status events of an imported ticket, from the dates it carries (the source kept no history).
+    Only events this import wrote are replaced; an event recorded in the app is never deleted."""
+    TicketStatusEvent.objects.filter(ticket=ticket, user__isnull=True, note=IMPORT_NOTE).delete()
     steps = [("", TicketStatus.RECEIVED, ticket.received_at)]
     final = ticket.status
     if final == TicketStatus.CANCELLED:
@@ -379,5 +431,5 @@ def rebuild_history(ticket):
     elif final != TicketStatus.RECEIVED:
         steps.append((TicketStatus.RECEIVED, final, ticket.received_at))
     TicketStatusEvent.objects.bulk_create([
-        TicketStatusEvent(ticket=ticket, from_status=a, to_status=b, at=at, note="imported") for a, b, at in steps
+        TicketStatusEvent(ticket=ticket, from_status=a, to_status=b, at=at, note=IMPORT_NOTE) for a, b, at in steps
     ])

@@ -1,9 +1,16 @@
 """Production settings pass Django's deployment checklist, and the OpenAPI schema has no warnings."""
+import fnmatch
+import http.client
 import os
 import secrets
+import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
+import pytest
+import yaml
 from django.conf import settings
 
 
@@ -11,6 +18,9 @@ def test_check_deploy_is_clean_in_production_mode(tmp_path):
     environment = {
         **os.environ, "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(60), "ALLOWED_HOSTS": "repairs.example.co.uk",
         "DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        # A production deployment delivers customer messages (the workflow app's deploy checks say so otherwise).
+        "EMAIL_URL": "smtp+tls://repairs:secret@mail.example.co.uk:587", "SMS_PROVIDER": "http",
+        "SMS_API_URL": "https://sms.example.co.uk/v1/messages", "SMS_API_KEY": "key",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -18,3 +28,72 @@ def test_check_deploy_is_clean_in_production_mode(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def image_healthcheck():
+    """The HEALTHCHECK command of the production image, as the container runs it (a shell command)."""
+    text = (Path(settings.BASE_DIR) / "Dockerfile").read_text()
+    (line,) = [line for line in text.splitlines() if line.startswith("HEALTHCHECK ")]
+    return line.split(" CMD ", 1)[1]
+
+
+@pytest.mark.slow
+def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
+    """DEBUG=0 redirects every page to HTTPS; the probe calls http://127.0.0.1:8000/healthz from inside
+    the container with a production ALLOWED_HOSTS that does not list 127.0.0.1, and must get 200."""
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")},
+        "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(60), "ALLOWED_HOSTS": "repairs.example.co.uk",
+        "DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "STATIC_ROOT": str(tmp_path / "static"),
+    }
+    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mlanalytics.asgi:application"],
+                              cwd=settings.BASE_DIR, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "daphne did not start"
+                time.sleep(0.2)
+        # The first request loads every view module (seconds); the image allows for that with --start-period.
+        warm_up = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        warm_up.request("GET", "/healthz", headers={"Host": "repairs.example.co.uk"})
+        assert warm_up.getresponse().status == 200  # plain HTTP: /healthz is exempt from the HTTPS redirect
+        probe = subprocess.run(["/bin/sh", "-c", image_healthcheck().replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
+                               env=environment, capture_output=True, text=True, timeout=30)
+        assert probe.returncode == 0, probe.stderr
+        page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        page.request("GET", "/accounts/login/", headers={"Host": "repairs.example.co.uk"})
+        response = page.getresponse()
+        assert response.status == 301 and response.getheader("Location") == "https://repairs.example.co.uk/accounts/login/"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_compose_gives_containers_the_env_file_and_no_web_probe_where_no_web_server_runs():
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "compose.yaml").read_text())
+    services = compose["services"]
+    for name in ("migrate", "web", "worker", "beat"):
+        assert {"path": ".env", "required": False} in services[name]["env_file"], name
+    assert "healthcheck" not in services["web"]  # the image's /healthz probe
+    assert services["migrate"]["healthcheck"] == {"disable": True} and services["beat"]["healthcheck"] == {"disable": True}
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+
+
+def test_the_build_context_leaves_out_local_state_and_secrets():
+    patterns = [line.strip() for line in (Path(settings.BASE_DIR) / ".dockerignore").read_text().splitlines()
+                if line.strip() and not line.startswith("#")]
+    for path in (".venv", "var", ".git", ".env", ".env.production", "mlanalytics/__pycache__", "test-artifacts"):
+        assert any(fnmatch.fnmatch(path, p.replace("**/", "*")) or fnmatch.fnmatch(path, p) for p in patterns), path
+    for path in ("manage.py", "mlanalytics/settings.py", "requirements.txt", "static/css/app.css", "templates/base.html"):
+        assert not any(fnmatch.fnmatch(path, p.replace("**/", "*")) or fnmatch.fnmatch(path, p) for p in patterns), path

@@ -1,9 +1,11 @@
 """The demo data generator: reproducible, and every planted signal is visible in the data with plain pandas."""
 import hashlib
+import json
 import os
 import subprocess
 import sys
 from datetime import date
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +14,7 @@ import pytest
 from django.conf import settings
 from scipy.special import hyp2f1
 
-from inventory.models import PurchaseOrderLine, Stock, StockMovement, SupplierPrice
+from inventory.models import Part, PurchaseOrderLine, Stock, StockMovement, SupplierPrice
 from mlanalytics.demo.calendar import uk_bank_holidays
 from mlanalytics.demo.generator import DemoGenerator
 from workflow.models import QAInspection, RepairTicket
@@ -141,6 +143,43 @@ def test_one_technician_fails_qa_far_more_than_the_rest(demo):
     assert fail_rate[planted] > 2 * fail_rate.drop(planted).median()
 
 
+def test_the_same_technician_has_far_more_warranty_comebacks(demo):
+    frame = tickets_frame()
+    firsts = frame[frame.warranty_of_id.isna() & frame.technician__code.notna()]
+    comebacks = frame[frame.warranty_of_id.notna()].merge(
+        frame[["id", "technician__code"]], left_on="warranty_of_id", right_on="id", suffixes=("", "_of_original"))
+    rate = (comebacks.groupby("technician__code_of_original").size() / firsts.groupby("technician__code").size()).fillna(0)
+    planted = demo.truth["out_of_control_technician"]
+    assert rate.idxmax() == planted["code"]
+    assert rate[planted["code"]] > 3 * rate.drop(planted["code"]).median()
+    assert rate[planted["code"]] == pytest.approx(planted["planted_comeback_rate"], abs=0.05)
+    assert rate.drop(planted["code"]).median() == pytest.approx(planted["baseline_comeback_rate"], abs=0.015)
+
+
+def test_intake_has_the_planted_summer_wave(demo):
+    """Least squares on log daily intake (plain numpy/pandas): weekday levels, a quadratic trend for the
+    growing customer base, and one yearly cosine wave; surges, bank holidays and closed days left out."""
+    frame = tickets_frame()
+    days = pd.date_range(demo.start_date, demo.end_date, freq="D")
+    daily = frame[frame.warranty_of_id.isna()].groupby("day").size().reindex(days.date, fill_value=0)
+    daily.index = days
+    planted = demo.truth["intake"]
+    in_surge = np.zeros(len(days), dtype=bool)
+    for surge in planted["surges"]:
+        (m1, d1), (m2, d2) = (map(int, surge[k].split("-")) for k in ("start", "end"))
+        in_surge |= (days.month * 100 + days.day >= m1 * 100 + d1) & (days.month * 100 + days.day <= m2 * 100 + d2)
+    holidays = pd.to_datetime(list(uk_bank_holidays(demo.start_date, demo.end_date)))
+    kept = daily[(daily > 0).to_numpy() & ~in_surge & ~days.isin(holidays)]
+    years = (kept.index - kept.index[0]).days.to_numpy() / 365.25
+    angle = 2 * np.pi * kept.index.dayofyear.to_numpy() / 365.25
+    design = np.column_stack([pd.get_dummies(kept.index.dayofweek).to_numpy(float), years, years ** 2, np.cos(angle), np.sin(angle)])
+    coefficients, *_ = np.linalg.lstsq(design, np.log(kept.to_numpy(float)), rcond=None)
+    a, b = coefficients[-2:]
+    amplitude, peak_day = np.hypot(a, b), (np.arctan2(b, a) * 365.25 / (2 * np.pi)) % 365.25
+    assert amplitude == pytest.approx(planted["yearly"]["amplitude"], abs=0.05)
+    assert abs(peak_day - planted["yearly"]["peak_day_of_year"]) < 35  # mid-July, within five weeks
+
+
 def test_one_repair_type_has_far_more_variable_labour(demo):
     frame = tickets_frame()
     done = frame[frame.labour_minutes.notna() & frame.warranty_of_id.isna()]
@@ -156,12 +195,17 @@ def test_slow_movers_have_intermittent_weekly_demand_and_dead_stock_sits_still(d
     moves["week"] = pd.to_datetime(moves.moved_at, utc=True).dt.tz_convert("Europe/London").dt.tz_localize(None).dt.to_period("W")
     weeks = pd.period_range(demo.start_date, demo.end_date, freq="W")
     weekly = moves.groupby(["part__sku", "week"]).quantity.sum().unstack(fill_value=0).reindex(columns=weeks, fill_value=0)
-    slow = [s for s in demo.truth["slow_moving_parts"]["skus"] if s in weekly.index]
-    share_of_weeks_with_demand = (weekly.loc[slow] != 0).mean(axis=1)
-    adi = 1 / share_of_weeks_with_demand.replace(0, np.nan)
-    assert (adi.fillna(np.inf) > 1.32).mean() >= 0.9  # Syntetos–Boylan intermittent boundary
-
+    # Every part, including those never consumed (no demand at all: ADI is infinite).
+    weekly = weekly.reindex(Part.objects.values_list("sku", flat=True), fill_value=0)
+    adi = (1 / (weekly != 0).mean(axis=1).replace(0, np.nan)).fillna(np.inf)  # average inter-demand interval, weeks
+    slow = demo.truth["slow_moving_parts"]["skus"]
     dead = demo.truth["dead_stock"]["skus"]
+    assert len(slow) >= 10
+    assert (adi[slow] > 1.32).mean() >= 0.9  # Syntetos–Boylan intermittent boundary
+    others = adi.drop(slow + dead)
+    # Discriminating: most other parts are past 1.32 too, but slow movers' demand is far sparser.
+    assert adi[slow].median() > 2 * others.median()
+
     cutoff = pd.Timestamp(demo.end_date, tz="Europe/London") - pd.Timedelta(days=365)
     recent = moves[pd.to_datetime(moves.moved_at, utc=True) > cutoff]
     assert not set(dead) & set(recent.part__sku)
@@ -177,3 +221,75 @@ def test_one_store_overpays_by_buying_from_the_premium_supplier(demo):
     by_store = lines.groupby("po__store__code").ratio.mean()
     assert by_store.idxmax() == planted["store"]
     assert by_store[planted["store"]] > by_store.drop(planted["store"]).max() + 0.08
+
+
+INTERRUPT_SECOND_STORE = """
+import django
+django.setup()
+from unittest import mock
+from django.core.management import call_command
+from mlanalytics.demo.generator import DemoGenerator
+
+simulate = DemoGenerator.simulate_store
+def stop_at_the_second_store(self, index):
+    if index == 1:
+        raise KeyboardInterrupt  # as if Ctrl-C during the first `make run`
+    return simulate(self, index)
+
+with mock.patch.object(DemoGenerator, "simulate_store", stop_at_the_second_store):
+    call_command("seed_demo", "--scale", "small", "--seed", "5", "--end", "2026-03-31", "-v", "0")
+"""
+
+
+@pytest.mark.slow
+def test_an_interrupted_seed_is_done_again_by_the_next_seed_demo(tmp_path):
+    environment = {**os.environ, "DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                   "DJANGO_SETTINGS_MODULE": "mlanalytics.settings"}
+    environment.pop("REDIS_URL", None)
+
+    def manage(*args):
+        return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+
+    assert manage("migrate", "-v", "0").returncode == 0
+    interrupted = subprocess.run([sys.executable, "-c", INTERRUPT_SECOND_STORE], cwd=ROOT, env=environment, capture_output=True, text=True, timeout=600)
+    assert interrupted.returncode != 0 and "KeyboardInterrupt" in interrupted.stderr
+    import sqlite3
+
+    def count(table):
+        with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+            return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+    assert count("core_store") == 2 and count("workflow_repairticket") > 0 and count("core_demodataset") == 0  # half-finished
+
+    again = manage("seed_demo", "--if-empty", "--scale", "small", "--seed", "5", "--end", "2026-03-31", "-v", "1")  # as `make run` does
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "stopped before it finished" in again.stdout and "Seeded small demo data" in again.stdout
+    with sqlite3.connect(tmp_path / "db.sqlite3") as db:
+        (row_counts,) = db.execute("SELECT row_counts FROM core_demodataset").fetchone()
+    row_counts = json.loads(row_counts)
+    for table, label in (("workflow_repairticket", "workflow.RepairTicket"), ("core_store", "core.Store"), ("core_user", "core.User"),
+                         ("inventory_part", "inventory.Part"), ("workflow_technician", "workflow.Technician")):
+        assert count(table) == row_counts[label], label  # one complete data set, not the half one plus another
+        assert f"{label}" in again.stdout
+    assert row_counts["core.Store"] == 2 and row_counts["core.User"] == 4
+
+    third = manage("seed_demo", "--if-empty", "--scale", "small", "-v", "0")
+    assert third.returncode == 0 and "already seeded; not seeding" in third.stdout
+
+
+def test_seed_demo_never_wipes_data_it_did_not_write(demo):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from mlanalytics.core.models import DemoDataset, Store
+
+    with pytest.raises(CommandError, match="already holds the demo data set; run seed_demo --reset"):
+        call_command("seed_demo", "--scale", "small", "-v", "0")
+    DemoDataset.objects.all().delete()  # now: a shop's own data, as far as seed_demo can tell (rolled back after)
+    stores, tickets = Store.objects.count(), RepairTicket.objects.count()
+    with pytest.raises(CommandError, match="Nothing was changed. Run seed_demo --reset"):
+        call_command("seed_demo", "--scale", "small", "-v", "0")
+    out = StringIO()
+    call_command("seed_demo", "--if-empty", "--scale", "small", "-v", "0", stdout=out)
+    assert "not seeding" in out.getvalue()
+    assert (Store.objects.count(), RepairTicket.objects.count()) == (stores, tickets)

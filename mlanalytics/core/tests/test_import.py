@@ -1,5 +1,6 @@
 """CSV import through the management command: good files apply wholly, bad files change nothing and
 say what is wrong, re-imports change nothing, and real Open Repair Data imports."""
+import csv
 from io import StringIO
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count, Sum
+from django.utils import timezone
 
 from inventory.models import Part, PurchaseOrder, PurchaseOrderLine, Stock, StockMovement, Supplier
 from mlanalytics.core.models import Store
@@ -196,24 +198,51 @@ def test_the_open_repair_data_sample_imports_whole_and_only_once(tmp_path):
     assert f"0 created, 0 updated, {len(expected)} unchanged" in again.getvalue()
 
 
+LONG_PROVIDER = ("Welsh Association of Community Repair Cafés, Fixing Factories and Tool Libraries "
+                 "for a Circular Economy in Wales and the Borders")  # 125 characters; Store.name holds 100
+LONG_ID = "repaircymru_community_repair_events_2024_0000123"  # 48 characters; the reference field holds 40
 ORDS_OTHER_PROVIDER = (
     "\ufeffid;data_provider;country;partner_product_category;product_category;product_category_id;brand;"
     "year_of_manufacture;product_age;repair_status;repair_barrier_if_end_of_life;group_identifier;event_date;problem;extra_column\r\n"
     'rcdenmark_101;Repair Café Denmark;DNK;Husholdningsapparater ~ Kaffemaskine;Coffee maker;36;Melitta;"";"";Fixed;"";Grønt Værksted;2025-04-01;"";x\r\n'
     'rcdenmark_102;Repair Café Denmark;DNK;Mobil/smartphone ~ Mobil;Mobile;19;Iphone;2019;4.5;end of life;Item too worn out;Albertslund;2023-11-20;"Skærm ""knust""";x\r\n'
     "fixitclinic-7;Fixit Clinic;USA;tablet;Tablet;30;Apple;;;Unknown;;Fixit Clinic;2019-01-10;needed new battery. . .;\r\n"
+    # Values ORDS v0.3 allows (tableschema.json sets no range or length on them):
+    "rcint-501;Repair Café International;NLD;Telefoon;;19;Samsung;;200;Fixed;;Repair Café Utrecht;2024-02-03;Scherm vervangen;\r\n"
+    "rconnects-9;Repair Connects;GBR;Laptop ~ Laptop;Laptop;16;Dell;2015;8;Repairable;;Leeds;2024-03-04;Hinge loose;\r\n"
+    f"{LONG_ID};{LONG_PROVIDER};GBR;Tablet;Tablet;30;Lenovo;;3;Fixed;;Caerdydd;2024-05-06;Charging port;\r\n"
 )
 
 
 def test_ords_files_from_other_providers_import(tmp_path):
     out, _ = run_import(tmp_path, "ords", ORDS_OTHER_PROVIDER)
-    assert "3 created" in out and "ignored columns: extra_column" in out
+    assert "6 created" in out and "ignored columns: extra_column" in out
     phone = RepairTicket.objects.get(reference="ORDS-rcdenmark_102")
     assert (phone.status, phone.outcome, phone.device_model.category) == ("cancelled", "end_of_life", "phone")
     assert 'Skærm "knust"' in phone.fault_description and "Item too worn out" in phone.fault_description
     assert "4.5 years; made 2019" in phone.fault_description
     assert phone.store.code.startswith("ORDS-") and phone.store != RepairTicket.objects.get(reference="ORDS-fixitclinic-7").store
     assert RepairTicket.objects.get(reference="ORDS-rcdenmark_101").device_model.category == "other"
+
+    # A blank product_category takes its name from product_category_id (19 = Mobile).
+    blank_category = RepairTicket.objects.get(reference="ORDS-rcint-501")
+    assert (blank_category.device_model.category, blank_category.repair_type.code) == ("phone", "ords-mobile")
+    # An implausible product_age (200 years) is imported as unknown, and the output says so.
+    assert "product_age outside 0–150 years on 1 row(s), imported with the age unknown: row 5" in out
+    assert "Product age" not in blank_category.fault_description and blank_category.outcome == "fixed"
+    # Providers sharing a prefix get a store each (a 12-character prefix once merged them).
+    international, connects = blank_category.store, RepairTicket.objects.get(reference="ORDS-rconnects-9").store
+    assert international != connects
+    assert (international.name, connects.name) == ("Repair Café International (Open Repair Data)", "Repair Connects (Open Repair Data)")
+    # A provider name too long for Store.name and an id too long for the reference still fit (PostgreSQL enforces both).
+    long_one = RepairTicket.objects.get(source="ords", store__name__startswith=LONG_PROVIDER[:60])
+    assert len(long_one.store.name) <= Store._meta.get_field("name").max_length and long_one.store.name.endswith("(Open Repair Data)")
+    assert len(long_one.reference) <= RepairTicket._meta.get_field("reference").max_length
+    assert long_one.reference.startswith("ORDS-repaircymru_") and f"ORDS id: {LONG_ID}" in long_one.fault_description
+    assert all(len(s.code) <= 12 for s in Store.objects.filter(code__startswith="ORDS-"))
+
+    again, _ = run_import(tmp_path, "ords", ORDS_OTHER_PROVIDER)
+    assert "0 created, 0 updated, 6 unchanged" in again
 
 
 def test_a_bad_ords_row_is_reported_with_its_column(tmp_path):
@@ -228,3 +257,74 @@ def test_docs_describe_every_column_of_every_importer():
     text = (Path(settings.BASE_DIR) / "docs" / "import.md").read_text()
     for entity in IMPORTERS:
         assert describe(entity) in text, f"docs/import.md is out of date for {entity}: run scripts/write_import_docs.py"
+
+
+def test_every_problem_is_listed_and_written_to_the_report_file(tmp_path):
+    rows = "".join(f"BAD-{n},Part {n},screen,-1,20\n" for n in range(600))
+    path, report = tmp_path / "parts.csv", tmp_path / "problems.csv"
+    path.write_text("sku,name,category,unit_cost,price\n" + rows)
+    err = StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("import_csv", "parts", str(path), "--report", str(report), stdout=StringIO(), stderr=err)
+    assert "600 problem(s) in 600 row(s); nothing was imported" in str(failure.value) and str(report) in str(failure.value)
+    printed = err.getvalue().splitlines()
+    assert len(printed) == 600 and printed[-1] == "row 601, column unit_cost: must not be negative"
+    with report.open(newline="") as handle:
+        written = list(csv.DictReader(handle))
+    assert len(written) == 600
+    assert written[0] == {"row": "2", "column": "unit_cost", "reason": "must not be negative"}
+    assert not Part.objects.filter(sku__startswith="BAD-").exists()
+
+
+def ticket_row(ticket, **changes):
+    """A tickets-import row repeating what is stored for `ticket` (London time, to the minute)."""
+    local = lambda moment: timezone.localtime(moment).strftime("%Y-%m-%d %H:%M") if moment else ""  # noqa: E731
+    row = {"reference": ticket.reference, "store": ticket.store.code, "device_category": ticket.device_model.category,
+           "brand": ticket.device_model.brand, "model": ticket.device_model.model_name, "repair_type": ticket.repair_type.code,
+           "status": ticket.status, "received_at": local(ticket.received_at), "completed_at": local(ticket.completed_at),
+           "collected_at": local(ticket.collected_at), "final_price": ""}
+    row.update(changes)
+    out = StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(row), lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(row)
+    return out.getvalue()
+
+
+def test_a_ticket_import_never_changes_a_status_the_app_recorded(tmp_path, store_codes, make_user):
+    from workflow.models import DeviceModel, RepairType
+    from workflow.services import change_status, create_ticket
+
+    user = make_user("staff")
+    store = Store.objects.get(code=store_codes[0])
+    booked = create_ticket(store=store, device_model=DeviceModel.objects.filter(category="phone").first(),
+                           repair_type=RepairType.objects.filter(device_category="phone").first(), user=user)
+    # Refused: the app's ticket would jump to collected without the process (and its history would be rewritten).
+    _, errors = failing_import(tmp_path, "tickets", ticket_row(booked, status="collected", completed_at="2030-01-02 10:00",
+                                                                collected_at="2030-01-03 10:00"))
+    assert f"row 2, column status: ticket {booked.reference} was booked in the app; its status history is the app's" in errors
+    assert "row 2, column completed_at: ticket" in errors
+    booked.refresh_from_db()
+    assert booked.status == "received" and list(booked.status_events.values_list("to_status", flat=True)) == ["received"]
+    # Allowed: the same status and dates, other columns changed.
+    out, _ = run_import(tmp_path, "tickets", ticket_row(booked, final_price="49.00"))
+    assert "1 updated" in out
+    booked.refresh_from_db()
+    assert (booked.status, float(booked.final_price), booked.source, booked.status_events.count()) == ("received", 49.0, "app", 1)
+
+    # An imported ticket the app has since moved on: its history is now the app's too.
+    content = TICKETS.format(store=store.code)
+    run_import(tmp_path, "tickets", content)
+    imported = RepairTicket.objects.get(reference="IMP-T-3")
+    change_status(imported, "diagnosing", user=user)
+    _, errors = failing_import(tmp_path, "tickets", content)  # the file as imported: IMP-T-3 "received"
+    assert "row 4, column status: ticket IMP-T-3 was moved on in the app after its import" in errors
+    assert "column received_at" not in errors and "row 2" not in errors and "row 3" not in errors
+    history = [("received", None), ("diagnosing", user.id)]
+    assert list(imported.status_events.order_by("at", "id").values_list("to_status", "user")) == history
+    # A file that repeats the app's status is fine, and rewrites no history.
+    out, _ = run_import(tmp_path, "tickets", content.replace("Stylus tip repair,,2025-06-01", "Stylus tip repair,diagnosing,2025-06-01"))
+    assert "0 created, 0 updated, 3 unchanged" in out
+    imported.refresh_from_db()
+    assert imported.status == "diagnosing"
+    assert list(imported.status_events.order_by("at", "id").values_list("to_status", "user")) == history

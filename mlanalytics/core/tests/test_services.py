@@ -1,9 +1,11 @@
 """The two services every write goes through: ticket status changes and stock movements."""
+import contextlib
 import threading
+import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -141,35 +143,112 @@ def test_the_demo_ledger_and_stock_rows_agree_everywhere(demo):
     assert not StockMovement.objects.filter(balance_after__lt=0).exists()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_two_threads_taking_the_last_unit_exactly_one_wins():
-    store = StoreFactory()
-    part = PartFactory()
-    device, repair_type = DeviceModelFactory(), RepairTypeFactory()
-    tickets = [create_ticket(store=store, device_model=device, repair_type=repair_type) for _ in range(2)]
-    move_stock(part, store, "receipt", 1)
-    barrier = threading.Barrier(2)
-    outcomes = []
+CONTENDERS = 3
 
-    def take(ticket):
+
+def on_the_lock(ready):
+    """Set `ready` when this thread's connection starts the statement that must wait for the lock holder:
+    SQLite's BEGIN IMMEDIATE (the database write lock), PostgreSQL's SELECT ... FOR UPDATE of the stock row."""
+    connection.ensure_connection()
+    if connection.vendor == "sqlite":
+        connection.connection.set_trace_callback(lambda sql: ready.set() if sql.startswith("BEGIN") else None)
+        return contextlib.nullcontext()
+
+    def wrapper(execute, sql, params, many, context):
+        if "FOR UPDATE" in sql:
+            ready.set()
+        return execute(sql, params, many, context)
+
+    return connection.execute_wrapper(wrapper)
+
+
+def waiting_backends():
+    """PostgreSQL sessions of this database blocked on a lock right now."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def race_for_the_last_unit(holder_commits):
+    """One transaction takes the last unit and stays open (threading.Event) until CONTENDERS other threads
+    are provably waiting for its lock; then it commits or rolls back. Returns the outcomes and the stock."""
+    store, part = StoreFactory(), PartFactory()
+    device, repair_type = DeviceModelFactory(), RepairTypeFactory()
+    tickets = [create_ticket(store=store, device_model=device, repair_type=repair_type) for _ in range(CONTENDERS + 1)]
+    move_stock(part, store, "receipt", 1)
+    holding, release = threading.Event(), threading.Event()
+    at_the_lock = [threading.Event() for _ in range(CONTENDERS)]
+    outcomes = {}
+
+    class Abandon(Exception):
+        pass
+
+    def hold(ticket):
         try:
-            barrier.wait()
-            consume_for_ticket(ticket, part, 1)
-            outcomes.append("took it")
-        except InsufficientStock:
-            outcomes.append("out of stock")
-        except Exception as exc:  # noqa: BLE001 - any other failure is recorded and fails the test below
-            outcomes.append(f"error: {exc!r}")
+            with transaction.atomic():
+                consume_for_ticket(ticket, part, 1)
+                holding.set()
+                if not release.wait(60):
+                    raise TimeoutError("never released")
+                if not holder_commits:
+                    raise Abandon()
+            outcomes["holder"] = "took it"
+        except Abandon:
+            outcomes["holder"] = "rolled back"
+        except Exception as exc:  # noqa: BLE001 - recorded and failed below
+            outcomes["holder"] = f"error: {exc!r}"
         finally:
+            holding.set()
             connections.close_all()
 
-    threads = [threading.Thread(target=take, args=(t,)) for t in tickets]
-    for thread in threads:
+    def contend(k, ticket):
+        try:
+            with on_the_lock(at_the_lock[k]):
+                consume_for_ticket(ticket, part, 1)
+            outcomes[k] = "took it"
+        except InsufficientStock:
+            outcomes[k] = "out of stock"
+        except Exception as exc:  # noqa: BLE001
+            outcomes[k] = f"error: {exc!r}"
+        finally:
+            at_the_lock[k].set()
+            connections.close_all()
+
+    holder = threading.Thread(target=hold, args=(tickets[0],))
+    holder.start()
+    assert holding.wait(30) and "holder" not in outcomes, outcomes
+    contenders = [threading.Thread(target=contend, args=(k, t)) for k, t in enumerate(tickets[1:])]
+    for thread in contenders:
         thread.start()
-    for thread in threads:
+    for event in at_the_lock:
+        assert event.wait(30)
+    assert not any(k in outcomes for k in range(CONTENDERS)), f"a contender finished while the unit was held: {outcomes}"
+    if connection.vendor == "postgresql":
+        deadline = time.monotonic() + 30
+        while waiting_backends() < CONTENDERS and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert waiting_backends() == CONTENDERS
+    release.set()
+    for thread in [holder, *contenders]:
         thread.join(timeout=60)
-    assert sorted(outcomes) == ["out of stock", "took it"], outcomes
-    assert stock_of(part, store) == 0
-    assert ledger_total(part, store) == 0
+    assert not any(thread.is_alive() for thread in [holder, *contenders])
+    return outcomes, store, part
+
+
+@pytest.mark.django_db(transaction=True)
+def test_threads_racing_for_the_last_unit_exactly_one_gets_it_and_ledger_agrees():
+    outcomes, store, part = race_for_the_last_unit(holder_commits=True)
+    assert outcomes == {"holder": "took it", **{k: "out of stock" for k in range(CONTENDERS)}}
+    assert stock_of(part, store) == ledger_total(part, store) == 0
     assert StockMovement.objects.filter(part=part, kind="consumption").count() == 1
     assert connection.vendor in ("postgresql", "sqlite")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_the_holder_rolls_back_exactly_one_waiting_thread_gets_the_last_unit():
+    outcomes, store, part = race_for_the_last_unit(holder_commits=False)
+    assert outcomes.pop("holder") == "rolled back"
+    assert sorted(outcomes.values()) == ["out of stock"] * (CONTENDERS - 1) + ["took it"], outcomes
+    assert stock_of(part, store) == ledger_total(part, store) == 0
+    consumed = StockMovement.objects.filter(part=part, kind="consumption")
+    assert consumed.count() == 1 and consumed.get().balance_after == 0

@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from mlanalytics.demo.catalogue import SCALES
-from mlanalytics.demo.seed import AlreadySeeded, progress_steps, seed_demo
+from mlanalytics.demo.seed import INTERRUPTED, OTHER_DATA, SEEDED, AlreadySeeded, database_state, progress_steps, seed_demo
 
 
 class Command(BaseCommand):
@@ -18,14 +18,19 @@ class Command(BaseCommand):
         parser.add_argument("--end", type=date.fromisoformat, default=None,
                             help="Last day of history (default: yesterday). Same seed + same end = same data.")
         parser.add_argument("--reset", action="store_true", help="Wipe the database first (all data and users).")
-        parser.add_argument("--if-empty", action="store_true", help="Do nothing when the database already holds data.")
+        parser.add_argument("--if-empty", action="store_true",
+                            help="Do nothing when the database holds a finished demo data set or data of its own "
+                                 "(an interrupted seed is still done again).")
 
     def handle(self, *args, seed, scale, end, reset, if_empty, **options):
-        from mlanalytics.demo.seed import has_data
-
-        if if_empty and has_data():
-            self.stdout.write("Data already present; not seeding.")
+        state = database_state()
+        if if_empty and not reset and state in (SEEDED, OTHER_DATA):
+            self.stdout.write("Demo data already seeded; not seeding." if state == SEEDED else
+                              "The database holds data seed_demo did not write; not seeding (seed_demo --reset replaces it).")
             return
+        if state == INTERRUPTED and not reset:
+            self.stdout.write("An earlier seed_demo stopped before it finished (no demo data set is recorded): "
+                              "wiping its partial data and seeding again.")
         bar = tqdm(total=progress_steps(scale), desc=f"seed_demo {scale}", unit="step", disable=options["verbosity"] == 0)
 
         def progress(step, advance):
