@@ -1,7 +1,7 @@
 """Benchmark cases of the predictive endpoints for `manage.py bench` (p50/p95, cold and warm cache).
 
-Every case is answered from stored models: run `manage.py train_models` first. Training time per
-model kind is printed by `manage.py train_models` itself.
+Every case is answered from stored models: run `manage.py train_models` first. After the cases,
+`report()` prints the training time per model kind of the latest finished training run.
 """
 from mlanalytics.core.management.commands.bench import BenchCase
 
@@ -28,3 +28,24 @@ def cases(context):
         BenchCase("model-performance kind", "GET", BASE + "model-performance", {"kind": "repair_demand"}),
     ]
     return [case for case in out if one is not None or "store" not in case.data]
+
+
+def report(context):
+    """Training time per model kind (wall clock, with the number of models) of the latest finished run."""
+    from .models import TrainingRun
+    from .training import KINDS
+
+    run = TrainingRun.objects.filter(status=TrainingRun.Status.DONE).order_by("-started_at").first()
+    if run is None:
+        return ["training: no finished training run (run manage.py train_models)"]
+    counts = {}
+    for entry in run.log:
+        counts[entry.get("kind")] = counts.get(entry.get("kind"), 0) + 1
+    timings = run.timings or {}
+    lines = [f"training run {run.pk} ({run.started_at:%Y-%m-%d %H:%M}, {run.triggered_by or '?'}): "
+             f"{timings.get('total', run.duration_seconds):.1f} s wall, {timings.get('cpu_seconds', float('nan')):.1f} s CPU, "
+             f"loading data {timings.get('loading_data', float('nan')):.1f} s"]
+    for kind in KINDS:
+        if kind in timings:
+            lines.append(f"training {kind:42s} {timings[kind]:7.1f} s  ({counts.get(kind, 0)} models)")
+    return lines

@@ -103,8 +103,14 @@ TICKET_FIELDS = {
 }
 
 
-def load_tickets(store_ids=None, since=None):
-    """Every repair ticket as a frame (local times, money as float, labour cost at the technician's rate)."""
+def load_tickets(store_ids=None, since=None, completed_since=None):
+    """Every repair ticket as a frame (local times, money as float, labour cost at the technician's rate).
+
+    `since`: only tickets received from then on; `completed_since`: only tickets received or completed
+    from then on (what the business metrics of later periods read).
+    """
+    from django.db.models import Q
+
     from workflow.models import RepairTicket
 
     rows = RepairTicket.objects.all()
@@ -112,6 +118,8 @@ def load_tickets(store_ids=None, since=None):
         rows = rows.filter(store_id__in=store_ids)
     if since is not None:
         rows = rows.filter(received_at__gte=since)
+    if completed_since is not None:
+        rows = rows.filter(Q(received_at__gte=completed_since) | Q(completed_at__gte=completed_since))
     frame = pd.DataFrame(list(rows.values_list(*TICKET_FIELDS.values())), columns=list(TICKET_FIELDS))
     if frame.empty:
         return frame
@@ -132,6 +140,20 @@ def history_end(tickets):
     last = tickets.received_day.max()
     yesterday = pd.Timestamp(timezone.localdate() - timedelta(days=1))
     return min(last, yesterday)
+
+
+def last_complete_day(store_ids=None):
+    """The data end ShopData.load(store_ids) would find (the last intake day of the active stores among
+    `store_ids`, never today), from one aggregate query instead of loading the tickets."""
+    from workflow.models import RepairTicket
+
+    rows = RepairTicket.objects.filter(store__is_active=True)
+    if store_ids is not None:
+        rows = rows.filter(store_id__in=store_ids)
+    last = rows.aggregate(last=Max("received_at"))["last"]
+    if last is None:
+        return None
+    return min(timezone.localdate(last), timezone.localdate() - timedelta(days=1))
 
 
 def daily_counts(tickets, start, end):
@@ -369,28 +391,69 @@ def load_purchase_lines():
     return frame
 
 
-def cheapest_qualified_prices():
-    """Per part, the lowest list price among active suppliers with a price-list line for it."""
+SUPPLIER_RECORD_DAYS = 365  # the delivery record a supplier is qualified on: the last year of orders
+
+
+def supplier_delivery_records(end, window_days=SUPPLIER_RECORD_DAYS):
+    """Per supplier code: purchase orders placed and received, on-time rate, defect rate and mean days
+    late over the `window_days` up to `end` (a date) — the inventory app's supplier scorecard
+    (inventory.ml.suppliers.supplier_scorecards) on its purchase-order history and delivery receipts."""
+    from inventory import selectors as inventory
+    from inventory.ml.suppliers import supplier_scorecards
+
+    history = inventory.purchase_order_history(window_days, end=end)
+    quality = inventory.receipt_quality(window_days, end=end)
+    suppliers = inventory.suppliers_frame().set_index("supplier_id")
+    if history.empty:
+        cards = pd.DataFrame(index=suppliers.index, columns=["orders_received", "on_time_rate", "defect_rate", "mean_days_late"], dtype=float)
+    else:
+        cards = supplier_scorecards(history, quality, inventory.price_list(active_only=False))
+        cards = cards.set_index("supplier_id").reindex(suppliers.index)
+    records = pd.DataFrame({
+        "supplier": suppliers.code, "is_active": suppliers.is_active,
+        "deliveries": cards.orders_received.fillna(0).astype(int), "on_time_rate": cards.on_time_rate,
+        "defect_rate": cards.defect_rate, "mean_days_late": cards.mean_days_late,
+    })
+    return records.set_index("supplier")
+
+
+def qualification_rule():
+    """The thresholds a supplier's delivery record must meet (settings PREDICTIVE_QUALIFIED_*)."""
+    from django.conf import settings
+
+    return {"min_on_time_rate": settings.PREDICTIVE_QUALIFIED_MIN_ON_TIME, "max_defect_rate": settings.PREDICTIVE_QUALIFIED_MAX_DEFECT,
+            "min_deliveries": settings.PREDICTIVE_QUALIFIED_MIN_DELIVERIES, "record_days": SUPPLIER_RECORD_DAYS}
+
+
+def qualified_offers(records, rule):
+    """The price-list lines of active suppliers whose delivery record qualifies them (part, supplier,
+    price, min_order_qty, pack_size, valid_from as a timestamp or NaT)."""
     from inventory.models import SupplierPrice
 
-    prices = pd.DataFrame(list(SupplierPrice.objects.filter(supplier__is_active=True).values_list("part_id", "supplier__code", "unit_price")),
-                          columns=["part", "supplier", "price"])
-    if prices.empty:
-        return pd.DataFrame(columns=["cheapest_price", "cheapest_supplier"])
-    prices["price"] = prices.price.astype(float)
-    best = prices.sort_values(["part", "price", "supplier"]).drop_duplicates("part").set_index("part")
-    return best.rename(columns={"price": "cheapest_price", "supplier": "cheapest_supplier"})
+    from .ml.costs import qualified_suppliers
+
+    ok = qualified_suppliers(records, rule["min_on_time_rate"], rule["max_defect_rate"], rule["min_deliveries"])
+    codes = [code for code in records.index[ok & records.is_active.astype(bool)]]
+    rows = SupplierPrice.objects.filter(supplier__is_active=True, supplier__code__in=codes).values_list(
+        "part_id", "supplier__code", "unit_price", "min_order_qty", "pack_size", "valid_from")
+    frame = pd.DataFrame(list(rows), columns=["part", "supplier", "price", "min_order_qty", "pack_size", "valid_from"])
+    frame["price"] = frame.price.astype(float)
+    frame["valid_from"] = pd.to_datetime(frame.valid_from)
+    return frame
 
 
-def supplier_on_time_rates():
-    """Share of received purchase orders that arrived by their expected date, per supplier code."""
-    from inventory.models import PurchaseOrder
+def labour_times(store_ids, since, end):
+    """Labour minutes and repair type of the jobs the cost analyses read (finished, not warranty, with a
+    technician) received at `store_ids` from the local day `since` to the local day `end`."""
+    from workflow.models import RepairTicket
 
-    rows = PurchaseOrder.objects.filter(received_at__isnull=False, expected_at__isnull=False).values_list("supplier__code", "received_at", "expected_at")
-    frame = pd.DataFrame(list(rows), columns=["supplier", "received", "expected"])
-    if frame.empty:
-        return {}
-    return (frame.received <= frame.expected).groupby(frame.supplier).mean().round(4).to_dict()
+    start = timezone.make_aware(pd.Timestamp(since).normalize().to_pydatetime())
+    stop = timezone.make_aware((pd.Timestamp(end).normalize() + pd.Timedelta(days=1)).to_pydatetime())
+    rows = RepairTicket.objects.filter(store_id__in=store_ids, received_at__gte=start, received_at__lt=stop, labour_minutes__isnull=False,
+                                       technician__isnull=False, warranty_of__isnull=True).values_list("repair_type__code", "labour_minutes")
+    frame = pd.DataFrame(list(rows), columns=["repair_type", "labour_minutes"])
+    frame["labour_minutes"] = frame.labour_minutes.astype(float)
+    return frame
 
 
 @dataclass

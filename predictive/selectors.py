@@ -15,6 +15,8 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -25,6 +27,7 @@ from mlanalytics.core.models import Store
 
 from . import datasets as ds
 from . import training
+from .ml import costs as cost_methods
 from .ml import customers as customer_methods
 from .ml import parts as parts_methods
 from .ml.parts import classify_demand  # noqa: F401  (part of this module's contract)
@@ -52,7 +55,9 @@ def current_model(kind, scope, with_artifact=False):
 
 
 def model_or_fit(kind, scope, with_artifact=False):
-    """The current model of a kind and scope, fitting it on demand when no run trained it."""
+    """The current model of a kind and scope, fitting it on demand when no run trained it, and refitting
+    it when its data ends more than PREDICTIVE_MAX_STALE_DAYS before the data of its stores does (a scope
+    fitted on demand weeks ago, or a nightly run that did not happen)."""
     from . import services
 
     model = current_model(kind, scope, with_artifact)
@@ -62,7 +67,29 @@ def model_or_fit(kind, scope, with_artifact=False):
         if kind in training.SHARED_KINDS or services.fit_on_demand(kind, scope) is None:
             raise ModelNotReady(f"No {kind} model for {scope} could be trained: too little data.")
         model = current_model(kind, scope, with_artifact)
+    elif kind in training.STORE_SCOPED_KINDS and is_stale(model):
+        # A failed refit keeps serving the model it would have replaced (and is not retried for an hour).
+        if services.refit_stale(model) is not None:
+            model = current_model(kind, scope, with_artifact)
     return model
+
+
+def scope_data_end(scope):
+    """The last complete day of data of a scope's stores (cached for a minute: every request asks)."""
+    codes = ds.parse_scope(scope)["stores"]
+    key = f"predictive:data-end:{','.join(sorted(codes)) if codes else 'all'}"
+    found = cache.get(key)
+    if found is None:
+        store_ids = list(Store.objects.filter(code__in=codes).values_list("id", flat=True)) if codes else None
+        found = ds.last_complete_day(store_ids) or ""
+        cache.set(key, found, 60)
+    return found or None
+
+
+def is_stale(model):
+    """True when the model's data ends more than PREDICTIVE_MAX_STALE_DAYS before its scope's data does."""
+    end = scope_data_end(model.scope)
+    return bool(end and model.data_end and (end - model.data_end).days > settings.PREDICTIVE_MAX_STALE_DAYS)
 
 
 def stores_scope(stores, **dims):
@@ -458,8 +485,8 @@ def inventory_demand_prediction(stores, horizon_days=28, part=None, part_categor
     horizon_var = page.daily_sd.to_numpy(float) ** 2 * days
     horizon_q = parts_methods.demand_quantiles(horizon_mean, horizon_var, QUANTILES)
     info = catalogue.reindex(page.part_id)
-    lead = np.full(len(page), float(lead_time_days)) if lead_time_days is not None else info.lead_time_days.fillna(7).to_numpy(float)
-    levels = np.full(len(page), float(service_level)) if service_level is not None else info.service_level.fillna(0.95).to_numpy(float)
+    lead, lead_source = _with_source(lead_time_days, info.lead_time_days, settings.PREDICTIVE_DEFAULT_LEAD_TIME_DAYS, "supplier")
+    levels, level_source = _with_source(service_level, info.service_level, settings.PREDICTIVE_DEFAULT_SERVICE_LEVEL, "part")
     lead_mean = page.daily_mean.to_numpy(float) * lead
     lead_var = page.daily_sd.to_numpy(float) ** 2 * lead
     lead_q = parts_methods.demand_quantiles(lead_mean, lead_var, QUANTILES)
@@ -473,7 +500,9 @@ def inventory_demand_prediction(stores, horizon_days=28, part=None, part_categor
             "weekly_rate": round(float(row.rate), 4), "daily_mean": round(float(row.daily_mean), 5), "daily_sd": round(float(row.daily_sd), 5),
             "horizon_demand": {"mean": round(float(horizon_mean[i]), 3),
                                "quantiles": {f"p{int(q * 100)}": float(v) for q, v in zip(QUANTILES, horizon_q[i])}},
-            "lead_time_days": float(lead[i]), "lead_time_supplier": meta.get("lead_time_supplier") if lead_time_days is None else None,
+            "lead_time_days": float(lead[i]), "lead_time_source": lead_source[i],
+            "lead_time_supplier": meta.get("lead_time_supplier") if lead_source[i] == "supplier" else None,
+            "service_level_source": level_source[i],
             "lead_time_demand": {"mean": round(float(lead_mean[i]), 3), "sd": round(float(np.sqrt(lead_var[i])), 3),
                                  "quantiles": {f"p{int(q * 100)}": float(v) for q, v in zip(QUANTILES, lead_q[i])},
                                  "service_level": float(levels[i]), "at_service_level": float(at_level[i])},
@@ -486,8 +515,22 @@ def inventory_demand_prediction(stores, horizon_days=28, part=None, part_categor
         "stores": [s.code for s in stores], "horizon_days": horizon_days,
         "summary": {"series": total, "by_class": by_class, "expected_units_in_horizon": float((rows.daily_mean * days).sum())},
         "count": total, "limit": limit, "offset": offset,
+        # What was assumed where a part has no supplier price line or no service level of its own.
+        "defaults": {"lead_time_days": settings.PREDICTIVE_DEFAULT_LEAD_TIME_DAYS, "service_level": settings.PREDICTIVE_DEFAULT_SERVICE_LEVEL,
+                     "rows_with_default_lead_time": lead_source.count("default"),
+                     "rows_with_default_service_level": level_source.count("default")},
         "parts": parts,
     })
+
+
+def _with_source(requested, known, default, known_source):
+    """Per row: the requested value ("request"), else the known one (`known_source`), else the setting's
+    default ("default"). Returns (values, sources)."""
+    known = pd.to_numeric(known, errors="coerce").to_numpy(float)
+    if requested is not None:
+        return np.full(len(known), float(requested)), ["request"] * len(known)
+    missing = np.isnan(known)
+    return np.where(missing, float(default), known), ["default" if m else known_source for m in missing]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,9 +573,21 @@ def cost_optimization(stores, months=6, min_monthly_saving=0.0, kinds=None, limi
         "opportunities": opportunities[:limit],
         "expected_cost_by_repair_type": expected,
         "technician_cost_vs_norm": in_scope(analysis["technician_cost_vs_norm"]),
-        "labour_variability": analysis["labour_variability"],
+        "labour_variability": _labour_variability(model, analysis, stores),
         "labour_outliers": in_scope(analysis["labour_outliers"]),
+        "supplier_qualification": model.output.get("supplier_qualification"),
     }
+
+
+def _labour_variability(model, analysis, stores):
+    """Labour-time spread by repair type over the requested stores' jobs of the window: the stored table
+    when they are every store the model saw, otherwise recomputed from those stores' tickets (medians and
+    spreads do not add up across stores)."""
+    model_stores = set(model.output.get("stores") or ds.active_store_codes())
+    if {s.code for s in stores} >= model_stores:
+        return analysis["labour_variability"]
+    jobs = ds.labour_times([s.pk for s in stores], analysis["since"], analysis["end"])
+    return training._clean(cost_methods.labour_variability(jobs).to_dict(orient="records"))
 
 
 def _part_skus(part_ids):

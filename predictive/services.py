@@ -125,7 +125,7 @@ def train_all_models(kinds=None, if_needed=False, triggered_by="task", progress=
         if data.end is None:
             raise ValueError("There are no repair tickets to train on.")
         timings = {"loading_data": round(time.perf_counter() - started, 2)}
-        planned = training.plan(data, kinds)
+        planned = planned_tasks(data, kinds)
         run.total_steps = sum(len(tasks) for tasks in planned.values())
         run.save(update_fields=["total_steps"])
         for kind in kinds:
@@ -157,6 +157,22 @@ def train_all_models(kinds=None, if_needed=False, triggered_by="task", progress=
         result_cache.bump("models")
         _publish(run, run.status)
     return run
+
+
+def planned_tasks(data, kinds=training.KINDS):
+    """The tasks of a training run: every scope trained ahead, and every scope a request had fitted on
+    demand that is still current (otherwise it would keep answering from the data it was first fitted on)."""
+    return training.plan(data, kinds, extra_scopes=on_demand_scopes(kinds))
+
+
+def on_demand_scopes(kinds=training.KINDS):
+    """Scopes of the current models that no training run trained (fitted on demand), per kind."""
+    rows = (TrainedModel.objects.filter(is_current=True, kind__in=[k for k in kinds if k in training.STORE_SCOPED_KINDS],
+                                        training_run__isnull=True).values_list("kind", "scope"))
+    scopes = {}
+    for kind, scope in rows:
+        scopes.setdefault(kind, []).append(scope)
+    return scopes
 
 
 def _cpu_seconds():
@@ -218,14 +234,17 @@ def start_training(user=None, kinds=None):
 # ---------------------------------------------------------------------------------------------
 
 
-def fit_on_demand(kind, scope):
-    """Fit and register one model for a scope no training run covers (e.g. one store's phones).
+def fit_on_demand(kind, scope, replacing=None):
+    """Fit and register one model for a scope no training run covers (e.g. one store's phones), or a
+    newer version of a stale model (`replacing`).
 
     The first request pays for the fit; the model is then in the registry like any other, so later
     requests (and other processes) answer from it.
     """
     lock = f"predictive:on-demand:{kind}:{scope}"
     if not cache.add(lock, 1, 300):
+        if replacing is not None:  # another request is refitting it: keep serving the current version
+            return None
         for _ in range(100):  # another request is fitting the same scope: wait for it
             time.sleep(0.2)
             found = TrainedModel.objects.filter(kind=kind, scope=scope, is_current=True).first()
@@ -250,45 +269,115 @@ def fit_on_demand(kind, scope):
         cache.delete(lock)
 
 
+def refit_stale(model):
+    """Refit a model whose data window ends well before its scope's data (see selectors.is_stale), at most
+    once an hour per scope and data end; returns the new model or None."""
+    if not cache.add(f"predictive:refit:{model.kind}:{model.scope}:{model.data_end}", 1, 3600):
+        return None
+    return fit_on_demand(model.kind, model.scope, replacing=model)
+
+
 # ---------------------------------------------------------------------------------------------
 # Monitoring: intake above the forecast, accuracy drift
 # ---------------------------------------------------------------------------------------------
 
 DRIFT_MIN_DAYS = 14
+# Business metrics are judged the same way once this many complete periods have passed since training.
+DRIFT_MIN_PERIODS = {"week": 4, "month": 3}
 DRIFT_MASE_FACTOR = 1.5
 DRIFT_MIN_COVERAGE_95 = 0.75
 
 
 def check_forecasts(now=None):
-    """The periodic job: compare actual intake with the current forecasts, raise and resolve alerts.
+    """The periodic job: compare what happened with the current forecasts, raise and resolve alerts.
 
     - intake above forecast: today's tickets so far at a store exceed the 95 % upper bound of the day;
-    - drift: on the days since training, the served forecast's MASE is more than 1.5 × its backtest
-      MASE (or the 95 % interval covers under 75 % of days), over at least 14 days.
+    - drift: on the days (intake) or complete weeks/months (business metrics) since training, the served
+      forecast's MASE is more than 1.5 × its backtest MASE (or the 95 % interval covers under 75 % of
+      them), over at least 14 days / 4 weeks / 3 months.
     Returns a summary of what was checked.
     """
     now = now or timezone.now()
     today = timezone.localdate(now)
     summary = {"intake_alerts": 0, "drift_alerts": 0, "models_checked": 0, "status_changes": 0}
-    models = list(TrainedModel.objects.filter(kind=training.REPAIR_DEMAND, is_current=True).defer("artifact"))
+    models = list(TrainedModel.objects.filter(kind__in=[training.REPAIR_DEMAND, training.BUSINESS_METRICS], is_current=True)
+                  .defer("artifact").order_by("kind", "scope"))
     stores = {s.code: s for s in Store.objects.filter(is_active=True)}
+    business_tickets = _business_tickets(models, stores)
     for model in models:
         filters = model.parameters.get("filters", {})
         codes = filters.get("stores") or list(stores)
         store_ids = [stores[c].pk for c in codes if c in stores]
-        tickets = ds.load_tickets(store_ids=store_ids, since=_local_midnight(model.data_end + timedelta(days=1)))
-        tickets = training.select_tickets(tickets, None, filters.get("category"), filters.get("repair_type")) if len(tickets) else tickets
-        forecast = pd.DataFrame(model.output["forecast"])
+        forecast = pd.DataFrame(model.output.get("forecast") or {})
+        if forecast.empty or not model.data_end:
+            continue
         forecast["ds"] = pd.to_datetime(forecast.ds)
         summary["models_checked"] += 1
-        if model.scope.startswith("store=") and "|" not in model.scope:
-            summary["intake_alerts"] += _check_intake(model, stores[codes[0]], tickets, forecast, today, now)
         before = (model.monitoring or {}).get("status")
-        summary["drift_alerts"] += _check_drift(model, tickets, forecast, today, now)
+        if model.kind == training.REPAIR_DEMAND:
+            tickets = ds.load_tickets(store_ids=store_ids, since=_local_midnight(model.data_end + timedelta(days=1)))
+            tickets = training.select_tickets(tickets, None, filters.get("category"), filters.get("repair_type")) if len(tickets) else tickets
+            if model.scope.startswith("store=") and "|" not in model.scope:
+                summary["intake_alerts"] += _check_intake(model, stores[codes[0]], tickets, forecast, today, now)
+            points, actual = _intake_points(tickets, forecast, today)
+            minimum, unit = DRIFT_MIN_DAYS, "days"
+        else:
+            tickets = training.select_tickets(business_tickets, store_ids) if len(business_tickets) else business_tickets
+            granularity = filters.get("granularity", "week")
+            points, actual = _business_points(tickets, forecast, today, granularity, filters.get("metric"))
+            minimum, unit = DRIFT_MIN_PERIODS.get(granularity, 4), f"{granularity}s"
+        summary["drift_alerts"] += _check_drift(model, live_accuracy(model, points, actual, unit), minimum, unit, now)
         summary["status_changes"] += int(before != model.monitoring.get("status"))
     if summary["status_changes"]:
         result_cache.bump("models")  # model-performance and the model blocks show the drift status
     return summary
+
+
+def _business_tickets(models, stores):
+    """The tickets received or completed since the earliest forecast period of the business models (one read for all)."""
+    starts = [pd.Timestamp(m.output["forecast"]["ds"][0]) for m in models
+              if m.kind == training.BUSINESS_METRICS and (m.output.get("forecast") or {}).get("ds")]
+    if not starts:
+        return pd.DataFrame()
+    tickets = ds.load_tickets(store_ids=[s.pk for s in stores.values()], completed_since=_local_midnight(min(starts)))
+    return tickets.reset_index(drop=True)
+
+
+def _intake_points(tickets, forecast, today):
+    """The forecast's complete days before today and the tickets received on each."""
+    days = forecast[forecast.ds < pd.Timestamp(today)]
+    counts = tickets.groupby("received_day").size() if len(tickets) else pd.Series(dtype=float)
+    return days, counts.reindex(days.ds, fill_value=0).to_numpy(float)
+
+
+def _business_points(tickets, forecast, today, granularity, metric):
+    """The forecast's periods lying wholly before today and the metric's actual value in each (the same
+    definition the model was trained on, datasets.business_metric_series)."""
+    freq = training.BUSINESS_SETTINGS[granularity]["freq"]
+    start, end = forecast.ds.min(), pd.Timestamp(today) - pd.Timedelta(days=1)
+    if end < start or not len(tickets):
+        return forecast.iloc[0:0], np.array([])
+    series = ds.business_metric_series(tickets, freq, start, end)
+    points = forecast[forecast.ds.isin(series.index)]
+    return points, series[metric].reindex(points.ds).to_numpy(float)
+
+
+def live_accuracy(model, points, actual, unit="days"):
+    """Accuracy of the stored forecast on the `points` (forecast rows) that have happened, against `actual`."""
+    if points.empty:
+        return {"points": 0, "unit": unit, "days": 0}
+    errors = np.abs(actual - points.yhat.to_numpy())
+    scale = model.parameters.get("mase_scale") or np.nan
+    step = 1 if unit == "days" else 7 if unit == "weeks" else None
+    last = points.ds.iloc[-1] + (pd.Timedelta(days=step - 1) if step else pd.offsets.MonthEnd(0))
+    return {
+        "points": int(len(points)), "unit": unit, "days": int((last - points.ds.iloc[0]).days + 1),
+        "from": points.ds.iloc[0].date().isoformat(), "to": last.date().isoformat(),
+        "mae": float(errors.mean()), "mase": float(errors.mean() / scale) if scale else None,
+        "coverage_80": float(((actual >= points.lower_80) & (actual <= points.upper_80)).mean()),
+        "coverage_95": float(((actual >= points.lower_95) & (actual <= points.upper_95)).mean()),
+        "actual_total": float(actual.sum()), "forecast_total": float(points.yhat.sum()),
+    }
 
 
 def _local_midnight(day):
@@ -316,34 +405,15 @@ def _check_intake(model, store, tickets, forecast, today, now):
     return 0
 
 
-def live_accuracy(model, tickets, forecast, today):
-    """Accuracy of the stored forecast on the complete days since the model's data end."""
-    days = forecast[forecast.ds < pd.Timestamp(today)]
-    if days.empty:
-        return {"days": 0}
-    counts = tickets.groupby("received_day").size() if len(tickets) else pd.Series(dtype=float)
-    actual = counts.reindex(days.ds, fill_value=0).to_numpy(float)
-    errors = np.abs(actual - days.yhat.to_numpy())
-    scale = model.parameters.get("mase_scale") or np.nan
-    return {
-        "days": int(len(days)), "from": days.ds.iloc[0].date().isoformat(), "to": days.ds.iloc[-1].date().isoformat(),
-        "mae": float(errors.mean()), "mase": float(errors.mean() / scale) if scale else None,
-        "coverage_80": float(((actual >= days.lower_80) & (actual <= days.upper_80)).mean()),
-        "coverage_95": float(((actual >= days.lower_95) & (actual <= days.upper_95)).mean()),
-        "actual_total": float(actual.sum()), "forecast_total": float(days.yhat.sum()),
-    }
-
-
-def _check_drift(model, tickets, forecast, today, now):
-    accuracy = live_accuracy(model, tickets, forecast, today)
+def _check_drift(model, accuracy, minimum, unit, now):
     backtest_mase = model.metrics.get("mase")
     status = "waiting_for_data"
-    if accuracy["days"] >= DRIFT_MIN_DAYS and accuracy.get("mase") is not None and backtest_mase:
+    if accuracy["points"] >= minimum and accuracy.get("mase") is not None and backtest_mase:
         drifting = accuracy["mase"] > DRIFT_MASE_FACTOR * backtest_mase or accuracy["coverage_95"] < DRIFT_MIN_COVERAGE_95
         status = "drift" if drifting else "ok"
     model.monitoring = training._clean({**accuracy, "status": status, "checked_at": now.isoformat(), "backtest_mase": backtest_mase,
                                         "rule": f"MASE > {DRIFT_MASE_FACTOR} × backtest or 95% coverage < {DRIFT_MIN_COVERAGE_95:.0%}, "
-                                                f"over ≥ {DRIFT_MIN_DAYS} days"})
+                                                f"over ≥ {minimum} {unit}"})
     TrainedModel.objects.filter(pk=model.pk).update(monitoring=model.monitoring)
     key = f"model_drift:{model.kind}:{model.scope}"
     if status == "drift":
@@ -352,7 +422,7 @@ def _check_drift(model, tickets, forecast, today, now):
         alerts.raise_alert(
             kind=Alert.Kind.MODEL_DRIFT, dedup_key=key, store=store, severity=Alert.Severity.WARNING,
             title=f"Forecast accuracy drift: {model.kind} [{model.scope}] MASE {accuracy['mase']:.2f} vs backtest {backtest_mase:.2f}",
-            message=f"Over {accuracy['days']} days since training, 95% interval coverage {accuracy['coverage_95']:.0%}. Retrain the models.",
+            message=f"Over {accuracy['points']} {unit} since training, 95% interval coverage {accuracy['coverage_95']:.0%}. Retrain the models.",
             subject_type="model", subject_id=str(model.pk), data=model.monitoring, audience_roles=("manager", "admin"), now=now,
         )
         return 1

@@ -373,6 +373,13 @@ def parts_metrics(table):
 # ---------------------------------------------------------------------------------------------
 
 
+QUALIFIED_SUPPLIER_RULE = (
+    "an active supplier whose purchase orders of the last record_days arrived on time at least min_on_time_rate of the "
+    "time, with at most max_defect_rate of units defective, over at least min_deliveries deliveries; its price line must "
+    "be valid on the order date, and the line's quantity is rounded up to that line's pack size and minimum order"
+)
+
+
 def cost_task(data, scope="all"):
     """The expected-cost model and, for the last 3, 6 and 12 months, the savings opportunities."""
 
@@ -384,42 +391,50 @@ def cost_task(data, scope="all"):
         frame = frame[recent].copy()
         frame["expected_cost"] = model.predict(frame)
         lines = ds.load_purchase_lines()
-        cheapest = ds.cheapest_qualified_prices()
-        on_time = ds.supplier_on_time_rates()
+        rule = ds.qualification_rule()
+        records = ds.supplier_delivery_records(data.end.date())
+        offers = ds.qualified_offers(records, rule)
         technician_store = frame.drop_duplicates("technician").set_index("technician").store.to_dict()
         analyses = {}
         for months in COST_WINDOWS_MONTHS:
             since = data.end + pd.Timedelta(days=1) - pd.DateOffset(months=months)
             window = frame[frame.received_at >= since]
             window_lines = lines[(lines.ordered_at >= since) & (lines.ordered_at < data.end + pd.Timedelta(days=1))]
-            analyses[str(months)] = cost_analysis(window, window_lines, cheapest, on_time, technician_store, months, since, data.end)
-        output = {"windows": analyses, "features": model.features, "technician_store": technician_store}
+            analyses[str(months)] = cost_analysis(window, window_lines, offers, records, technician_store, months, since, data.end)
+        qualified = cost_methods.qualified_suppliers(records, rule["min_on_time_rate"], rule["max_defect_rate"], rule["min_deliveries"])
+        qualification = {**rule, "suppliers": [
+            {"supplier": code, "deliveries": int(row.deliveries), "on_time_rate": row.on_time_rate, "defect_rate": row.defect_rate,
+             "mean_days_late": row.mean_days_late, "active": bool(row.is_active), "qualified": bool(qualified[code] and row.is_active)}
+            for code, row in records.iterrows()]}
+        output = {"windows": analyses, "features": model.features, "technician_store": technician_store,
+                  "stores": data.store_codes, "supplier_qualification": qualification}
         parameters = {"estimator": "HistGradientBoostingRegressor", "features": model.features,
                       "target": "parts cost + labour minutes × technician hourly cost",
                       "excludes": "warranty comebacks; the technician (the model is the norm for the job)",
                       "holdout_share": cost_methods.HOLDOUT_SHARE, "windows_months": list(COST_WINDOWS_MONTHS),
-                      "qualified_supplier": "an active supplier with a price-list line for the part"}
+                      "qualified_supplier": {**rule, "rule": QUALIFIED_SUPPLIER_RULE}}
         return ModelResult(REPAIR_COST, scope, "gradient_boosting", _clean(parameters), _clean(metrics), _clean(output),
                            data_start=data.start.date(), data_end=data.end.date(), n_observations=int(len(frame)))
 
     return TrainingTask(REPAIR_COST, scope, fit)
 
 
-def cost_analysis(window, lines, cheapest, on_time, technician_store, months, since, end):
+def cost_analysis(window, lines, offers, records, technician_store, months, since, end):
     """Opportunities (tagged with their store) and the expected-vs-actual cost table for one window."""
     labour = cost_methods.labour_opportunities(window, months)
     for item in labour:
         if item["kind"] == "labour_time_technician":
             item["store"] = technician_store.get(item["technician"])
-    purchasing = cost_methods.purchasing_opportunities(lines, cheapest, months)
-    over = cost_methods.overpriced_purchases(lines, cheapest)
+    purchasing = cost_methods.purchasing_opportunities(lines, offers, months)
+    over = cost_methods.overpriced_purchases(lines, offers)
     by_cheapest = over.groupby(["store", "supplier", "cheapest_supplier"]).excess.sum()
     by_part = over.groupby(["store", "supplier", "part"]).agg(excess=("excess", "sum"), units=("quantity", "sum"))
     for item in purchasing:
         key = (item["store"], item["supplier"])
         cheaper = by_cheapest.loc[key].sort_values(ascending=False)
         item["evidence"]["cheapest_suppliers"] = [
-            {"supplier": s, "share_of_saving": round(float(v / cheaper.sum()), 3), "on_time_rate": on_time.get(s)}
+            {"supplier": s, "share_of_saving": round(float(v / cheaper.sum()), 3), "on_time_rate": _record(records, s, "on_time_rate"),
+             "defect_rate": _record(records, s, "defect_rate"), "deliveries": _record(records, s, "deliveries")}
             for s, v in cheaper.head(3).items()
         ]
         top = by_part.loc[key].sort_values("excess", ascending=False).head(5)
@@ -450,13 +465,33 @@ def cost_analysis(window, lines, cheapest, on_time, technician_store, months, si
     }
 
 
+def _record(records, supplier, column):
+    value = records[column].get(supplier) if supplier in records.index else None
+    return None if value is None or pd.isna(value) else round(float(value), 4)
+
+
 # ---------------------------------------------------------------------------------------------
 # Plans
 # ---------------------------------------------------------------------------------------------
 
 
-def plan(data, kinds=KINDS):
-    """Every task of a full training run, kind by kind, for every scope that is trained ahead."""
+def plan(data, kinds=KINDS, extra_scopes=None):
+    """Every task of a full training run, kind by kind, for every scope that is trained ahead, and for the
+    `extra_scopes` ({kind: [scope, ...]}, e.g. scopes fitted on demand) that are still valid."""
+    tasks = _ahead(data, kinds)
+    for kind, scopes in (extra_scopes or {}).items():
+        if kind not in tasks:
+            continue
+        planned = {task.scope for task in tasks[kind]}
+        for scope in sorted(set(scopes) - planned):
+            try:
+                tasks[kind].append(task_for_scope(data, kind, scope))
+            except (KeyError, ValueError):  # a store that closed, a scope this version no longer knows
+                continue
+    return tasks
+
+
+def _ahead(data, kinds):
     stores = list(data.stores)
     tasks = {kind: [] for kind in kinds}
     if REPAIR_DEMAND in kinds:
@@ -492,9 +527,15 @@ def plan(data, kinds=KINDS):
     return tasks
 
 
+SCOPE_DIMENSIONS = {REPAIR_DEMAND: {"category", "repair_type"}, BUSINESS_METRICS: {"metric", "granularity"}, CUSTOMER_BEHAVIOR: set()}
+
+
 def task_for_scope(data, kind, scope):
     """A single task for a scope that is not trained ahead (fitted on demand for a request)."""
     spec = ds.parse_scope(scope)
+    unknown = set(spec) - {"stores"} - SCOPE_DIMENSIONS.get(kind, set())
+    if unknown:
+        raise ValueError(f"{kind} scopes have no {', '.join(sorted(unknown))}")
     code_to_id = {code: pk for pk, code in data.stores.items()}
     store_ids = [code_to_id[c] for c in spec["stores"]] if spec["stores"] else None
     if kind == REPAIR_DEMAND:

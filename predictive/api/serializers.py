@@ -186,7 +186,11 @@ class InventoryDemandPredictionResponse(EnvelopeSerializer):
     horizon_days = serializers.IntegerField()
     summary = serializers.DictField()
     count = serializers.IntegerField()
-    parts = serializers.ListField(child=serializers.DictField())
+    defaults = serializers.DictField(help_text="Lead time and service level assumed (settings PREDICTIVE_DEFAULT_*) where a part has "
+                                               "none of its own, and how many listed rows used them.")
+    parts = serializers.ListField(child=serializers.DictField(),
+                                  help_text="Per store and part; lead_time_source is request, supplier or default, "
+                                            "service_level_source request, part or default.")
 
 
 class CostOptimizationResponse(EnvelopeSerializer):
@@ -195,6 +199,11 @@ class CostOptimizationResponse(EnvelopeSerializer):
     opportunities = serializers.ListField(child=serializers.DictField(),
                                           help_text="kind, store, subject, current and achievable monthly cost, saving with 90 % interval.")
     expected_cost_by_repair_type = serializers.ListField(child=serializers.DictField())
+    labour_variability = serializers.ListField(child=serializers.DictField(),
+                                               help_text="Labour-time spread by repair type over the requested stores' jobs.")
+    supplier_qualification = serializers.DictField(
+        allow_null=True, help_text="The thresholds a supplier's delivery record must meet to count as a cheaper alternative, "
+                                   "and each supplier's record (on-time rate, defect rate, deliveries, qualified).")
 
 
 class ModelPerformanceResponse(serializers.Serializer):

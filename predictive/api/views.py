@@ -33,6 +33,13 @@ MODEL_EXAMPLE = {"name": "Repair intake forecast (Prophet vs seasonal naive)", "
                  "drift": "ok"}
 
 
+ENVELOPE_EXAMPLE = {"generated_at": "2026-11-25T09:00:00Z", "data_window": {"start": "2023-11-25", "end": "2026-11-24"}}
+
+
+def _model_example(**changes):
+    return {**MODEL_EXAMPLE, "data_window": ENVELOPE_EXAMPLE["data_window"], **changes}
+
+
 class PredictiveView(AnalyticsAPIView):
     """Base of the six endpoints: VIEW_PREDICTIVE; answers cached until a new model version becomes current."""
 
@@ -44,7 +51,7 @@ class PredictiveView(AnalyticsAPIView):
 @_schema("Daily repair intake forecast (Prophet with UK holidays, or seasonal naive where it backtests better)",
          s.RepairDemandForecastRequest, s.RepairDemandForecastResponse,
          {"store": "LON1", "horizon_days": 28, "device_category": "phone", "interval": 80},
-         {"generated_at": "2026-11-25T09:00:00Z", "data_window": {"start": "2023-11-25", "end": "2026-11-24"}, "model": MODEL_EXAMPLE,
+         {**ENVELOPE_EXAMPLE, "model": _model_example(),
           "method": "prophet", "forecast": [{"date": "2026-11-25", "expected": 21.4, "lower": 16.0, "upper": 27.1}],
           "weekly_pattern": {"Mon": 1.11, "Sat": 1.32, "Sun": 0.51}})
 class RepairDemandForecastView(PredictiveView):
@@ -61,8 +68,13 @@ class RepairDemandForecastView(PredictiveView):
 @_schema("Revenue, gross margin, ticket count and average ticket value by week or month, with intervals and backtests",
          s.BusinessMetricsForecastRequest, s.BusinessMetricsForecastResponse,
          {"granularity": "month", "horizon": 6, "metrics": ["revenue", "gross_margin"]},
-         {"generated_at": "2026-11-25T09:00:00Z", "granularity": "month", "metrics": {"revenue": {
-             "method": "prophet", "forecast": [{"period_start": "2026-12-01", "expected": 181000.0, "lower": 169000.0, "upper": 193500.0}]}}})
+         {**ENVELOPE_EXAMPLE, "model": {"name": "Business metrics forecast (Prophet vs seasonal naive)", "kind": "business_metrics",
+                                        "version": 3, "versions": {"revenue": 3, "gross_margin": 3},
+                                        "trained_at": "2026-11-25T02:16:02+00:00",
+                                        "backtest": {"revenue": {"served": "prophet", "mase": 0.23, "mase_seasonal_naive": 0.86}}},
+          "granularity": "month", "metrics": {"revenue": {
+             "model": _model_example(kind="business_metrics", scope="granularity=month|metric=revenue"), "method": "prophet",
+             "forecast": [{"period_start": "2026-12-01", "expected": 181000.0, "lower": 169000.0, "upper": 193500.0}]}}})
 class BusinessMetricsForecastView(PredictiveView):
     """POST business-metrics-forecast — revenue, gross margin, ticket count and average ticket value per week or month."""
 
@@ -76,9 +88,9 @@ class BusinessMetricsForecastView(PredictiveView):
 @_schema("BG/NBD + Gamma-Gamma: P(alive), expected visits and spend, lifetime value, RFM segments, at-risk customers",
          s.CustomerBehaviorPredictionRequest, s.CustomerBehaviorPredictionResponse,
          {"store": "LON1", "horizon_days": 180, "at_risk_threshold": 0.3, "at_risk_limit": 10},
-         {"generated_at": "2026-11-25T09:00:00Z", "summary": {"customers": 5412, "expected_visits": 1890.4, "lifetime_value": 201344.0},
-          "model": {**MODEL_EXAMPLE, "kind": "customer_behavior", "method": "bgnbd+gamma_gamma",
-                    "parameters": {"bgnbd": {"r": 0.76, "alpha": 13.1, "a": 0.83, "b": 2.64}}}})
+         {**ENVELOPE_EXAMPLE, "summary": {"customers": 5412, "expected_visits": 1890.4, "lifetime_value": 201344.0},
+          "model": _model_example(kind="customer_behavior", method="bgnbd+gamma_gamma", backtest={"holdout_total_error_pct": -9.1},
+                                  parameters={"bgnbd": {"r": 0.76, "alpha": 13.1, "a": 0.83, "b": 2.64}})})
 class CustomerBehaviorPredictionView(PredictiveView):
     """POST customer-behavior-prediction — BG/NBD and Gamma-Gamma predictions per customer, summaries and the holdout check."""
 
@@ -113,9 +125,14 @@ class CustomerBehaviorPredictionView(PredictiveView):
 @_schema("Per-part demand: Syntetos–Boylan class, method chosen by backtest, quantiles and lead-time demand",
          s.InventoryDemandPredictionRequest, s.InventoryDemandPredictionResponse,
          {"store": "LON1", "horizon_days": 28, "demand_class": "intermittent", "limit": 20},
-         {"generated_at": "2026-11-25T09:00:00Z", "count": 312, "parts": [{
+         {**ENVELOPE_EXAMPLE, "model": _model_example(kind="parts_demand", scope="all", method="per_series_by_backtest",
+                                                      backtest={"median_rmsse": 0.69, "median_rmsse_moving_average": 0.72}),
+          "count": 312, "defaults": {"lead_time_days": 7, "service_level": 0.95, "rows_with_default_lead_time": 0,
+                                     "rows_with_default_service_level": 0},
+          "parts": [{
              "store": "LON1", "sku": "PH-APPL-00012-POR", "demand_class": "intermittent", "method": "croston_sba", "daily_mean": 0.021,
-             "horizon_demand": {"mean": 0.59, "quantiles": {"p50": 0, "p90": 2, "p95": 2}}, "lead_time_days": 3.0}]})
+             "horizon_demand": {"mean": 0.59, "quantiles": {"p50": 0, "p90": 2, "p95": 2}}, "lead_time_days": 3.0,
+             "lead_time_source": "supplier", "service_level_source": "part"}]})
 class InventoryDemandPredictionView(PredictiveView):
     """POST inventory-demand-prediction — per store and part: demand class, method, horizon and lead-time demand quantiles."""
 
@@ -139,10 +156,18 @@ class InventoryDemandPredictionView(PredictiveView):
 @_schema("Where repair costs can fall: expected cost model, labour-time outliers, parts above the cheapest supplier",
          s.CostOptimizationRequest, s.CostOptimizationResponse,
          {"months": 6, "min_monthly_saving": 20},
-         {"generated_at": "2026-11-25T09:00:00Z", "summary": {"opportunities": 14, "monthly_saving": 2480.5}, "opportunities": [{
+         {**ENVELOPE_EXAMPLE, "data_window": {"start": "2026-05-25", "end": "2026-11-24", "months": 6},
+          "model": _model_example(kind="repair_cost", scope="all", method="gradient_boosting",
+                                  backtest={"mae": 4.25, "r2": 0.94, "baseline_mae": 9.06}),
+          "summary": {"opportunities": 14, "monthly_saving": 2480.5}, "opportunities": [{
              "kind": "parts_above_cheapest_supplier", "store": "BRS1", "supplier": "primeparts-direct",
              "current_monthly_cost": 5980.0, "achievable_monthly_cost": 4548.2, "monthly_saving": 1431.8,
-             "saving_interval_90": [1358.8, 1514.7]}]})
+             "saving_interval_90": [1358.8, 1514.7],
+             "evidence": {"cheapest_suppliers": [{"supplier": "thames-spares", "share_of_saving": 0.61, "on_time_rate": 0.88,
+                                                  "defect_rate": 0.012, "deliveries": 113}]}}],
+          "supplier_qualification": {"min_on_time_rate": 0.75, "max_defect_rate": 0.05, "min_deliveries": 5, "record_days": 365,
+                                     "suppliers": [{"supplier": "quayside-components", "deliveries": 177, "on_time_rate": 0.011,
+                                                    "defect_rate": 0.023, "qualified": False}]}})
 class CostOptimizationView(PredictiveView):
     """POST cost-optimization — savings opportunities in labour and parts with bootstrap intervals, and the cost model's view."""
 
@@ -155,7 +180,7 @@ class CostOptimizationView(PredictiveView):
 
 @_schema("The model registry: every trained model, data window, backtest metrics over time, training time, drift",
          s.ModelPerformanceRequest, s.ModelPerformanceResponse, {},
-         {"generated_at": "2026-11-25T09:00:00Z", "summary": {"models": 47, "drifting": 0}, "models": [{
+         {**ENVELOPE_EXAMPLE, "summary": {"models": 47, "drifting": 0}, "models": [{
              **MODEL_EXAMPLE, "duration_seconds": 1.2, "drift": {"status": "ok", "days": 21, "mase": 0.81},
              "history": [{"version": 2, "mase": 0.79}, {"version": 3, "mase": 0.77}]}]}, method="GET")
 class ModelPerformanceView(PredictiveView):

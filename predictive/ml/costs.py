@@ -9,7 +9,9 @@
 - Labour-time outliers: robust z-scores of log labour minutes within each repair type (median and
   MAD, Iglewicz & Hoaglin 1993), technicians whose median time runs above the repair type's shop
   median, and repair types whose labour time varies far more than the others (robust CV of log time).
-- Purchasing: lines bought above the cheapest qualified supplier's list price for the part.
+- Purchasing: lines bought above the cheapest offer of a qualified supplier — one whose measured
+  delivery record (on-time and defect rates) meets the shop's thresholds, with a price line valid on
+  the order date, costed for the line's quantity rounded up to its pack size and minimum order.
 - Savings: monthly saving per opportunity with a 90 % percentile-bootstrap interval (Efron &
   Tibshirani 1993), resampling the tickets or purchase lines behind it.
 """
@@ -270,21 +272,60 @@ def variability_opportunities(group, row, months, seed=0):
 # ---------------------------------------------------------------------------------------------
 
 
-def overpriced_purchases(lines, cheapest):
-    """Purchase lines above the cheapest qualified price of their part.
+def qualified_suppliers(records, min_on_time, max_defect, min_deliveries):
+    """Which suppliers' measured delivery record qualifies them as an alternative source.
 
-    `lines`: frame with part, supplier, store, quantity, unit_price; `cheapest`: frame indexed by part
-    with cheapest_price and cheapest_supplier. Returns the lines with excess_per_unit and excess > 0.
+    `records`: one row per supplier with deliveries (orders received), on_time_rate and defect_rate from
+    the purchase-order history. Qualified = at least `min_deliveries` deliveries, an on-time rate of at
+    least `min_on_time` and a defect rate of at most `max_defect`; a supplier without a record is not
+    qualified (there is nothing to judge it on). Returns a boolean Series on the records' index.
     """
-    data = lines.join(cheapest, on="part", how="inner")
-    data["excess_per_unit"] = data.unit_price - data.cheapest_price
-    data["excess"] = data.excess_per_unit * data.quantity
+    deliveries = pd.to_numeric(records.deliveries, errors="coerce").fillna(0)
+    on_time = pd.to_numeric(records.on_time_rate, errors="coerce")
+    defects = pd.to_numeric(records.defect_rate, errors="coerce").fillna(0.0)  # nothing received back faulty
+    return (deliveries >= min_deliveries) & (on_time >= min_on_time) & (defects <= max_defect)
+
+
+def cheapest_offers(lines, offers):
+    """Per purchase line, the offer that would have cost least for the units the line needed.
+
+    `lines`: part, quantity, unit_price, ordered_at (plus anything else, kept); `offers`: the price-list
+    lines of the qualified suppliers — part, supplier, price, min_order_qty, pack_size, valid_from (empty =
+    always valid). An offer counts for a line only if it was valid on the order date; the line's quantity
+    is rounded up to the offer's pack size and minimum order quantity and costed at its price. Returns the
+    lines that have an offer, with cheapest_supplier, cheapest_units, cheapest_cost and cheapest_price
+    (= cost / quantity: the price per unit the line needed).
+    """
+    columns = ["cheapest_supplier", "cheapest_units", "cheapest_cost", "cheapest_price"]
+    if lines.empty or offers.empty:
+        return lines.iloc[0:0].assign(**{c: [] for c in columns})
+    base = lines.assign(_line=np.arange(len(lines)))
+    merged = base[["_line", "part", "quantity", "ordered_at"]].merge(
+        offers.rename(columns={"supplier": "cheapest_supplier"}), on="part", how="inner")
+    valid_from = pd.to_datetime(merged.valid_from)
+    merged = merged[valid_from.isna() | (valid_from <= pd.to_datetime(merged.ordered_at).dt.normalize())]
+    pack = merged.pack_size.fillna(1).clip(lower=1)
+    units = np.maximum(np.ceil(merged.quantity / pack) * pack, merged.min_order_qty.fillna(1).clip(lower=1))
+    merged = merged.assign(cheapest_units=units, cheapest_cost=units * merged.price.astype(float))
+    merged["cheapest_price"] = merged.cheapest_cost / merged.quantity
+    best = merged.sort_values(["_line", "cheapest_price", "cheapest_supplier"]).drop_duplicates("_line").set_index("_line")
+    return base.join(best[columns], on="_line", how="inner").drop(columns="_line")
+
+
+def overpriced_purchases(lines, offers):
+    """Purchase lines that cost more than the cheapest qualified offer for them (see cheapest_offers).
+
+    Returns those lines with excess (what the line cost above that offer) and excess_per_unit.
+    """
+    data = cheapest_offers(lines, offers)
+    data["excess"] = data.unit_price * data.quantity - data.cheapest_cost
+    data["excess_per_unit"] = data.excess / data.quantity
     return data[data.excess_per_unit > 0.005]
 
 
-def purchasing_opportunities(lines, cheapest, months, seed=0, min_monthly=1.0):
-    """Savings from buying each part at the cheapest qualified supplier, per store and current supplier."""
-    over = overpriced_purchases(lines, cheapest)
+def purchasing_opportunities(lines, offers, months, seed=0, min_monthly=1.0):
+    """Savings from buying each line from the cheapest qualified offer, per store and current supplier."""
+    over = overpriced_purchases(lines, offers)
     out = []
     spend = (lines.unit_price * lines.quantity).groupby([lines.store, lines.supplier]).sum()
     for (store, supplier), group in over.groupby(["store", "supplier"]):

@@ -118,9 +118,22 @@ def bgnbd_probability_alive(params, frequency, recency, T):
     return 1.0 / (1.0 + ratio)
 
 
+# Both expectations carry (a+b−1)/(a−1) times a bracket that vanishes at a = 1: a 0/0 there. They are
+# smooth in a, so within A_LIMIT_STEP of 1 the value is the mean of the two sides at 1 ± A_LIMIT_STEP
+# (error O(step²), about 1e-8 relative; the closed-form limit is a series, checked in the tests).
+A_LIMIT_STEP = 1e-4
+
+
 def bgnbd_expected_visits(params, t, frequency, recency, T):
     """Expected repeat visits in the next `t` weeks for each customer, E[Y(t) | x, t_x, T] (eq. 10)."""
     r, alpha, a, b = _unpack(params)
+    if abs(a - 1) < A_LIMIT_STEP:
+        return 0.5 * (_expected_visits(r, alpha, 1 - A_LIMIT_STEP, b, t, frequency, recency, T)
+                      + _expected_visits(r, alpha, 1 + A_LIMIT_STEP, b, t, frequency, recency, T))
+    return _expected_visits(r, alpha, a, b, t, frequency, recency, T)
+
+
+def _expected_visits(r, alpha, a, b, t, frequency, recency, T):
     x = np.asarray(frequency, float)
     t_x = np.asarray(recency, float)
     T = np.asarray(T, float)
@@ -138,6 +151,12 @@ def bgnbd_expected_visits(params, t, frequency, recency, T):
 def bgnbd_expected_visits_new_customer(params, t):
     """E[X(t)]: expected repeat visits within `t` weeks of a customer's first visit (eq. 9)."""
     r, alpha, a, b = _unpack(params)
+    if abs(a - 1) < A_LIMIT_STEP:
+        return 0.5 * (_expected_visits_new(r, alpha, 1 - A_LIMIT_STEP, b, t) + _expected_visits_new(r, alpha, 1 + A_LIMIT_STEP, b, t))
+    return _expected_visits_new(r, alpha, a, b, t)
+
+
+def _expected_visits_new(r, alpha, a, b, t):
     t = np.asarray(t, float)
     hyper = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
     return (a + b - 1) / (a - 1) * (1 - (alpha / (alpha + t)) ** r * hyper)

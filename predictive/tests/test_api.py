@@ -1,15 +1,17 @@
 """The six /api/predictive-analytics/ endpoints: status codes for good and bad input, unknown and
 forbidden stores, and contents checked against values computed independently here from the ORM."""
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 import numpy as np
 import pytest
-from django.db.models import Count, Sum
+from scipy import special
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from predictive import training
 from predictive.models import TrainedModel
+from predictive.tests import reference
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/predictive-analytics/"
@@ -139,6 +141,27 @@ def test_repair_demand_forecast_fits_an_unseen_combination_once_and_keeps_it(tra
     assert TrainedModel.objects.filter(kind=training.REPAIR_DEMAND, scope=scope).count() == 1
 
 
+def test_a_model_whose_data_ends_before_the_data_does_is_refitted_on_the_next_request(trained_models, api_for, store_codes):
+    from django.core.cache import cache
+
+    api = api_for("manager")
+    data = {"store": store_codes[0], "device_category": "tablet", "horizon_days": 7}
+    first = api.post(BASE + "repair-demand-forecast", data, format="json").json()
+    scope = first["model"]["scope"]
+    model = TrainedModel.objects.get(kind=training.REPAIR_DEMAND, scope=scope, is_current=True)
+    data_end = model.data_end
+    # The scope was fitted on demand weeks ago and nothing has refreshed it since.
+    TrainedModel.objects.filter(pk=model.pk).update(data_end=data_end - timedelta(days=21))
+    cache.clear()
+    second = api.post(BASE + "repair-demand-forecast", data, format="json").json()
+    assert second["model"]["version"] == model.version + 1
+    assert second["data_window"]["end"] == data_end.isoformat()
+    assert second["forecast"][0]["date"] == (data_end + timedelta(days=1)).isoformat()
+    cache.clear()
+    third = api.post(BASE + "repair-demand-forecast", data, format="json").json()
+    assert third["model"]["version"] == second["model"]["version"]  # up to date now: answered from the registry
+
+
 def test_repair_demand_forecast_validates_repair_type_against_category(trained_models, api_for):
     api = api_for("manager")
     unknown = api.post(BASE + "repair-demand-forecast", {"repair_type": "toaster-fix"}, format="json")
@@ -164,6 +187,22 @@ def test_business_metrics_history_matches_revenue_and_intake_of_each_week(traine
         assert point["actual"] == pytest.approx(float(paid.aggregate(s=Sum("final_price"))["s"] or 0), abs=0.01)
         received = RepairTicket.objects.filter(store__code=store, received_at__date__range=week).count()
         assert intake["actual"] == received
+    # Gross margin: revenue less the parts and labour cost of every repair completed in the week (warranty
+    # comebacks cost without revenue); average ticket value: revenue per paid repair completed.
+    margin, ticket_value = body["metrics"]["gross_margin"], body["metrics"]["average_ticket_value"]
+    assert [p["period_start"] for p in margin["history"]] == [p["period_start"] for p in revenue["history"]]
+    for point, value_point in zip(margin["history"], ticket_value["history"]):
+        start = datetime.fromisoformat(point["period_start"]).date()
+        done = RepairTicket.objects.filter(store__code=store, completed_at__date__range=(start, start + timedelta(days=6))).filter(
+            Q(final_price__isnull=False) | Q(warranty_of__isnull=False))
+        revenue_sum, cost, paid = 0.0, 0.0, 0
+        for price, parts, minutes, rate in done.values_list("final_price", "parts_cost", "labour_minutes", "technician__hourly_cost"):
+            revenue_sum += float(price or 0)
+            cost += float(parts or 0) + (minutes or 0) * float(rate or 0) / 60
+            paid += int((price or 0) > 0)
+        assert paid > 0
+        assert point["actual"] == pytest.approx(revenue_sum - cost, abs=0.01)
+        assert value_point["actual"] == pytest.approx(revenue_sum / paid, abs=0.001)
     assert set(body["model"]["versions"]) == {"revenue", "gross_margin", "ticket_count", "average_ticket_value"}
 
 
@@ -197,6 +236,25 @@ def test_customer_prediction_matches_the_closed_form_for_one_customer(trained_mo
     p_alive = 1 / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x))
     assert body["customer"]["visits"] == len(visits)
     assert body["customer"]["p_alive"] == pytest.approx(p_alive, abs=1e-4)
+    # Expected repeat visits in the next 13 weeks, E[Y(t)|x, t_x, T] (Fader, Hardie & Lee 2005, eq. 10).
+    def expected_visits(t):
+        hyper = special.hyp2f1(r + x, b + x, a + b + x - 1, t / (alpha + T + t))
+        return ((a + b + x - 1) / (a - 1) * (1 - ((alpha + T) / (alpha + T + t)) ** (r + x) * hyper)
+                / (1 + a / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x)))
+
+    assert body["customer"]["expected_visits"] == pytest.approx(expected_visits(13.0), abs=1e-4)
+    # Gamma-Gamma spend per visit from the mean of the priced repeat visits: p(v + n·m̄)/(p·n + q − 1).
+    prices = [float(p) for p in RepairTicket.objects.filter(customer=customer, warranty_of__isnull=True, received_at__lte=end)
+              .order_by("received_at").values_list("final_price", flat=True)[1:] if p and p > 0]
+    g = body["model"]["parameters"]["gamma_gamma"]
+    n, m = len(prices), (sum(prices) / len(prices) if prices else 0.0)
+    spend_per_visit = g["p"] * (g["v"] + n * m) / (g["p"] * n + g["q"] - 1)
+    assert body["customer"]["expected_spend"] == pytest.approx(expected_visits(13.0) * spend_per_visit, abs=0.01)
+    # Lifetime value over the horizon: the visits expected in each 4-week step, at that spend, discounted at 10 % a year.
+    steps = [4.0, 8.0, 12.0, 13.0]
+    value = sum((expected_visits(t) - (expected_visits(prev) if prev else 0.0)) * spend_per_visit / 1.1 ** (t / 52)
+                for prev, t in zip([0.0] + steps[:-1], steps))
+    assert body["customer"]["lifetime_value"] == pytest.approx(value, abs=0.01)
     assert body["customer"]["external_ref"] == customer.external_ref
     distinct = RepairTicket.objects.filter(store__code=store, warranty_of__isnull=True, received_at__lte=end).values("customer_id").distinct()
     assert body["summary"]["customers"] == distinct.count()
@@ -261,6 +319,33 @@ def test_inventory_demand_prediction_for_one_part_and_unknown_sku(trained_models
     assert {row["store"] for row in body["parts"]} == set(store_codes)
     assert all(row["lead_time_days"] == 10 and row["lead_time_demand"]["service_level"] == 0.9 for row in body["parts"])
     assert api.post(BASE + "inventory-demand-prediction", {"part": "NO-SUCH-SKU"}, format="json").status_code == 404
+    assert all(row["lead_time_source"] == "request" and row["service_level_source"] == "request" for row in body["parts"])
+
+
+def test_inventory_demand_prediction_says_where_lead_time_and_service_level_came_from(trained_models, api_for, settings):
+    from django.core.cache import cache
+
+    from inventory.models import Part, SupplierPrice
+
+    api = api_for("manager")
+    listed = Part.objects.filter(supplier_prices__isnull=False).order_by("sku").first()
+    quoted = SupplierPrice.objects.filter(part=listed, supplier__is_active=True).order_by("unit_price", "supplier__code").first()
+    body = api.post(BASE + "inventory-demand-prediction", {"part": listed.sku}, format="json").json()
+    for row in body["parts"]:
+        assert row["lead_time_source"] == "supplier" and row["lead_time_days"] == quoted.lead_time_days
+        assert row["lead_time_supplier"] == quoted.supplier.code
+        assert row["service_level_source"] == "part" and row["lead_time_demand"]["service_level"] == float(listed.service_level)
+    assert body["defaults"]["rows_with_default_lead_time"] == 0
+    # A part nobody lists any more: the lead time is the setting's, and the answer says it was assumed.
+    settings.PREDICTIVE_DEFAULT_LEAD_TIME_DAYS = 11
+    SupplierPrice.objects.filter(part=listed).delete()
+    cache.clear()
+    body = api.post(BASE + "inventory-demand-prediction", {"part": listed.sku}, format="json").json()
+    assert body["parts"] and body["defaults"]["rows_with_default_lead_time"] == len(body["parts"])
+    assert body["defaults"]["lead_time_days"] == 11
+    for row in body["parts"]:
+        assert row["lead_time_source"] == "default" and row["lead_time_days"] == 11 and row["lead_time_supplier"] is None
+        assert row["lead_time_demand"]["mean"] == pytest.approx(row["daily_mean"] * 11, abs=1e-3)
 
 
 def test_cost_optimization_shows_only_the_users_stores_and_adds_up(trained_models, api_for, store_codes):
@@ -276,6 +361,57 @@ def test_cost_optimization_shows_only_the_users_stores_and_adds_up(trained_model
         assert low <= item["monthly_saving"] <= high
     everyone = api_for("manager").post(BASE + "cost-optimization", {"months": 12, "limit": 500}, format="json").json()
     assert everyone["summary"]["opportunities"] > body["summary"]["opportunities"]
+
+
+def window_of(body):
+    return date.fromisoformat(body["data_window"]["start"]), date.fromisoformat(body["data_window"]["end"])
+
+
+def test_cost_optimization_figures_equal_those_computed_from_the_users_stores_only(trained_models, api_for, store_codes):
+    mine = store_codes[0]
+    body = api_for("manager", stores=[mine]).post(BASE + "cost-optimization", {"months": 6, "limit": 500}, format="json").json()
+    since, end = window_of(body)
+    jobs = reference.finished_jobs([mine], since, end)
+    # Tickets and actual cost per repair type, and the monthly totals, from the store's own tickets.
+    by_type = {}
+    for code, _, cost in jobs:
+        by_type.setdefault(code, []).append(cost)
+    rows = {row["repair_type"]: row for row in body["expected_cost_by_repair_type"]}
+    assert set(rows) == set(by_type)
+    for code, costs in by_type.items():
+        assert rows[code]["tickets"] == len(costs)
+        assert rows[code]["actual_mean_cost"] == pytest.approx(np.mean(costs), abs=1e-6)
+    assert body["summary"]["tickets"] == len(jobs)
+    assert body["summary"]["actual_monthly_repair_cost"] == pytest.approx(sum(c for _, _, c in jobs) / 6, abs=0.01)
+    # Labour-time spread by repair type over this store's jobs only (not the whole shop's).
+    spread = reference.labour_spread_by_repair_type(jobs)
+    listed = {row["repair_type"]: row for row in body["labour_variability"]}
+    assert set(listed) == set(spread) and spread
+    for code, expected in spread.items():
+        for key, value in expected.items():
+            assert listed[code][key] == pytest.approx(value, rel=1e-9), (code, key)
+    shop_wide = reference.finished_jobs(store_codes, since, end)
+    assert {code: row["tickets"] for code, row in listed.items()} != {
+        code: row["tickets"] for code, row in reference.labour_spread_by_repair_type(shop_wide).items()}
+    # Parts bought above the cheapest qualified supplier: what each of the store's suppliers was overpaid.
+    purchasing = [o for o in body["opportunities"] if o["kind"] == "parts_above_cheapest_supplier"]
+    assert purchasing
+    for item in purchasing:
+        overpaid, lines = reference.overpaid_against_qualified(mine, item["supplier"], since, end)
+        assert item["evidence"]["overpaid_total"] == pytest.approx(overpaid, abs=0.01), item["supplier"]
+        assert item["evidence"]["lines_above_cheapest"] == lines
+        assert item["monthly_saving"] == pytest.approx(overpaid / 6, rel=1e-6)
+
+
+def test_cost_optimization_for_every_store_has_the_shop_wide_labour_spread(trained_models, api_for, store_codes):
+    body = api_for("manager").post(BASE + "cost-optimization", {"months": 12}, format="json").json()
+    since, end = window_of(body)
+    spread = reference.labour_spread_by_repair_type(reference.finished_jobs(store_codes, since, end))
+    listed = {row["repair_type"]: row for row in body["labour_variability"]}
+    assert set(listed) == set(spread)
+    for code, expected in spread.items():
+        assert listed[code]["tickets"] == expected["tickets"]
+        assert listed[code]["log_spread"] == pytest.approx(expected["log_spread"], rel=1e-9)
 
 
 def test_model_performance_lists_the_registry_and_respects_store_scope(trained_models, api_for, store_codes):
@@ -309,3 +445,9 @@ def test_the_openapi_schema_documents_all_six_endpoints(trained_models, api_for)
         assert match, name
         operation = schema["paths"][match[0]][method]
         assert "200" in operation["responses"] and "400" in operation["responses"]
+        examples = operation["responses"]["200"]["content"]["application/json"]["examples"]
+        for example in examples.values():
+            assert {"generated_at", "data_window"} <= set(example["value"]), name
+            if name != "model-performance":
+                model = example["value"]["model"]
+                assert {"name", "kind", "version", "trained_at", "backtest"} <= set(model), name

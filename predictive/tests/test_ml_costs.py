@@ -44,14 +44,44 @@ def test_technician_gaps_find_the_slow_technician_and_price_the_saving():
     assert screen["achievable_monthly_cost"] == pytest.approx(screen["current_monthly_cost"] - screen["monthly_saving"])
 
 
+def offers_frame(rows):
+    return pd.DataFrame(rows, columns=["part", "supplier", "price", "min_order_qty", "pack_size", "valid_from"]).assign(
+        valid_from=lambda f: pd.to_datetime(f.valid_from))
+
+
 def test_overpriced_purchases_are_priced_against_the_cheapest_qualified_supplier():
     lines = pd.DataFrame({"part": [1, 1, 2, 3], "supplier": ["a", "b", "b", "b"], "store": ["S1"] * 4,
-                          "quantity": [10, 5, 2, 4], "unit_price": [10.0, 13.0, 7.0, 2.0]})
-    cheapest = pd.DataFrame({"cheapest_price": [10.0, 6.0], "cheapest_supplier": ["a", "c"]}, index=pd.Index([1, 2], name="part"))
-    over = costs.overpriced_purchases(lines, cheapest)
-    assert over.excess.tolist() == [15.0, 2.0]  # (13 − 10) × 5 and (7 − 6) × 2; part 3 has no price list
-    opportunities = costs.purchasing_opportunities(lines, cheapest, months=1, min_monthly=0)
+                          "quantity": [10, 5, 2, 4], "unit_price": [10.0, 13.0, 7.0, 2.0],
+                          "ordered_at": pd.to_datetime(["2025-03-01"] * 4)})
+    offers = offers_frame([(1, "a", 10.0, 1, 1, None), (1, "c", 11.0, 1, 1, None), (2, "c", 6.0, 1, 1, None)])
+    over = costs.overpriced_purchases(lines, offers)
+    assert over.excess.tolist() == [15.0, 2.0]  # (13 − 10) × 5 and (7 − 6) × 2; part 3 has no qualified offer
+    assert over.cheapest_supplier.tolist() == ["a", "c"]
+    opportunities = costs.purchasing_opportunities(lines, offers, months=1, min_monthly=0)
     assert [(o["supplier"], o["monthly_saving"]) for o in opportunities] == [("b", 17.0)]
+
+
+def test_an_offer_counts_only_from_its_valid_date_and_for_whole_packs_above_its_minimum_order():
+    lines = pd.DataFrame({"part": [1, 1, 2], "supplier": ["b", "b", "b"], "store": ["S1"] * 3, "quantity": [3, 3, 10],
+                          "unit_price": [10.0, 10.0, 5.0], "ordered_at": pd.to_datetime(["2025-01-10", "2025-03-10", "2025-03-10"])})
+    offers = offers_frame([
+        (1, "c", 8.0, 1, 1, "2025-02-01"),  # a cheaper line that only starts in February
+        (2, "c", 4.0, 1, 4, None),          # sold in packs of 4: 10 units need 12 (£48 against £50 paid)
+        (2, "d", 3.0, 20, 1, None),         # cheapest per unit, but a minimum order of 20 (£60): dearer for this line
+    ])
+    chosen = costs.cheapest_offers(lines, offers)
+    assert chosen.cheapest_supplier.tolist() == ["c", "c"]  # the January line had no valid offer
+    assert chosen.cheapest_units.tolist() == [3, 12]
+    assert chosen.cheapest_cost.tolist() == [24.0, 48.0]
+    over = costs.overpriced_purchases(lines, offers)
+    assert over.excess.tolist() == [6.0, 2.0]
+
+
+def test_a_supplier_qualifies_only_on_a_delivery_record_that_meets_every_threshold():
+    records = pd.DataFrame({"deliveries": [40, 40, 40, 3, 0], "on_time_rate": [0.9, 0.2, 0.9, 1.0, np.nan],
+                            "defect_rate": [0.01, 0.01, 0.08, 0.0, np.nan]}, index=["good", "late", "faulty", "new", "unused"])
+    qualified = costs.qualified_suppliers(records, min_on_time=0.75, max_defect=0.05, min_deliveries=5)
+    assert qualified[qualified].index.tolist() == ["good"]
 
 
 def test_bootstrap_interval_contains_the_estimate_and_narrows_with_more_data():

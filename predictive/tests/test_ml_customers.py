@@ -184,3 +184,30 @@ def test_holdout_calibration_of_a_model_fitted_on_the_calibration_period_predict
     rows = check["by_calibration_frequency"]
     assert rows[0]["predicted_mean"] < rows[3]["predicted_mean"] < rows[-1]["predicted_mean"]
     assert rows[-1]["actual_mean"] == pytest.approx(rows[-1]["predicted_mean"], rel=0.25)
+
+
+def _a_equals_one_series(r, b, z, terms=20000):
+    """lim_{a→1} (a+b−1)/(a−1)·[1 − (1−z)^r ₂F₁(r, b; a+b−1; z)] = b(1−z)^r Σ_{n≥1} (r)_n zⁿ/n! Σ_{k<n} 1/(b+k),
+    from d/dc ₂F₁(r, b; c; z) at c = b (term by term: d/dc 1/(c)_n = −(1/(c)_n) Σ_{k<n} 1/(c+k))."""
+    total, term, harmonic = 0.0, 1.0, 0.0
+    for n in range(1, terms):
+        term *= (r + n - 1) / n * z
+        harmonic += 1.0 / (b + n - 1)
+        total += term * harmonic
+    return b * (1 - z) ** r * total
+
+
+def test_expected_visits_take_their_limit_when_a_is_exactly_one():
+    r, alpha, b, t = 0.24, 4.4, 2.4, 39.0
+    new = cm.bgnbd_expected_visits_new_customer((r, alpha, 1.0, b), t)
+    assert np.isfinite(new)
+    assert new == pytest.approx(_a_equals_one_series(r, b, t / (alpha + t)), rel=1e-7)
+    x, t_x, T = 2.0, 30.0, 38.0
+    z = t / (alpha + T + t)
+    # E[Y(t)|x, t_x, T] at a = 1: the same limit with r+x and b+x, over 1 + 1/(b+x−1)·((α+T)/(α+t_x))^(r+x).
+    expected = _a_equals_one_series(r + x, b + x, z) / (1 + 1 / (b + x - 1) * ((alpha + T) / (alpha + t_x)) ** (r + x))
+    conditional = cm.bgnbd_expected_visits((r, alpha, 1.0, b), t, np.array([x, 0.0]), np.array([t_x, 0.0]), np.array([T, T]))
+    assert np.isfinite(conditional).all()
+    assert conditional[0] == pytest.approx(expected, rel=1e-7)
+    # Continuous in a: just either side of 1 the ordinary formula gives the same values.
+    assert conditional[1] == pytest.approx(cm.bgnbd_expected_visits((r, alpha, 1.001, b), t, [0.0], [0.0], [T])[0], rel=1e-3)

@@ -187,3 +187,76 @@ def test_pruning_keeps_every_versions_metrics_but_only_the_latest_outputs(traine
     assert all(versions[v].metrics == {"mase": 1.0} for v in versions)
     assert sorted(v for v in versions if versions[v].output) == [3, 4, 5]
     assert versions[5].is_current
+
+
+def test_a_business_metric_forecast_far_from_what_happened_is_flagged_as_drift_and_cleared_by_a_good_one(trained_models):
+    store = Store.objects.order_by("code").first()
+    scope = f"store={store.code}|granularity=week|metric=ticket_count"
+    model = selectors.current_model(training.BUSINESS_METRICS, scope)
+    # Pretend the model was trained 8 weeks earlier and forecast the weeks that then happened.
+    history = model.output["history"]
+    weeks, actual = history["ds"][-8:], history["y"][-8:]
+    end = pd.Timestamp(weeks[0]).date() - timedelta(days=1)
+
+    def stale_model(factor):
+        yhat = [v * factor for v in actual]
+        output = {**model.output, "forecast": {"ds": weeks, "yhat": yhat,
+                                                "lower_80": [v * 0.95 for v in yhat], "upper_80": [v * 1.05 + 0.5 for v in yhat],
+                                                "lower_95": [v * 0.9 for v in yhat], "upper_95": [v * 1.1 + 0.5 for v in yhat]}}
+        return training.ModelResult(model.kind, model.scope, model.method, model.parameters, model.metrics, output,
+                                    data_start=model.data_start, data_end=end, n_observations=model.n_observations)
+
+    services.register_model(stale_model(3.0))
+    now = timezone.make_aware(pd.Timestamp(model.data_end + timedelta(days=1)).to_pydatetime()) + timedelta(hours=9)
+    services.check_forecasts(now=now)
+    drifting = selectors.current_model(training.BUSINESS_METRICS, scope).monitoring
+    assert drifting["status"] == "drift" and drifting["points"] == 8 and drifting["unit"] == "weeks"
+    assert drifting["actual_total"] == pytest.approx(sum(actual))  # recomputed from the tickets, as in training
+    assert drifting["mase"] == pytest.approx(2 * sum(actual) / 8 / model.parameters["mase_scale"])
+    alert = Alert.objects.get(dedup_key=f"model_drift:business_metrics:{scope}")
+    assert alert.kind == Alert.Kind.MODEL_DRIFT and alert.state == Alert.State.FIRING and alert.store == store
+    services.register_model(stale_model(1.0))
+    services.check_forecasts(now=now)
+    assert selectors.current_model(training.BUSINESS_METRICS, scope).monitoring["status"] == "ok"
+    alert.refresh_from_db()
+    assert alert.state == Alert.State.RESOLVED
+
+
+def test_model_performance_shows_the_drift_check_of_business_metric_models(trained_models, api_for):
+    services.check_forecasts()
+    body = api_for("admin").get("/api/predictive-analytics/model-performance", {"kind": "business_metrics"}).json()
+    assert body["models"]
+    for model in body["models"]:
+        assert model["drift"]["status"] in ("waiting_for_data", "ok", "drift"), model["scope"]
+        assert "weeks" in model["drift"]["rule"] or "months" in model["drift"]["rule"]
+
+
+def test_the_next_training_run_refits_the_scopes_fitted_on_demand(trained_models):
+    scope = "store=" + Store.objects.order_by("code").first().code + "|category=console"
+    assert services.fit_on_demand(training.REPAIR_DEMAND, scope) is not None
+    data = services.ds.ShopData.load()
+    planned = services.planned_tasks(data, [training.REPAIR_DEMAND, training.BUSINESS_METRICS])
+    scopes = [task.scope for task in planned[training.REPAIR_DEMAND]]
+    assert scopes.count(scope) == 1
+    ahead = training.plan(data, [training.REPAIR_DEMAND])
+    assert len(planned[training.REPAIR_DEMAND]) == len(ahead[training.REPAIR_DEMAND]) + 1
+    assert len(planned[training.BUSINESS_METRICS]) == len(training.plan(data, [training.BUSINESS_METRICS])[training.BUSINESS_METRICS])
+    # The planned task fits the same slice of the data as the request did.
+    result = next(task for task in planned[training.REPAIR_DEMAND] if task.scope == scope).run()
+    assert not result.error and result.parameters["filters"]["category"] == "console"
+
+
+def test_the_benchmark_reports_the_training_time_of_each_model_kind(trained_models):
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("bench", apps=["predictive"], repeat=1, only="model-performance kind", user="manager", stdout=out)
+    lines = out.getvalue().splitlines()
+    assert any("model-performance kind" in line and "warm p50" in line for line in lines)
+    run = TrainingRun.objects.filter(status=TrainingRun.Status.DONE).order_by("-started_at").first()
+    for kind in training.KINDS:
+        line = next(line for line in lines if f"training {kind} " in line)
+        models = sum(1 for entry in run.log if entry["kind"] == kind)
+        assert f"{run.timings[kind]:.1f} s" in line and f"({models} models)" in line

@@ -2,8 +2,9 @@
 
 Each app lists its cases in `<app>/bench.py` as `cases(context) -> [BenchCase, ...]`; the command
 runs every case `--repeat` times through the full Django/DRF stack (in process, authenticated as
-the demo manager), once with the cache cleared before each call (cold) and once warm, and prints
-a table with the cache hit rate. The load test with concurrency is scripts/loadtest.py.
+the demo manager), once with the cache cleared before each call (cold; an app's optional `cold()`
+also drops what it keeps in process memory) and once warm, and prints a table with the cache hit
+rate. The load test with concurrency is scripts/loadtest.py.
 """
 import importlib
 import time
@@ -65,8 +66,12 @@ class Command(BaseCommand):
                 if only and only not in case.name:
                     continue
                 cold, warm = [], []
+                # An app may hold more than the cache in memory (loaded models); its `cold()` drops that too.
+                reset = getattr(module, "cold", None)
                 for _ in range(repeat):
                     cache.clear()
+                    if reset is not None:
+                        reset()
                     cold.append(self._call(client, case))
                 self._call(client, case)
                 for _ in range(repeat):
@@ -76,6 +81,9 @@ class Command(BaseCommand):
                     f"{app:11s} {case.name:42s} cold p50 {percentile(cold, .5):7.1f} p95 {percentile(cold, .95):7.1f} ms   "
                     f"warm p50 {percentile(warm, .5):6.1f} p95 {percentile(warm, .95):6.1f} ms"
                 )
+            # An app may add lines of its own after its cases (`report(context) -> [str]`), e.g. training times.
+            for line in getattr(module, "report", lambda context: [])(context):
+                self.stdout.write(f"{app:11s} {line}")
         stats = result_cache.stats()
         if stats["hit_rate"] is not None:
             self.stdout.write(f"cache: {stats['hits']} hits, {stats['misses']} misses, hit rate {stats['hit_rate']:.0%} (cold runs clear the cache on purpose)")
