@@ -60,7 +60,9 @@ class Stock(models.Model):
     part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="stock")
     store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="stock")
     on_hand = models.IntegerField(default=0)
-    reserved = models.IntegerField(default=0, help_text="Held for open tickets.")
+    reserved = models.IntegerField(
+        default=0, help_text="Held for open tickets whose parts are committed (Σ of their StockReservation rows); may "
+                             "exceed on hand, the excess being back-ordered for repairs waiting for parts.")
     # Approved min/max (a manager's one-click approval of the proposed policy); empty = use the computed one.
     min_qty = models.PositiveIntegerField(null=True, blank=True)
     max_qty = models.PositiveIntegerField(null=True, blank=True)
@@ -80,6 +82,11 @@ class Stock(models.Model):
     @property
     def available(self):
         return max(self.on_hand - self.reserved, 0)
+
+    @property
+    def backordered(self):
+        """Units reserved for committed repairs beyond what is on the shelf (they wait for a delivery)."""
+        return max(self.reserved - self.on_hand, 0)
 
 
 class Supplier(models.Model):
@@ -255,6 +262,13 @@ class ReorderDecision(models.Model):
     class Meta:
         ordering = ["-decided_at"]
         indexes = [models.Index(fields=["part", "store", "active"])]
+        constraints = [
+            # A new answer replaces the active one (services.record_reorder_decision); the database holds to it.
+            models.UniqueConstraint(fields=["part", "store"], condition=Q(active=True, action__in=["snooze", "order_once"]),
+                                    name="one_active_snooze_or_order_once"),
+            models.UniqueConstraint(fields=["part", "store"], condition=Q(active=True, action="approve_min_max"),
+                                    name="one_active_min_max_approval"),
+        ]
 
 
 class StockPolicy(models.Model):
@@ -291,6 +305,10 @@ class StockPolicy(models.Model):
     eoq = models.FloatField(default=0)
     max_level = models.IntegerField(default=0, help_text="Reorder point + order quantity.")
     annual_cost = models.FloatField(default=0, help_text="Yearly total relevant cost with the chosen supplier, GBP.")
+    lead_time_source = models.CharField(
+        max_length=24, default="delivered",
+        help_text="delivered (the supplier's deliveries), quoted (fewer than 3 deliveries), typical_of_suppliers (no "
+                  "supplier lists the part) or setting (no supplier on record: INVENTORY_FALLBACK_LEAD_TIME_DAYS).")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["store", "part"], name="unique_stock_policy")]
@@ -339,3 +357,41 @@ class StockPolicyRefresh(models.Model):
     store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="+")
     computed_at = models.DateTimeField()
     forecast = models.JSONField(default=dict, blank=True)
+
+
+class StockReservation(models.Model):
+    """Units of a part held at a store for one open repair ticket: reserved when the ticket's parts are
+    committed (it enters awaiting_parts or in_repair), released as they are consumed or when the ticket
+    is cancelled or finished. Written only by `inventory.services` (reserve_ticket_parts,
+    release_ticket_parts, consume_for_ticket), which keep Stock.reserved equal to the sum of these rows."""
+
+    ticket = models.ForeignKey("workflow.RepairTicket", on_delete=models.CASCADE, related_name="part_reservations")
+    part = models.ForeignKey(Part, on_delete=models.PROTECT, related_name="reservations")
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="+")
+    quantity = models.PositiveIntegerField(help_text="Units still held (released units are gone from the row).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["ticket", "part"], name="unique_ticket_part_reservation"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_quantity_positive"),
+        ]
+        indexes = [models.Index(fields=["part", "store"])]
+
+    def __str__(self):
+        return f"{self.ticket_id}: {self.part_id}@{self.store_id} × {self.quantity}"
+
+
+class StockReplay(models.Model):
+    """The cost-optimization replay of a store (the last 365 days through today's ordering, the
+    recommended policy and its out-of-sample twin) at each part's own service level, stored by
+    `services.refresh_stock_replays()` with the policy refresh so requests add stores up instead of
+    replaying a year of demand. `summary` holds `selectors.store_replay_summaries()` of the store."""
+
+    store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="+")
+    computed_at = models.DateTimeField()
+    start = models.DateField()
+    end = models.DateField()
+    days = models.PositiveIntegerField()
+    summary = models.JSONField(default=dict)

@@ -26,13 +26,24 @@ def refresh_policies_after_training(sender, instance, **kwargs):
         # instead of in a thread the interpreter is already shutting down.
         transaction.on_commit(_refresh_now)
     else:
-        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job"))
+        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", None, "all"))
+
+
+def reservations_on_ticket_status(sender, ticket, to_status, **kwargs):
+    """A ticket entering awaiting_parts or in_repair holds its bill of parts; finished or cancelled, it
+    gives back what it still holds. Inside the status change's transaction: both commit or neither."""
+    from .services import reservations_on_status_change
+
+    reservations_on_status_change(ticket, to_status)
 
 
 def connect():
     from django.db.models.signals import post_save
 
+    from workflow.signals import ticket_status_changed
+
     stock_changed.connect(stockout_alert_on_stock_change, dispatch_uid="inventory-stockout-alert")
+    ticket_status_changed.connect(reservations_on_ticket_status, dispatch_uid="inventory-reservations")
     post_save.connect(refresh_policies_after_training, sender="predictive.TrainedModel",
                       dispatch_uid="inventory-refresh-after-training")
 
@@ -43,6 +54,6 @@ def _refresh_now():
     from .tasks import refresh_policies_job
 
     try:
-        refresh_policies_job()
+        refresh_policies_job(None, "all")
     except Exception:  # the training is committed; the hourly job will catch up
         logging.getLogger(__name__).exception("reorder policies not refreshed after training")

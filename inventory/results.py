@@ -18,6 +18,8 @@ from . import selectors as sel
 from .ml import performance as perf
 from .ml import policy as pol
 from .ml import suppliers as sup
+from .errors import UnknownPart
+from .ml import replay as rp
 from .models import Part, PurchaseOrder, PurchaseOrderLine, ReorderDecision
 
 STATUS_ORDER = {pol.OUT: 0, pol.CRITICAL: 1, pol.LOW: 2, pol.OVER: 3, pol.OK: 4}
@@ -59,7 +61,24 @@ def policy_settings(service_level=None):
         "stockout_cost_per_unit": settings.INVENTORY_STOCKOUT_COST,
         "review_period_days": settings.INVENTORY_REVIEW_PERIOD_DAYS,
         "max_order_cover_days": settings.INVENTORY_MAX_ORDER_COVER_DAYS,
+        "late_delivery_weight": settings.INVENTORY_LATE_DELIVERY_WEIGHT,
     }
+
+
+LEAD_TIME_SOURCES = {
+    "quoted": "the supplier's quoted lead time (fewer than 3 deliveries on record)",
+    "typical_of_suppliers": "no supplier lists the part: the median delivered lead time and order cost of the shop's suppliers",
+    "setting": "no supplier on record: INVENTORY_FALLBACK_LEAD_TIME_DAYS and INVENTORY_FALLBACK_ORDER_COST (assumed)",
+}
+
+
+def policy_assumptions(positions):
+    """Which stand-ins the policies of these rows used instead of delivery history, and how many rows each."""
+    if not len(positions) or "lead_time_source" not in positions:
+        return {"lead_time": {}}
+    counts = positions.lead_time_source.value_counts()
+    return {"lead_time": {source: {"items": int(counts[source]), "meaning": meaning}
+                          for source, meaning in LEAD_TIME_SOURCES.items() if counts.get(source, 0)}}
 
 
 def forecast_model(store_ids):
@@ -70,8 +89,6 @@ def forecast_model(store_ids):
 def resolve_parts(skus=None, category=None):
     """Part ids for a request's SKU list (case-insensitive; an unknown SKU is a 404) and/or category.
     None means every part."""
-    from rest_framework.exceptions import NotFound
-
     part_ids = None
     if skus:
         part_ids, missing = [], []
@@ -79,7 +96,7 @@ def resolve_parts(skus=None, category=None):
             found = Part.objects.filter(sku__iexact=sku).values_list("id", flat=True).first()
             (part_ids.append(found) if found is not None else missing.append(sku))
         if missing:
-            raise NotFound(f"Unknown SKU: {', '.join(missing)}.")
+            raise UnknownPart(f"Unknown SKU: {', '.join(missing)}.")
     if category:
         qs = Part.objects.filter(category=category)
         if part_ids is not None:
@@ -155,9 +172,10 @@ def overview(stores):
 # --- GET stock-monitoring ------------------------------------------------------------------------------------
 
 MONITOR_COLUMNS = [
-    "store", "sku", "name", "category", "on_hand", "reserved", "available", "on_order", "next_delivery", "reorder_point",
-    "safety_stock", "max_level", "order_qty", "status", "days_of_cover", "days_to_stockout", "projected_stockout_date",
-    "daily_mean", "demand_class", "forecast_method", "lead_time_mean", "approved_min_max", "stock_value",
+    "store", "sku", "name", "category", "on_hand", "reserved", "available", "backordered", "on_order", "next_delivery",
+    "reorder_point", "safety_stock", "max_level", "order_qty", "status", "days_of_cover", "days_to_stockout",
+    "projected_stockout_date", "daily_mean", "demand_class", "forecast_method", "lead_time_mean", "lead_time_source",
+    "approved_min_max", "stock_value",
 ]
 
 
@@ -187,6 +205,7 @@ def stock_monitoring(stores, status=None, sku=None, category=None, search=None, 
         "data_window": {"stock_as_of": timezone.now().isoformat(), "forecast": "stored reorder policies (see model.policy_computed_at)"},
         "model": forecast_model(store_ids),
         "status_counts": counts,
+        "assumptions": policy_assumptions(positions),
         "count": len(frame),
         "limit": limit, "offset": offset,
         "results": records(page, MONITOR_COLUMNS, 3),
@@ -254,6 +273,7 @@ def demand_forecast(stores, skus=None, category=None, horizon_days=28, service_l
         "model": forecast_model(store_ids),
         "method": "protection interval L + R: mean μ·(L+R), variance (L+R)·σ_d² + μ²·σ_L² (Silver, Pyke & Peterson); "
                   "projected stock = available + deliveries by their expected date − μ per day",
+        "assumptions": policy_assumptions(frame),
         "count": len(positions[positions.daily_mean > 0]) if not skus else len(positions),
         "results": items,
     }
@@ -263,11 +283,13 @@ def demand_forecast(stores, skus=None, category=None, horizon_days=28, service_l
 
 
 def _urgency(row):
+    """out (nothing available), critical (runs out within the lead time), high (within lead time + review
+    period + INVENTORY_URGENCY_HIGH_EXTRA_DAYS), normal."""
     if row.available <= 0 and row.daily_mean > 0:
         return "out"
     if row.days_to_stockout <= row.lead_time_mean:
         return "critical"
-    if row.days_to_stockout <= row.lead_time_mean + row.review_days + 7:
+    if row.days_to_stockout <= row.lead_time_mean + row.review_days + settings.INVENTORY_URGENCY_HIGH_EXTRA_DAYS:
         return "high"
     return "normal"
 
@@ -318,11 +340,12 @@ def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, servi
     donors = everywhere.assign(excess=(everywhere.on_hand - everywhere.reserved).clip(lower=0)
                                - np.maximum(everywhere.max_level.fillna(0), everywhere.reorder_point.fillna(0)))
     donors = donors[(donors.excess > 0) & donors.part_id.isin(needed_parts) & donors.store_id.isin(scope_store_ids)]
-    # The two largest donors of each part: the best one may be the store that needs the part itself.
-    donors = donors.sort_values(["part_id", "excess"], ascending=[True, False]).groupby("part_id").head(2)
-    donor_by_part = {}
-    for donor in donors.itertuples(index=False):
-        donor_by_part.setdefault(donor.part_id, []).append(donor)
+    # What each donor can still give: every proposed transfer comes off it, so its excess is promised once.
+    excess_left = {(int(d.store_id), int(d.part_id)): int(d.excess) for d in donors.itertuples(index=False)}
+    donor_rows = {(int(d.store_id), int(d.part_id)): d for d in donors.itertuples(index=False)}
+    donor_stores = {}
+    for store_id, part_id in excess_left:
+        donor_stores.setdefault(part_id, []).append(store_id)
 
     price_frame = sel.price_list(chosen.part_id.unique())
     terms_of = {(int(r.supplier_id), int(r.part_id)): (int(r.min_order_qty), int(r.pack_size), float(r.unit_price))
@@ -330,6 +353,10 @@ def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, servi
     supplier_names = dict(sel.suppliers_frame()[["supplier_id", "code"]].values)
 
     suggestions, lines = [], []
+    # The most urgent need is served first from the donors' excess (soonest projected stockout next).
+    chosen = chosen.assign(urgency_level=[_urgency(r) for r in chosen.itertuples(index=False)])
+    chosen = chosen.assign(urgency_rank=chosen.urgency_level.map(URGENCY_ORDER)).sort_values(
+        ["urgency_rank", "days_to_stockout", "sku", "store_id"], kind="stable")
     for row in chosen.itertuples(index=False):
         key = (row.store_id, row.part_id)
         supplier_id = None if pd.isna(row.supplier_id) else int(row.supplier_id)
@@ -343,26 +370,33 @@ def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, servi
         else:
             quantity = int(math.ceil(shortfall / row.order_qty) * row.order_qty) if shortfall and row.order_qty > 0 else 0
         decision = order_once.get(key)
+        requested = None
         if decision:
-            quantity = int(decision.quantity or quantity or row.order_qty or _rounded(1, moq, pack))
+            # A manager's quantity is rounded up to the supplier's MOQ and whole packs, as every suggestion is.
+            requested = int(decision.quantity or quantity or row.order_qty or 1)
+            quantity = _rounded(requested, moq, pack)
         transfer = None
-        for donor in (donor_by_part.get(row.part_id, []) if shortfall else []):
-            if donor.store_id == row.store_id:
-                continue
-            give = int(min(donor.excess, max(quantity, shortfall)))
-            if give > 0:
-                transfer = {"from_store": all_codes.get(donor.store_id), "quantity": give,
-                            "donor_available": int(donor.available), "donor_max_level": int(max(donor.max_level, donor.reorder_point))}
-            break
+        if shortfall:
+            part_id = int(row.part_id)
+            candidates = [s for s in donor_stores.get(part_id, []) if s != int(row.store_id) and excess_left[(s, part_id)] > 0]
+            if candidates:
+                donor_store = max(candidates, key=lambda s: (excess_left[(s, part_id)], -s))
+                give = int(min(excess_left[(donor_store, part_id)], max(quantity, shortfall)))
+                excess_left[(donor_store, part_id)] -= give
+                donor = donor_rows[(donor_store, part_id)]
+                transfer = {"from_store": all_codes.get(donor_store), "quantity": give,
+                            "donor_available": int(donor.available), "donor_max_level": int(max(donor.max_level, donor.reorder_point)),
+                            "donor_excess_left": int(excess_left[(donor_store, part_id)])}
         purchase = quantity
         if transfer and not decision:
             left = shortfall - transfer["quantity"]
             purchase = 0 if left <= 0 else int(math.ceil(left / row.order_qty) * row.order_qty) if row.order_qty > 0 else left
-        urgency = _urgency(row)
+        urgency = row.urgency_level
         snooze = snoozed.get(key)
         item = {
             "store": codes.get(row.store_id), "sku": row.sku, "name": row.name, "urgency": urgency, "status": row.status,
-            "on_hand": int(row.on_hand), "available": int(row.available), "on_order": int(row.on_order), "position": int(row.position),
+            "on_hand": int(row.on_hand), "reserved": int(row.reserved), "available": int(row.available),
+            "backordered": int(row.backordered), "on_order": int(row.on_order), "position": int(row.position),
             "reorder_point": int(row.reorder_point), "safety_stock": jsonable(row.safety_stock, 2),
             "lead_time_demand": jsonable(row.daily_mean * row.lead_time_mean, 3),
             "protection_demand": jsonable(row.protection_demand, 3), "max_level": int(row.max_level),
@@ -374,7 +408,8 @@ def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, servi
             "service_level": jsonable(row.service_level, 3), "policy_method": row.policy_method,
             "demand_class": row.demand_class, "forecast_method": jsonable(row.forecast_method) or None,
             "daily_mean": jsonable(row.daily_mean), "approved_min_max": bool(row.approved_min_max),
-            "order_once": bool(decision), "snoozed_until": snooze.until.isoformat() if snooze else None,
+            "order_once": bool(decision), "order_once_requested": requested,
+            "snoozed_until": snooze.until.isoformat() if snooze else None, "lead_time_source": row.lead_time_source,
             "in_draft_purchase_order": in_draft.get(key),
             "below_reorder_point": bool(row.position <= row.reorder_point),
         }
@@ -400,8 +435,16 @@ def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, servi
                    "reorder_point": "lead-time (+ review) demand + safety stock at the service level; Poisson / negative "
                                     "binomial quantile for intermittent items",
                    "order_quantity": "EOQ √(2DK/hc), capped at the cover limit, rounded up to MOQ and pack size",
+                   "order_once": "a manager's order-once quantity is rounded up to the supplier's MOQ and whole packs too "
+                                 "(order_once_requested is what was asked for)",
+                   "transfers": "needs are served in urgency order from the store with the most excess left (available "
+                                "above its maximum level); each transfer comes off that store's excess, so none is "
+                                "promised twice; the purchase covers the rest",
+                   "position": "on hand − reserved (units held for committed repairs, back-orders included) + on order",
+                   "urgency_high_within_days": f"lead time + review period + {settings.INVENTORY_URGENCY_HIGH_EXTRA_DAYS}",
                    "supplier": "lowest yearly total relevant cost: price incl. defects, ordering, holding, and the stockout "
                                "risk of its delivered lead-time spread"},
+        "assumptions": policy_assumptions(chosen),
         "count": len(suggestions),
         "summary": {"by_urgency": summary, "transfers": sum(1 for s in suggestions if s["transfer"]),
                     "purchase_value": round(sum(s["line_value"] for s in suggestions), 2),
@@ -450,16 +493,21 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
     per_part["risk_cost_per_unit"] = per_part.w_risk / per_part.weight
     demand = forecast[forecast.daily_mean > 0].groupby("part_id").daily_mean.sum() * horizon_days
     capacity = suppliers.set_index("supplier_id").monthly_capacity_units.astype(float) * horizon_days / 30.0
-    result = sup.allocate_demand(per_part, demand, capacity=capacity, shortage_penalty=settings.INVENTORY_STOCKOUT_COST * 10)
+    # An order covers at most INVENTORY_MAX_ORDER_COVER_DAYS of demand, so the horizon needs at least this
+    # many orders, each at least the MOQ.
+    cover = settings.INVENTORY_MAX_ORDER_COVER_DAYS
+    min_lots = max(math.ceil(horizon_days / cover), 1) if cover else 1
+    penalty = settings.INVENTORY_STOCKOUT_COST * settings.INVENTORY_UNMET_DEMAND_PENALTY_FACTOR
+    result = sup.allocate_demand(per_part, demand, capacity=capacity, shortage_penalty=penalty, min_lots=min_lots)
+    # What the optimum pays per unit of demand it covers, units bought only to reach an MOQ included.
+    effective = sup.effective_unit_costs(result, demand, ("cost_per_unit", "landed_cost_per_unit"))
 
     # Today's allocation: each store's share of units per supplier for each part over the window.
     lines = sel.purchase_line_shares(store_ids, window_days, end)
     store_demand = forecast[forecast.daily_mean > 0][["store_id", "part_id", "daily_mean"]].copy()
     store_demand["units"] = store_demand.daily_mean * horizon_days
-    optimal_mix = result.allocation[result.allocation.units > 0].copy()
-    optimal_mix["share"] = optimal_mix.units / optimal_mix.groupby("part_id").units.transform("sum")
-    optimal_unit = (optimal_mix.share * optimal_mix.cost_per_unit).groupby(optimal_mix.part_id).sum()
-    optimal_landed = (optimal_mix.share * optimal_mix.landed_cost_per_unit).groupby(optimal_mix.part_id).sum()
+    optimal_unit = effective.cost_per_unit
+    optimal_landed = effective.landed_cost_per_unit
     today = lines.merge(per_part[["part_id", "supplier_id", "cost_per_unit", "landed_cost_per_unit"]],
                         on=["part_id", "supplier_id"], how="inner")
     today = today.assign(weighted=today.share * today.cost_per_unit, weighted_landed=today.share * today.landed_cost_per_unit)
@@ -524,6 +572,15 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
             "solver_status": result.status, "risk_aversion": risk_aversion,
             "demand_units": round(float(demand.sum()), 2),
             "unallocated_units": round(float(result.unallocated.sum()), 2),
+            "unmet_demand_penalty_per_unit": round(penalty, 2),
+            "moq": {"orders_per_horizon": min_lots,
+                    "rule": "each supplier used for a part gets at least orders_per_horizon × its MOQ (an order covers at "
+                            "most INVENTORY_MAX_ORDER_COVER_DAYS of demand, and each order is at least the MOQ)",
+                    "surplus_units": round(float(effective.surplus_units.sum()), 2),
+                    "note": "units bought only to reach an MOQ are charged to the optimum: optimal_cost is what the "
+                            "optimum pays, divided over the demand it covers"},
+            "capacity": {"suppliers_with_capacity": int(capacity.notna().sum()),
+                         "source": "Supplier.monthly_capacity_units × horizon / 30 (empty: unlimited)"},
             "by_supplier": records(allocation.sort_values("units", ascending=False),
                                    ["supplier", "units", "share", "cost", "today_units"], 3),
             "today_cost": round(today_cost, 2), "optimal_cost": round(optimal_cost, 2),
@@ -541,73 +598,139 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
 # --- POST cost-optimization -------------------------------------------------------------------------------------
 
 
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+REPLAY_POLICIES = {
+    "today": "today's ordering, read back from your purchase orders of the window: per part and store the periodic "
+             "(s, S) levels of its orders (s = median inventory position — on hand + on order − back-orders — just "
+             "before ordering, S = median position just after), reviewed on the weekdays the store placed its orders, "
+             "each part from the supplier the store used most; parts with fewer than INVENTORY_TODAY_MIN_ORDERS "
+             "orders follow the assumed rule of the INVENTORY_TODAY_FALLBACK_* settings",
+    "recommended": "(R, s, nQ): review every R days; reorder point, EOQ order quantity and supplier from the current "
+                   "reorder policy (forecast and lead times of the whole history, this window included: in-sample)",
+    "recommended_out_of_sample": "the same method computed the day before the window from the data before it only: a "
+                                 "moving-average forecast of the weeks before the window and the suppliers' deliveries "
+                                 "of the 365 days before it; replayed through the window it never saw",
+}
+
+
+def replay_summaries(store_ids, service_level=None, replay_days=365):
+    """Per store, the replay totals of each policy: the stored ones (`StockReplay`, refreshed in the
+    background with the policies) for the default request, otherwise a replay now. Returns
+    (summaries by store id, start, end, where they came from, the PolicyReplay when computed now)."""
+    from . import services
+
+    if service_level is None and replay_days == services.REPLAY_DAYS:
+        stored = services.ensure_stock_replays(store_ids)
+        if stored:
+            rows = list(stored.values())
+            source = {"stored": True, "computed_at": min(r.computed_at for r in rows).isoformat()}
+            return ({s: r.summary for s, r in stored.items()}, min(r.start for r in rows), max(r.end for r in rows), source, None)
+    replay = sel.policy_replay(store_ids, replay_days, service_level)
+    return sel.store_replay_summaries(replay), replay.start, replay.end, {"stored": False}, replay
+
+
+def _replay_block(summaries, labels, codes, scale):
+    """The replay figures of the stores together: per policy, yearly, saving, per demand class, per store."""
+    totals = {label: rp.add_totals(s["policies"][label] for s in summaries.values()) for label in labels}
+    figures = {label: rp.summarize(totals[label]) for label in labels}
+    classes = {}
+    for summary in summaries.values():
+        for name, by_label in summary.get("by_demand_class", {}).items():
+            for label in labels:
+                classes.setdefault(name, {}).setdefault(label, []).append(by_label[label])
+    by_class = []
+    for name in sorted(classes):
+        added = {label: rp.add_totals(classes[name][label]) for label in labels}
+        demanded = added["today"]["units_demanded"]
+        if not demanded:
+            continue
+        by_class.append({"demand_class": name, "items": added["today"]["items"], "units_demanded": demanded, **{
+            label: {"fill_rate": round(1 - added[label]["units_short"] / demanded, 4),
+                    "holding_cost": round(added[label]["holding_cost"], 2), "units_short": added[label]["units_short"]}
+            for label in labels}})
+    by_store = []
+    for store_id in sorted(summaries, key=lambda s: codes.get(s, "")):
+        per = {label: rp.summarize(summaries[store_id]["policies"][label]) for label in labels}
+        by_store.append({"store": codes.get(store_id), "units_demanded": per["today"]["units_demanded"], **{
+            label: {"fill_rate": per[label]["fill_rate"], "holding_cost": per[label]["holding_cost"],
+                    "stockout_cost": per[label]["stockout_cost"], "total_cost": per[label]["total_cost"]}
+            for label in labels}})
+
+    def saving(against):
+        today, other = figures["today"], figures[against]
+        total = today["total_cost"] - other["total_cost"]
+        return {"total": round(total, 2), "yearly": round(total * scale, 2),
+                "share": jsonable(total / today["total_cost"] if today["total_cost"] else None, 4),
+                "holding": round(today["holding_cost"] - other["holding_cost"], 2),
+                "ordering": round(today["ordering_cost"] - other["ordering_cost"], 2),
+                "stockout": round(today["stockout_cost"] - other["stockout_cost"], 2)}
+
+    block = {**figures,
+             "yearly": {label: {k: round(figures[label][k] * scale, 2) for k in ("holding_cost", "ordering_cost", "stockout_cost",
+                                                                                 "total_cost")} for label in labels},
+             "saving": saving("recommended"), "by_demand_class": by_class, "by_store": by_store}
+    if "recommended_out_of_sample" in labels:
+        block["saving_out_of_sample"] = saving("recommended_out_of_sample")
+    return block
+
+
 def cost_optimization(stores, service_level=None, replay_days=365, dead_stock_days=None, limit=25):
     """Yearly inventory cost of today's ordering against the recommended policy, by replaying the last
-    `replay_days` of actual demand through both; dead and excess stock with their value."""
+    `replay_days` of actual demand through both (and through the recommended policy built from the
+    data before the window, the out-of-sample check); dead and excess stock with their value."""
     store_ids = [s.pk for s in stores]
     codes = store_codes(stores)
     dead_stock_days = dead_stock_days or settings.INVENTORY_DEAD_STOCK_DAYS
-    inputs, today, recommended = sel.policy_replay(store_ids, replay_days, service_level)
+    summaries, start, end, source, replay = replay_summaries(store_ids, service_level, replay_days)
     scale = 365.0 / replay_days
-    observed = inputs["observed"]
-    items = inputs["items"]
-    by_class = []
-    classes = items.demand_class.fillna("none").to_numpy()
-    for name in sorted(set(classes)):
-        mask = classes == name
-        demanded = int(today.item_demand[mask].sum())
-        if not demanded:
-            continue
-        row = {"demand_class": name, "items": int(mask.sum()), "units_demanded": demanded}
-        for label, result in (("today", today), ("recommended", recommended)):
-            row[label] = {"fill_rate": round(1 - result.item_short[mask].sum() / demanded, 4),
-                          "holding_cost": round(float(result.item_holding_cost[mask].sum()), 2),
-                          "units_short": int(result.item_short[mask].sum())}
-        by_class.append(row)
-    by_store = []
-    for store_id in sorted(items.store_id.unique()):
-        mask = (items.store_id == store_id).to_numpy()
-        demanded = int(today.item_demand[mask].sum())
-        by_store.append({"store": codes.get(store_id), "units_demanded": demanded, **{
-            label: {"fill_rate": round(1 - result.item_short[mask].sum() / demanded, 4) if demanded else None,
-                    "holding_cost": round(float(result.item_holding_cost[mask].sum()), 2),
-                    "stockout_cost": round(float(result.item_short[mask].sum()) * settings.INVENTORY_STOCKOUT_COST, 2)}
-            for label, result in (("today", today), ("recommended", recommended))}})
+    labels = [label for label in sel.REPLAY_LABELS if summaries and all(label in s["policies"] for s in summaries.values())]
+    observed = {key: sum(s["observed"][key] for s in summaries.values()) for key in ("units", "waited")}
+    today_info = [s["today_policy"] for s in summaries.values()]
+    holdout = next((s.get("holdout") for s in summaries.values() if s.get("holdout")), {})
+    inferred = sum(t["items_inferred"] for t in today_info)
+    assumed = sum(t["items_assumed"] for t in today_info)
+    weekdays = {codes.get(store_id): [WEEKDAYS[d] for d in s["today_policy"]["review_weekdays"]]
+                for store_id, s in sorted(summaries.items(), key=lambda kv: codes.get(kv[0], ""))}
+    assumed_weekdays = sorted(codes.get(store_id) for store_id, s in summaries.items() if s["today_policy"]["review_weekdays_assumed"])
 
-    positions = sel.stock_positions(store_ids, service_level, policies=inputs["policies"])
+    positions = sel.stock_positions(store_ids, service_level, policies=replay.policies if replay is not None else None)
     stock = sel.dead_and_excess_stock(positions, store_ids, dead_stock_days)
     stock["store"] = stock.store_id.map(codes)
     stock["days_since_consumed"] = (pd.Timestamp(sel.today()) - stock.last_consumed).dt.days
     dead = stock[stock.dead].sort_values(["stock_value", "sku"], ascending=[False, True])
     excess = stock[stock.excess_units > 0].sort_values(["excess_value", "sku"], ascending=[False, True])
-    saving = today.total_cost - recommended.total_cost
+    block = _replay_block(summaries, labels, codes, scale) if labels else {}
     return {
-        "data_window": {"replay_from": inputs["start"].isoformat(), "replay_to": inputs["end"].isoformat(), "days": replay_days,
-                        "stock_as_of": timezone.now().isoformat()},
+        "data_window": {"replay_from": jsonable(start), "replay_to": jsonable(end), "days": replay_days,
+                        "stock_as_of": timezone.now().isoformat(), "replay_source": source},
         "model": forecast_model(store_ids),
         "settings": policy_settings(service_level),
+        "assumptions": policy_assumptions(positions),
         "replay": {
             "method": "day-by-day replay of actual demand (dated when repairs needed the parts) from the real opening "
                       "stock, deliveries taking each supplier's historical lead times in order; holding at "
                       "h/365 × unit cost per unit-day, ordering per purchase order, stockout per unit not served on the day",
-            "today_policy": "the shop's habitual rule: review Monday and Thursday; when on hand + on order − back-orders ≤ s "
-                            "order up to S; s = trailing 8-week daily demand × (quoted lead + 7 d), S = s + 4 weeks, whole packs; "
-                            "each part from the supplier the store used most in the window",
-            "recommended_policy": "(R, s, nQ): review every R days; reorder point and EOQ order quantity and supplier "
-                                  "from the current reorder policy",
-            "today": today.summary(), "recommended": recommended.summary(),
-            "yearly": {label: {k: round(getattr(r, k) * scale, 2) for k in ("holding_cost", "ordering_cost", "stockout_cost", "total_cost")}
-                       for label, r in (("today", today), ("recommended", recommended))},
-            "saving": {"total": round(saving, 2), "yearly": round(saving * scale, 2),
-                       "share": jsonable(saving / today.total_cost if today.total_cost else None, 4),
-                       "holding": round(today.holding_cost - recommended.holding_cost, 2),
-                       "ordering": round(today.ordering_cost - recommended.ordering_cost, 2),
-                       "stockout": round(today.stockout_cost - recommended.stockout_cost, 2)},
+            "policies": {label: REPLAY_POLICIES[label] for label in labels},
+            "today_policy": REPLAY_POLICIES["today"],
+            "recommended_policy": REPLAY_POLICIES["recommended"],
+            "today_inference": {
+                "series_inferred": inferred, "series_assumed": assumed,
+                "assumed": assumed > 0 or bool(assumed_weekdays),
+                "review_weekdays": weekdays, "stores_with_assumed_review_weekdays": assumed_weekdays,
+                "min_orders": settings.INVENTORY_TODAY_MIN_ORDERS,
+                "assumed_rule": {"rate_days": settings.INVENTORY_TODAY_FALLBACK_RATE_DAYS,
+                                 "buffer_days": settings.INVENTORY_TODAY_FALLBACK_BUFFER_DAYS,
+                                 "cover_days": settings.INVENTORY_TODAY_FALLBACK_COVER_DAYS,
+                                 "review_weekdays": [WEEKDAYS[d] for d in settings.INVENTORY_TODAY_FALLBACK_REVIEW_WEEKDAYS],
+                                 "rule": "s = trailing rate_days demand rate × (quoted lead + buffer_days), S = s + cover_days "
+                                         "of demand (parts with too few orders; stores without orders: review_weekdays)"},
+            },
+            "out_of_sample": {**holdout, "replayed": "recommended_out_of_sample" in labels},
+            **block,
             "observed": {"units_needed": observed["units"], "units_waited": observed["waited"],
                          "fill_rate": jsonable(1 - observed["waited"] / observed["units"] if observed["units"] else None, 4),
-                         "note": "what actually happened: units whose repair waited in awaiting_parts"},
-            "by_demand_class": by_class,
-            "by_store": by_store,
+                         "note": "what actually happened: units whose repair waited in awaiting_parts; the replay of "
+                                 "today's ordering reproducing it shows the replay is calibrated on the shop's own data"},
         },
         "dead_stock": {
             "definition": f"on hand with no consumption in {dead_stock_days} days",

@@ -6,6 +6,7 @@ pandas frames or JSON-ready dicts. Nothing loops over parts in Python against th
 are aggregated in SQL and computed on as arrays.
 """
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -21,6 +22,7 @@ from .ml import performance as perf
 from .ml import policy as pol
 from .ml import replay as rp
 from .ml import suppliers as sup
+from .ml import today as today_ml
 from .models import (
     Part,
     PartDay,
@@ -39,7 +41,6 @@ FORECAST_DEFAULTS = {
     "backtest": None, "model_version": None, "trained_at": None,
 }
 OPEN_PO_STATUSES = (PurchaseOrder.Status.ORDERED, PurchaseOrder.Status.PARTIAL)
-CLOSED_DAYS = {(12, 25), (12, 26), (1, 1)}  # Christmas Day, Boxing Day, New Year's Day
 DELIVERY_WINDOW_DAYS = 365
 STOCKOUT_PROJECTION_DAYS = 3650
 
@@ -206,6 +207,7 @@ def supplier_delivery_stats(window_days=DELIVERY_WINDOW_DAYS, end=None):
     thin = stats.deliveries < 3
     stats.loc[thin, "lead_time_mean"] = suppliers.quoted_lead_time_days[thin].astype(float)
     stats.loc[thin, "lead_time_sd"] = 0.0
+    stats["lead_time_source"] = np.where(thin, "quoted", "delivered")
     stats["lead_time_sd"] = stats.lead_time_sd.fillna(0.0)
     known = stats.on_time_rate[~thin]
     stats.loc[thin, "on_time_rate"] = float(known.mean()) if len(known) else 1.0
@@ -271,7 +273,7 @@ def forecast_model_block(frame):
 # --- Reorder policy --------------------------------------------------------------------------------------
 
 
-def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None):
+def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None, delivery=None):
     """Every (store, part) item paired with each supplier qualified for it, priced by its yearly total
     relevant cost (`ml.policy.sourcing_costs`).
 
@@ -294,7 +296,7 @@ def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None):
     items["item"] = np.arange(len(items))
 
     prices = price_list(items.part_id.unique())
-    delivery = supplier_delivery_stats(end=as_of)
+    delivery = supplier_delivery_stats(end=as_of) if delivery is None else delivery
     candidates = items[["item", "store_id", "part_id", "daily_mean", "daily_sd", "demand_class", "service_level", "part_moq",
                         "part_pack", "unit_cost"]].merge(prices, on="part_id", how="left").merge(delivery, on="supplier_id", how="left")
     # Items nobody lists keep the part's own cost and the typical lead time, with no supplier.
@@ -302,8 +304,14 @@ def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None):
     candidates.loc[no_source, "unit_price"] = candidates.loc[no_source, "unit_cost"]
     candidates.loc[no_source, "min_order_qty"] = candidates.loc[no_source, "part_moq"]
     candidates.loc[no_source, "pack_size"] = candidates.loc[no_source, "part_pack"]
-    typical_lead = float(delivery.lead_time_mean.median()) if len(delivery) else 7.0
-    typical_order_cost = float(delivery.order_cost.median()) if len(delivery) else 15.0
+    # ... the typical lead time and order cost of the shop's suppliers; with no supplier on record at
+    # all, the assumed INVENTORY_FALLBACK_* settings. `lead_time_source` says which.
+    known = len(delivery) and delivery.lead_time_mean.notna().any()
+    typical_lead = float(delivery.lead_time_mean.median()) if known else float(settings.INVENTORY_FALLBACK_LEAD_TIME_DAYS)
+    typical_order_cost = (float(delivery.order_cost.median()) if len(delivery) and delivery.order_cost.notna().any()
+                          else float(settings.INVENTORY_FALLBACK_ORDER_COST))
+    candidates["lead_time_source"] = candidates.lead_time_source.where(
+        candidates.lead_time_mean.notna(), "typical_of_suppliers" if known else "setting")
     candidates["lead_time_mean"] = candidates.lead_time_mean.fillna(typical_lead)
     candidates["lead_time_sd"] = candidates.lead_time_sd.fillna(0.0)
     candidates["defect_rate"] = candidates.defect_rate.fillna(0.0)
@@ -321,13 +329,15 @@ def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None):
     return items, candidates
 
 
-def compute_policies(store_ids, service_level=None, forecast=None, as_of=None):
+def compute_policies(store_ids, service_level=None, forecast=None, as_of=None, delivery=None):
     """The recommended reorder policy of every stocked or forecast part at the stores: for each item the
     qualified supplier with the lowest yearly total relevant cost, with its reorder point, safety stock
-    and order quantity. Returns one row per (store, part)."""
-    items, candidates = policy_candidates(store_ids, service_level, forecast, as_of)
+    and order quantity. `as_of` / `delivery`: the day whose last 365 days of deliveries give the lead
+    times (default today), or those delivery statistics themselves. Returns one row per (store, part)."""
+    items, candidates = policy_candidates(store_ids, service_level, forecast, as_of, delivery)
     chosen = pol.choose_suppliers(candidates, ["item"]).set_index("item")
-    keep = ["supplier_id", "unit_price", "lead_time_mean", "lead_time_sd", "defect_rate", "on_time_rate", "order_cost", "min_order_qty",
+    keep = ["supplier_id", "unit_price", "lead_time_mean", "lead_time_sd", "lead_time_source", "defect_rate", "on_time_rate",
+            "order_cost", "min_order_qty",
             "pack_size", "order_qty", "eoq", "protection_days", "protection_demand", "protection_sd", "reorder_point",
             "safety_stock", "policy_method", "annual_cost", "landed_cost_per_unit", "risk_cost_per_unit"]
     result = items.join(chosen[keep], on="item")
@@ -341,7 +351,7 @@ POLICY_FIELDS = [
     "store_id", "part_id", "computed_at", "demand_class", "forecast_method", "daily_mean", "daily_sd", "adi", "cv2",
     "forecast_backtest", "model_version", "trained_at", "service_level", "policy_method", "supplier_id", "unit_price",
     "lead_time_days", "lead_time_sd", "review_days", "protection_demand", "protection_sd", "safety_stock",
-    "reorder_point", "order_qty", "eoq", "max_level", "annual_cost",
+    "reorder_point", "order_qty", "eoq", "max_level", "annual_cost", "lead_time_source",
 ]
 # What requests read: the forecast's per-series details (backtest JSON, dates) stay in the table and are
 # summarised per store in StockPolicyRefresh, which keeps a 250k-row read to plain numbers and names.
@@ -427,15 +437,16 @@ POSITION_COLUMNS = [
     "store_id", "part_id", "on_hand", "reserved", "min_qty", "max_qty", "demand_class", "forecast_method", "daily_mean",
     "daily_sd", "service_level", "policy_method", "supplier_id", "unit_price", "lead_time_mean", "lead_time_sd", "review_days",
     "protection_demand", "protection_sd", "safety_stock", "reorder_point", "order_qty", "eoq", "max_level", "annual_cost",
-    "sku", "name", "category", "unit_cost", "price", "is_active", "available", "approved_min_max", "on_order",
-    "next_delivery", "position", "days_of_cover", "days_to_stockout", "projected_stockout_date", "status",
+    "sku", "name", "category", "unit_cost", "price", "is_active", "available", "backordered", "approved_min_max", "on_order",
+    "next_delivery", "position", "days_of_cover", "days_to_stockout", "projected_stockout_date", "status", "lead_time_source",
 ]
 
 
 def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, policies=None):
     """Every part at every store with its stock, what is on order, its policy and its status.
 
-    Columns include on_hand, reserved, available, on_order, position (available + on order), the policy
+    Columns include on_hand, reserved, available (on hand − reserved, ≥ 0), backordered (reserved beyond on
+    hand), on_order, position (on hand − reserved + on order), the policy
     (reorder_point, safety_stock, order_qty, max_level; approved min/max when a manager set them),
     days_of_cover, days_to_stockout (deliveries counted), projected_stockout_date, status.
     """
@@ -455,7 +466,10 @@ def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, po
         frame[column] = frame[column].fillna(0.0).astype(float)
     frame["demand_class"] = frame.demand_class.fillna("none")
     frame["policy_method"] = frame.policy_method.fillna(pol.NO_DEMAND)
+    frame["lead_time_source"] = frame.lead_time_source.fillna("none") if "lead_time_source" in frame else "none"
     frame["available"] = (frame.on_hand - frame.reserved).clip(lower=0)
+    # Units reserved for committed repairs beyond the shelf: back-orders the position must cover.
+    frame["backordered"] = (frame.reserved - frame.on_hand).clip(lower=0)
 
     # A manager's approved min/max replaces the computed reorder point and maximum.
     approved = frame.min_qty.notna() | frame.max_qty.notna()
@@ -476,7 +490,7 @@ def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, po
     else:
         frame["on_order"], frame["next_delivery"], frame["arrivals"] = 0, pd.NaT, None
     frame["on_order"] = frame.on_order.fillna(0).astype(int)
-    frame["position"] = frame.available + frame.on_order
+    frame["position"] = frame.available - frame.backordered + frame.on_order  # on hand − reserved + on order
 
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["days_of_cover"] = np.where(frame.daily_mean > 0, frame.available / frame.daily_mean, np.inf)
@@ -633,11 +647,23 @@ def net_movements_since(store_ids, since):
 
 # --- Replay: today's ordering against the recommended policy --------------------------------------------------
 
+REPLAY_LABELS = ("today", "recommended", "recommended_out_of_sample")
 
-def _review_mask(days, weekdays=None, every=1):
-    mask = np.array([(d.month, d.day) not in CLOSED_DAYS for d in days])
+
+def closed_dates(first_day, last_day):
+    """The days the shop is shut between two dates: the bank holidays WORKFLOW_CLOSED_HOLIDAYS names,
+    from the shop's holiday calendar (the same one the working-time analytics use)."""
+    from workflow.calendars import holidays_between
+
+    closed = set(settings.WORKFLOW_CLOSED_HOLIDAYS)
+    return {day for day, name in holidays_between(first_day, last_day).items() if name in closed}
+
+
+def _review_mask(days, closed, weekdays=None, every=1):
+    """One review flag per day: open days, on the given weekdays or every `every` days."""
+    mask = np.array([d not in closed for d in days], dtype=bool)
     if weekdays is not None:
-        mask &= np.array([d.weekday() in weekdays for d in days])
+        mask &= np.array([d.weekday() in weekdays for d in days], dtype=bool)
     elif every > 1:
         mask &= (np.arange(len(days)) % every) == 0
     return mask
@@ -654,19 +680,128 @@ def habitual_suppliers(store_ids, start, end):
     return lines.drop_duplicates(["store_id", "part_id"])[["store_id", "part_id", "supplier_id"]]
 
 
-def replay_shared(store_ids, service_level=None, end=None):
-    """What every chunk of a replay shares: the policies of all its stores, suppliers, price lists and
-    the suppliers' delivered lead times (read once, not once per chunk)."""
+def purchase_lines_since(store_ids, since, end):
+    """Every placed purchase-order line of the stores that was ordered on or after `since`, or was still
+    on its way then, with its local order day; and every receipt against those lines up to `end`.
+    Returns (lines: store_id, part_id, ordered, quantity; receipts: store_id, part_id, received, quantity)."""
+    since_at, end_at = local_day_start(since), local_day_start(end + timedelta(days=1))
+    placed = (PurchaseOrderLine.objects.filter(po__store_id__in=store_ids, po__ordered_at__isnull=False, po__ordered_at__lt=end_at)
+              .exclude(po__status__in=[PurchaseOrder.Status.DRAFT, PurchaseOrder.Status.CANCELLED])
+              .filter(Q(po__ordered_at__gte=since_at) | Q(po__received_at__isnull=True) | Q(po__received_at__gte=since_at)))
+    lines = _frame(placed.annotate(ordered_text=_fetched_datetime("po__ordered_at"))
+                   .values_list("id", "po__store_id", "part_id", "ordered_text", "quantity"),
+                   ["line_id", "store_id", "part_id", "ordered", "quantity"])
+    lines["ordered"] = local_dates(lines.ordered) if len(lines) else pd.Series(dtype="datetime64[ns]")
+    receipts = _frame(POReceipt.objects.filter(line__in=placed, received_at__lt=end_at)
+                      .annotate(received_text=_fetched_datetime("received_at"))
+                      .values_list("line__po__store_id", "line__part_id", "received_text", "quantity"),
+                      ["store_id", "part_id", "received", "quantity"])
+    receipts["received"] = local_dates(receipts.received) if len(receipts) else pd.Series(dtype="datetime64[ns]")
+    return lines, receipts
+
+
+def _day_index(dates, origin):
+    return (pd.to_datetime(dates) - pd.Timestamp(origin)).dt.days.to_numpy(dtype=np.int64)
+
+
+def todays_ordering(key, opening_at_first, first, start, end, rows, lines, receipts):
+    """Today's ordering per item, read back from the purchase orders placed in the window [start, end]
+    (`ml.today`): the periodic (s, S) levels of each item with at least INVENTORY_TODAY_MIN_ORDERS
+    orders, and each store's review weekdays. `rows` are the daily ledger summary since `first`.
+    Returns (reorder_level, order_up_to, inferred flag, orders per item, review weekdays per store)."""
+    n = len(key)
+    item_of = lambda frame: key.get_indexer(pd.MultiIndex.from_frame(frame[["store_id", "part_id"]])) if len(frame) else np.zeros(0, int)
+    days = rows.assign(item=item_of(rows), day=_day_index(rows.day, first) if len(rows) else np.zeros(0, int))
+    days = days[days.item >= 0]
+    line_frame = lines.assign(item=item_of(lines), day=np.maximum(_day_index(lines.ordered, first), -1) if len(lines) else np.zeros(0, int))
+    line_frame = line_frame[line_frame.item >= 0]
+    receipt_frame = receipts.assign(item=item_of(receipts),
+                                    day=np.maximum(_day_index(receipts.received, first), -1) if len(receipts) else np.zeros(0, int))
+    receipt_frame = receipt_frame[receipt_frame.item >= 0]
+    window_first, window_last = (start - first).days, (end - first).days
+    placed = line_frame[(line_frame.day >= window_first) & (line_frame.day <= window_last)]
+    orders = placed.groupby(["item", "day"], as_index=False).quantity.sum()
+    orders["position"] = today_ml.positions_before_orders(orders, opening_at_first, days, line_frame, receipt_frame)
+    levels = today_ml.infer_order_up_to_levels(orders, n, settings.INVENTORY_TODAY_MIN_ORDERS)
+    # Review weekdays per store, from the dates the store placed orders on (any part).
+    store_of_line = lines[(lines.ordered >= pd.Timestamp(start)) & (lines.ordered <= pd.Timestamp(end))]
+    weekdays = {int(store_id): today_ml.infer_review_weekdays(group.ordered, settings.INVENTORY_TODAY_REVIEW_MIN_SHARE)
+                for store_id, group in store_of_line.groupby("store_id")}
+    return levels, weekdays
+
+
+def holdout_origins(start, end):
+    """The days the out-of-sample policy is re-estimated on: the window's first day, then every
+    INVENTORY_HOLDOUT_REFIT_DAYS (as the stored policies are refreshed as time goes on)."""
+    every = max(int(settings.INVENTORY_HOLDOUT_REFIT_DAYS), 1)
+    origins, day = [], start
+    while day <= end:
+        origins.append(day)
+        day += timedelta(days=every)
+    return origins
+
+
+def holdout_policies(store_ids, items, rows, start, data_first, service_level, delivery_before, origins):
+    """The recommended policy as it would have been computed on each origin day from the data before it
+    only: the demand of the INVENTORY_HOLDOUT_HISTORY_DAYS before it (`ml.today.holdout_forecast`) and
+    the suppliers' deliveries of the 365 days before it (`delivery_before[origin]`). Returns per origin
+    the policies aligned with `items` (None when the first origin has less than
+    INVENTORY_HOLDOUT_MIN_WEEKS weeks of history), and what was used."""
+    key = pd.MultiIndex.from_frame(items[["store_id", "part_id"]])
+    needed = rows[rows.needed > 0]
+    columns = key.get_indexer(pd.MultiIndex.from_frame(needed[["store_id", "part_id"]])) if len(needed) else np.zeros(0, int)
+    needed = needed.assign(item=columns)[columns >= 0] if len(needed) else needed.assign(item=columns)
+    average_weeks = int(settings.INVENTORY_HOLDOUT_AVERAGE_WEEKS)
+    method = f"moving_average_{average_weeks}w_before_origin"
+    per_origin, weeks_used = [], []
+    for origin in origins:
+        history_first = max(origin - timedelta(days=int(settings.INVENTORY_HOLDOUT_HISTORY_DAYS)), data_first)
+        n_weeks = (origin - history_first).days // 7
+        if n_weeks < settings.INVENTORY_HOLDOUT_MIN_WEEKS:
+            return None, {"weeks": n_weeks, "reason": f"fewer than {settings.INVENTORY_HOLDOUT_MIN_WEEKS} weeks of history "
+                                                     "before the window"}
+        first_week = pd.Timestamp(origin - timedelta(days=7 * n_weeks))
+        history = needed[(needed.day >= first_week) & (needed.day < pd.Timestamp(origin))]
+        weekly = np.zeros((len(items), n_weeks))
+        if len(history):
+            week = ((history.day - first_week).dt.days // 7).to_numpy()
+            np.add.at(weekly, (history.item.to_numpy(), week), history.needed.to_numpy(dtype=float))
+        fitted = today_ml.holdout_forecast(weekly, average_weeks=average_weeks)
+        forecast = pd.concat([items[["store_id", "part_id"]].reset_index(drop=True), fitted], axis=1).assign(
+            method=method, backtest=None, model_version=None, trained_at=None)
+        policies = compute_policies(store_ids, service_level=service_level, forecast=forecast, delivery=delivery_before[origin])
+        per_origin.append(items[["store_id", "part_id"]].merge(policies, on=["store_id", "part_id"], how="left"))
+        weeks_used.append(n_weeks)
+    return per_origin, {
+        "method": f"re-estimated every {settings.INVENTORY_HOLDOUT_REFIT_DAYS} days from the data before each re-estimate "
+                  f"only: {average_weeks}-week moving average of demand, error SD = its one-week-ahead RMSE / √7, "
+                  "Syntetos–Boylan class of the last 52 weeks, supplier lead times of the 365 days before",
+        "origins": [o.isoformat() for o in origins], "history_weeks_at_first_origin": weeks_used[0] if weeks_used else 0,
+    }
+
+
+def replay_shared(store_ids, service_level=None, end=None, days=365):
+    """What every chunk of a replay shares: the policies of all its stores, suppliers, price lists, the
+    suppliers' delivered lead times in the window, and their delivery statistics the day before it
+    (read once, not once per chunk)."""
+    end = end or (today() - timedelta(days=1))
+    start = end - timedelta(days=days - 1)
     return {"policies": current_policies(store_ids, service_level), "suppliers": suppliers_frame().reset_index(drop=True),
-            "prices": price_list(active_only=False), "sequences": supplier_lead_time_sequences(end=end)}
+            "prices": price_list(active_only=False), "sequences": supplier_lead_time_sequences(end=end),
+            "delivery_before": {origin: supplier_delivery_stats(end=origin - timedelta(days=1)) for origin in holdout_origins(start, end)}}
 
 
 def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None):
-    """Everything the replay needs for the stores over the last `days` days up to `end` (yesterday)."""
+    """Everything the replay needs for the stores over the last `days` days up to `end` (yesterday):
+    the demand, opening stock and deliveries on the way, and the three policies replayed — today's
+    ordering read back from the purchase orders, the recommended policy, and the recommended policy
+    computed from the data before the window only."""
     end = end or (today() - timedelta(days=1))
     start = end - timedelta(days=days - 1)
-    run_up = 56
-    shared = shared or replay_shared(store_ids, service_level, end)
+    run_up = int(settings.INVENTORY_TODAY_FALLBACK_RATE_DAYS)
+    history_days = int(settings.INVENTORY_HOLDOUT_HISTORY_DAYS)
+    first = start - timedelta(days=max(history_days, run_up))
+    shared = shared or replay_shared(store_ids, service_level, end, days)
     policies = shared["policies"][shared["policies"].store_id.isin(store_ids)]
     positions = stock_frame(store_ids)
     items = positions.merge(policies[["store_id", "part_id", "supplier_id", "unit_price", "reorder_point", "order_qty",
@@ -675,30 +810,46 @@ def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None
     items = items.merge(parts[["part_id", "sku", "unit_cost", "part_moq", "part_pack"]], on="part_id", how="inner").reset_index(drop=True)
     key = pd.MultiIndex.from_frame(items[["store_id", "part_id"]])
 
+    # The daily ledger summary from the start of the history the holdout policy learns from.
+    rows = part_days(store_ids, first, end, ("needed", "waited", "consumed", "net"))
+    data_first = rows.day.min().date() if len(rows) else start
+
     # Demand per day (run-up + window) as a dense (days x items) matrix.
-    demand_rows = daily_demand(store_ids, start - timedelta(days=run_up), end)
-    calendar = pd.date_range(start - timedelta(days=run_up), end, freq="D")
+    run_up_start = start - timedelta(days=run_up)
+    demand_rows = rows[(rows.needed > 0) & (rows.day >= pd.Timestamp(run_up_start))]
+    calendar = pd.date_range(run_up_start, end, freq="D")
     matrix = np.zeros((len(calendar), len(items)), dtype=np.int32)
-    observed = {"units": 0, "waited": 0}
+    observed_waited = np.zeros(len(items), dtype=np.int64)
     if len(demand_rows):
         col = key.get_indexer(pd.MultiIndex.from_frame(demand_rows[["store_id", "part_id"]]))
         row = ((demand_rows.day - calendar[0]).dt.days).to_numpy()
         ok = col >= 0
-        np.add.at(matrix, (row[ok], col[ok]), demand_rows.units.to_numpy(dtype=np.int64)[ok])
+        np.add.at(matrix, (row[ok], col[ok]), demand_rows.needed.to_numpy(dtype=np.int64)[ok])
         in_window = ok & (demand_rows.day >= pd.Timestamp(start)).to_numpy()
-        observed = {"units": int(demand_rows.units[in_window].sum()), "waited": int(demand_rows.waited[in_window].sum())}
+        np.add.at(observed_waited, col[in_window], demand_rows.waited.to_numpy(dtype=np.int64)[in_window])
+    # What really happened: units needed in the window, and how many of them waited for stock.
+    items["observed_units"] = matrix[run_up:].sum(axis=0)
+    items["observed_waited"] = observed_waited
+    observed = {"units": int(items.observed_units.sum()), "waited": int(observed_waited.sum())}
 
-    # Opening stock: today's on hand minus everything that moved since the window began.
-    window_start = local_day_start(start)
-    net = net_movements_since(store_ids, start)
-    opening = items.on_hand.to_numpy(dtype=np.int64).copy()
+    # Opening stock: today's on hand minus everything that moved since the history began; at the window's
+    # start, that plus the history's movements.
+    net = net_movements_since(store_ids, first)
+    opening_at_first = items.on_hand.to_numpy(dtype=np.int64).copy()
     if len(net):
         col = key.get_indexer(pd.MultiIndex.from_frame(net[["store_id", "part_id"]]))
         ok = col >= 0
-        np.subtract.at(opening, col[ok], net.net.to_numpy(dtype=np.int64)[ok])
+        np.subtract.at(opening_at_first, col[ok], net.net.to_numpy(dtype=np.int64)[ok])
+    before_window = rows[rows.day < pd.Timestamp(start)]
+    opening = opening_at_first.copy()
+    if len(before_window):
+        col = key.get_indexer(pd.MultiIndex.from_frame(before_window[["store_id", "part_id"]]))
+        ok = col >= 0
+        np.add.at(opening, col[ok], before_window.net.to_numpy(dtype=np.int64)[ok])
     opening = np.maximum(opening, 0)
 
     # Deliveries already on their way when the window began (ordered before, received inside).
+    window_start = local_day_start(start)
     pipeline = _frame(POReceipt.objects.filter(line__po__store_id__in=store_ids, line__po__ordered_at__lt=window_start,
                                                received_at__gte=window_start, received_at__lt=local_day_start(end + timedelta(days=1)))
                       .values_list("line__po__store_id", "line__part_id", "received_at", "quantity", "defective"),
@@ -721,11 +872,10 @@ def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None
     habit_supplier = habit.reindex(key).to_numpy(dtype=float)
     fallback = items.part_id.map(cheapest.supplier_id).to_numpy(dtype=float)
     habit_supplier = np.where(np.isnan(habit_supplier), fallback, habit_supplier)
-    recommended_supplier = items.supplier_id.astype(float).to_numpy()
-    recommended_supplier = np.where(np.isnan(recommended_supplier), fallback, recommended_supplier)
     price_of = prices.set_index(["supplier_id", "part_id"]).unit_price
 
     def as_index_and_price(supplier_ids):
+        supplier_ids = np.where(np.isnan(supplier_ids), fallback, supplier_ids)
         known = ~np.isnan(supplier_ids)
         ids = np.where(known, supplier_ids, suppliers.supplier_id.iloc[0] if len(suppliers) else 0).astype(np.int64)
         price = price_of.reindex(pd.MultiIndex.from_arrays([ids, items.part_id.to_numpy()])).to_numpy(dtype=float)
@@ -733,11 +883,53 @@ def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None
         return supplier_index.get_indexer(ids).clip(min=0), price
 
     habit_idx, habit_price = as_index_and_price(habit_supplier)
-    rec_idx, rec_price = as_index_and_price(recommended_supplier)
+    rec_idx, rec_price = as_index_and_price(items.supplier_id.astype(float).to_numpy())
     sequences = shared["sequences"]
     window_days = pd.date_range(start, end, freq="D").date
-    store_index = pd.Index(sorted(items.store_id.unique())).get_indexer(items.store_id)
+    closed = closed_dates(start, end)
+    store_order = sorted(items.store_id.unique())
+    store_index = pd.Index(store_order).get_indexer(items.store_id)
     quoted = suppliers.quoted_lead_time_days.to_numpy(dtype=np.int64)
+
+    # Today's ordering, read back from the purchase orders of the window.
+    lines, receipts = purchase_lines_since(store_ids, first, end)
+    levels, weekdays = todays_ordering(key, opening_at_first, first, start, end, rows, lines, receipts)
+    assumed_weekdays = set(settings.INVENTORY_TODAY_FALLBACK_REVIEW_WEEKDAYS)
+    review = np.zeros((len(window_days), len(store_order)), dtype=bool)
+    for column, store_id in enumerate(store_order):
+        review[:, column] = _review_mask(window_days, closed, weekdays=weekdays.get(int(store_id)) or assumed_weekdays)
+    inferred = levels.inferred.to_numpy()
+    active = (matrix.sum(axis=0) > 0) | (levels.orders.to_numpy() > 0)
+    items["today_orders"] = levels.orders.to_numpy()
+    items["today_inferred"] = inferred
+    items["today_assumed"] = ~inferred & active  # replayed with the assumed rate-based rule
+    items["today_reorder_level"] = np.where(inferred, levels.reorder_level.to_numpy(), np.nan)
+    items["today_order_up_to"] = np.where(inferred, levels.order_up_to.to_numpy(), np.nan)
+
+    # The recommended policy computed, as the window goes on, from the data before each re-estimate only.
+    origins = sorted(shared["delivery_before"])
+    holdout, holdout_info = holdout_policies(store_ids, items, rows, start, data_first, service_level, shared["delivery_before"],
+                                             origins)
+    every = int(settings.INVENTORY_REVIEW_PERIOD_DAYS)
+    replayed = {
+        "today": rp.OrderUpToPolicy(
+            supplier=habit_idx, unit_price=habit_price, pack_size=items.part_pack.to_numpy(), min_order_qty=items.part_moq.to_numpy(),
+            review_days=review, reorder_level=levels.reorder_level.to_numpy(), order_up_to=levels.order_up_to.to_numpy(),
+            rate_based=~inferred, quoted_lead=quoted[habit_idx], rate_window_days=run_up,
+            buffer_days=int(settings.INVENTORY_TODAY_FALLBACK_BUFFER_DAYS), cover_days=int(settings.INVENTORY_TODAY_FALLBACK_COVER_DAYS)),
+        "recommended": rp.ReorderPointPolicy(supplier=rec_idx, unit_price=rec_price,
+                                             reorder_point=items.reorder_point.fillna(0).to_numpy(dtype=np.int64),
+                                             order_qty=items.order_qty.fillna(0).to_numpy(dtype=np.int64),
+                                             review_days=_review_mask(window_days, closed, every=every)),
+    }
+    if holdout is not None:
+        sourced = [as_index_and_price(h.supplier_id.astype(float).to_numpy()) for h in holdout]
+        replayed["recommended_out_of_sample"] = rp.ReorderPointPolicy(
+            supplier=np.vstack([idx for idx, _ in sourced]), unit_price=np.vstack([price for _, price in sourced]),
+            reorder_point=np.vstack([h.reorder_point.fillna(0).to_numpy(dtype=np.int64) for h in holdout]),
+            order_qty=np.vstack([h.order_qty.fillna(0).to_numpy(dtype=np.int64) for h in holdout]),
+            period_starts=np.array([(o - start).days for o in origins]),
+            review_days=_review_mask(window_days, closed, every=every), name="recommended_out_of_sample")
     return {
         "start": start, "end": end, "run_up": run_up, "items": items, "demand": matrix, "observed": observed,
         "replay_items": rp.ReplayItems(store_index=store_index, unit_cost=items.unit_cost.to_numpy(dtype=float),
@@ -746,13 +938,10 @@ def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None
         "suppliers": rp.Suppliers(order_cost=suppliers.order_cost.to_numpy(dtype=float),
                                   lead_times=[sequences.get(int(s), np.zeros(0, dtype=np.int64)) for s in suppliers.supplier_id],
                                   quoted_lead=quoted),
-        "today_rule": rp.HabitualRule(supplier=habit_idx, unit_price=habit_price, quoted_lead=quoted[habit_idx],
-                                      pack_size=items.part_pack.to_numpy(), min_order_qty=items.part_moq.to_numpy(),
-                                      review_days=_review_mask(window_days, weekdays={0, 3})),
-        "recommended": rp.ReorderPointPolicy(supplier=rec_idx, unit_price=rec_price,
-                                             reorder_point=items.reorder_point.fillna(0).to_numpy(dtype=np.int64),
-                                             order_qty=items.order_qty.fillna(0).to_numpy(dtype=np.int64),
-                                             review_days=_review_mask(window_days, every=int(settings.INVENTORY_REVIEW_PERIOD_DAYS))),
+        "policies_replayed": replayed,
+        "review_weekdays": {int(s): sorted(weekdays.get(int(s)) or assumed_weekdays) for s in store_order},
+        "assumed_weekdays": sorted(int(s) for s in store_order if not weekdays.get(int(s))),
+        "holdout": holdout_info,
         "policies": policies,
     }
 
@@ -760,11 +949,39 @@ def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None
 REPLAY_ITEMS_PER_CHUNK = 20000  # bounds the (days × items) demand matrix: ~35 MB a chunk
 
 
+@dataclass
+class PolicyReplay:
+    """A replay of the same demand through each policy: the items (in order), what really happened, the
+    results per policy label (REPLAY_LABELS), and how today's ordering and the holdout policy were built."""
+
+    start: date
+    end: date
+    items: pd.DataFrame
+    observed: dict
+    results: dict
+    review_weekdays: dict
+    assumed_weekdays: list
+    holdout: dict
+    policies: pd.DataFrame
+
+    @property
+    def today(self):
+        return self.results["today"]
+
+    @property
+    def recommended(self):
+        return self.results["recommended"]
+
+    @property
+    def out_of_sample(self):
+        return self.results.get("recommended_out_of_sample")
+
+
 def policy_replay(store_ids, days=365, service_level=None, end=None):
-    """Replay the last `days` days of actual demand through today's ordering and the recommended
-    policy (`ml.replay`). Stores are replayed in chunks of about REPLAY_ITEMS_PER_CHUNK items (a store's
-    purchase orders never span chunks) and the results added up.
-    Returns (inputs, today's result, recommended result); `inputs["items"]` lists the items in order."""
+    """Replay the last `days` days of actual demand through today's ordering, the recommended policy and
+    the recommended policy built from the data before the window (`ml.replay`). Stores are replayed in
+    chunks of about REPLAY_ITEMS_PER_CHUNK items (a store's purchase orders never span chunks) and the
+    results added up. Returns a PolicyReplay."""
     rates = cost_rates()
     counts = dict(Stock.objects.filter(store_id__in=store_ids).values("store_id").annotate(n=Count("id")).values_list("store_id", "n"))
     chunks, current, size = [], [], 0
@@ -777,22 +994,53 @@ def policy_replay(store_ids, days=365, service_level=None, end=None):
     if current:
         chunks.append(current)
     end = end or (today() - timedelta(days=1))
-    shared = replay_shared(store_ids, service_level, end)
+    shared = replay_shared(store_ids, service_level, end, days)
     parts = []
     for chunk in chunks:
         inputs = replay_inputs(chunk, days, service_level, end, shared)
-        results = [rp.replay_policy(inputs["demand"], inputs["run_up"], inputs["replay_items"], policy, inputs["suppliers"],
-                                    rates.holding_rate, rates.stockout_cost)
-                   for policy in (inputs["today_rule"], inputs["recommended"])]
+        results = {label: rp.replay_policy(inputs["demand"], inputs["run_up"], inputs["replay_items"], policy, inputs["suppliers"],
+                                           rates.holding_rate, rates.stockout_cost)
+                   for label, policy in inputs["policies_replayed"].items()}
         del inputs["demand"]
-        parts.append((inputs, *results))
-    if len(parts) == 1:
-        return parts[0]
+        parts.append((inputs, results))
+    labels = [label for label in REPLAY_LABELS if all(label in r for _, r in parts)]
     first = parts[0][0]
-    inputs = {**first, "items": pd.concat([p[0]["items"] for p in parts], ignore_index=True),
-              "policies": pd.concat([p[0]["policies"] for p in parts], ignore_index=True),
-              "observed": {key: sum(p[0]["observed"][key] for p in parts) for key in first["observed"]}}
-    return inputs, rp.combine_results([p[1] for p in parts]), rp.combine_results([p[2] for p in parts])
+    return PolicyReplay(
+        start=first["start"], end=first["end"],
+        items=pd.concat([p[0]["items"] for p in parts], ignore_index=True),
+        observed={key: sum(p[0]["observed"][key] for p in parts) for key in first["observed"]},
+        results={label: rp.combine_results([r[label] for _, r in parts]) for label in labels},
+        review_weekdays={k: v for p in parts for k, v in p[0]["review_weekdays"].items()},
+        assumed_weekdays=[s for p in parts for s in p[0]["assumed_weekdays"]],
+        holdout=first["holdout"], policies=pd.concat([p[0]["policies"] for p in parts], ignore_index=True),
+    )
+
+
+def store_replay_summaries(replay):
+    """Per store: the additive totals (`ml.replay.TOTAL_FIELDS`) of each policy, per demand class too,
+    what really happened, and how today's ordering was read back — what `StockReplay` stores and what
+    the cost-optimization answer adds up over the stores asked about."""
+    items = replay.items
+    classes = items.demand_class.fillna("none").to_numpy()
+    summaries = {}
+    for store_id in sorted(items.store_id.unique()):
+        mask = (items.store_id == store_id).to_numpy()
+        store_items = items[mask]
+        summary = {
+            "policies": {label: result.totals(mask) for label, result in replay.results.items()},
+            "by_demand_class": {
+                name: {label: result.totals(mask & (classes == name)) for label, result in replay.results.items()}
+                for name in sorted(set(classes[mask])) if store_items.observed_units[classes[mask] == name].sum() > 0},
+            "observed": {"units": int(store_items.observed_units.sum()), "waited": int(store_items.observed_waited.sum())},
+            "today_policy": {
+                "items_inferred": int(store_items.today_inferred.sum()), "items_assumed": int(store_items.today_assumed.sum()),
+                "review_weekdays": replay.review_weekdays.get(int(store_id), []),
+                "review_weekdays_assumed": int(store_id) in replay.assumed_weekdays,
+            },
+            "holdout": replay.holdout,
+        }
+        summaries[int(store_id)] = summary
+    return summaries
 
 
 # --- Dead and excess stock -------------------------------------------------------------------------------------

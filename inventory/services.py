@@ -8,12 +8,14 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Min
+from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
 from mlanalytics.core import audit, live
 from mlanalytics.core import cache as result_cache
 from mlanalytics.core.errors import DomainError, InsufficientStock
+
+from .errors import DecisionConflict
 
 from .models import (
     POReceipt,
@@ -24,6 +26,8 @@ from .models import (
     StockMovement,
     StockPolicy,
     StockPolicyRefresh,
+    StockReplay,
+    StockReservation,
 )
 from .signals import stock_changed
 
@@ -34,13 +38,14 @@ OUTBOUND = {StockMovement.Kind.CONSUMPTION, StockMovement.Kind.TRANSFER_OUT}
 
 
 def _locked_stock(part, store):
-    """The stock row for part/store, created if missing, locked for this transaction."""
+    """The stock row for part (instance or id) and store, created if missing, locked for this transaction."""
+    part_id = getattr(part, "pk", part)
     try:
         with transaction.atomic():
-            Stock.objects.get_or_create(part=part, store=store)
+            Stock.objects.get_or_create(part_id=part_id, store=store)
     except IntegrityError:  # created concurrently by another transaction: fine, it exists now
         pass
-    return Stock.objects.select_for_update().select_related("part", "store").get(part=part, store=store)
+    return Stock.objects.select_for_update().select_related("part", "store").get(part_id=part_id, store=store)
 
 
 def stock_event_payload(stock, status=None):
@@ -72,11 +77,14 @@ def _status_for_event(stock):
 
 
 def move_stock(part, store, kind, quantity, *, at=None, ticket=None, po_line=None, supplier=None, user=None,
-               reason="", unit_cost=None, transfer_ref=""):
+               reason="", unit_cost=None, transfer_ref="", own_reservation=0):
     """Record one ledger movement and apply it to the stock row, atomically.
 
     `quantity` is the size of the movement; its sign follows from `kind` (receipts add, consumption
-    removes; an adjustment takes the sign given). Raises InsufficientStock instead of going negative.
+    removes; an adjustment takes the sign given). Raises InsufficientStock instead of going negative,
+    and instead of taking units reserved for other tickets' committed repairs: an outbound movement may
+    take what is available plus `own_reservation` (the units held for the consuming ticket itself). A
+    stock-take adjustment is the count of the shelf and is never refused.
     """
     if kind not in StockMovement.Kind.values:
         raise DomainError(f"Unknown movement kind '{kind}'.", field="kind")
@@ -99,6 +107,14 @@ def move_stock(part, store, kind, quantity, *, at=None, ticket=None, po_line=Non
             raise InsufficientStock(
                 f"Only {stock.on_hand} of {part.sku} on hand at {store.code}; cannot take {-signed}."
             )
+        if kind in OUTBOUND:
+            held_for_others = max(stock.reserved - int(own_reservation), 0)
+            free = max(stock.on_hand - held_for_others, 0)
+            if -signed > free:
+                raise InsufficientStock(
+                    f"Only {free} of {part.sku} free at {store.code} ({held_for_others} reserved for other repairs); "
+                    f"cannot take {-signed}."
+                )
         stock.on_hand = new_balance
         stock.save(update_fields=["on_hand", "updated_at"])
         movement = StockMovement.objects.create(
@@ -127,14 +143,176 @@ def last_supplier_of(part, store):
 
 
 def consume_for_ticket(ticket, part, quantity=1, *, user=None, at=None):
-    """Take parts from the ticket's store for its repair and add their cost to the ticket."""
+    """Take parts from the ticket's store for its repair and add their cost to the ticket. Units held for
+    the ticket are used first and their reservation released; the rest must be free stock."""
+    quantity = abs(int(quantity))
     with transaction.atomic():
+        stock = _locked_stock(part, ticket.store)
+        reservation = StockReservation.objects.select_for_update().filter(ticket=ticket, part=part).first()
+        own = reservation.quantity if reservation else 0
         movement = move_stock(
             part, ticket.store, StockMovement.Kind.CONSUMPTION, quantity, ticket=ticket, user=user, at=at,
-            supplier=last_supplier_of(part, ticket.store),
+            supplier=last_supplier_of(part, ticket.store), own_reservation=own,
         )
-        type(ticket).objects.filter(pk=ticket.pk).update(parts_cost=F("parts_cost") + part.unit_cost * abs(int(quantity)))
+        if reservation:
+            _release(stock, reservation, min(own, quantity))
+        type(ticket).objects.filter(pk=ticket.pk).update(parts_cost=F("parts_cost") + part.unit_cost * quantity)
     return movement
+
+
+# --- Reservations: parts held for committed repairs --------------------------------------------------------
+
+# A ticket's parts are committed once the repair is agreed: it waits for them or is being repaired.
+COMMITTING_STATUSES = ("awaiting_parts", "in_repair")
+# Leaving the repair (finished or cancelled) releases whatever is still held.
+RELEASING_STATUSES = ("ready", "collected", "cancelled")
+
+
+def bill_of_parts(ticket):
+    """{part id: units} the ticket's repair type uses for its device model (a model-specific bill line
+    replaces the generic one of the same part)."""
+    from workflow.models import RepairTypePart
+
+    lines = RepairTypePart.objects.filter(repair_type_id=ticket.repair_type_id).filter(
+        Q(device_model_id=ticket.device_model_id) | Q(device_model__isnull=True)).values_list("part_id", "device_model_id", "quantity")
+    bill = {}
+    for part_id, model_id, quantity in sorted(lines, key=lambda line: line[1] is not None):
+        bill[part_id] = int(quantity)  # the model-specific line, sorted last, wins
+    return bill
+
+
+def _consumed_by_ticket(ticket):
+    return {part_id: -int(total) for part_id, total in StockMovement.objects.filter(
+        ticket=ticket, kind=StockMovement.Kind.CONSUMPTION).values("part_id").annotate(t=Sum("quantity")).values_list("part_id", "t")}
+
+
+def _reserved_changed(stock):
+    """After commit: the live stock event (reserved and available changed) and the stockout check."""
+    status = _status_for_event(stock)
+    live.publish("stock", {**stock_event_payload(stock, status), "movement": "reservation", "quantity": 0}, stock.store_id)
+    part_id, store_id = stock.part_id, stock.store_id
+    transaction.on_commit(lambda: evaluate_stockout_alert_safely(part_id, store_id))
+    result_cache.bump_on_commit("stock")
+
+
+def _release(stock, reservation, quantity):
+    """Give back `quantity` units of a reservation (row already locked with its stock row)."""
+    quantity = min(int(quantity), reservation.quantity)
+    if quantity <= 0:
+        return 0
+    stock.reserved = max(stock.reserved - quantity, 0)
+    stock.save(update_fields=["reserved", "updated_at"])
+    if reservation.quantity == quantity:
+        reservation.delete()
+    else:
+        reservation.quantity -= quantity
+        reservation.save(update_fields=["quantity", "updated_at"])
+    _reserved_changed(stock)
+    return quantity
+
+
+def reserve_ticket_parts(ticket):
+    """Hold the ticket's bill of parts at its store: for each part, the bill's units not yet consumed by
+    the ticket and not yet held for it. Idempotent. A reservation may exceed what is on the shelf: the
+    excess is back-ordered (the repair waits for the delivery) and lowers the stock position the
+    reorder policy sees. Returns {part id: units newly reserved}."""
+    bill = bill_of_parts(ticket)
+    if not bill:
+        return {}
+    added = {}
+    with transaction.atomic():
+        consumed = _consumed_by_ticket(ticket)
+        held = dict(StockReservation.objects.filter(ticket=ticket).values_list("part_id", "quantity"))
+        # Stock rows are locked in part-id order, as everywhere, so two tickets cannot deadlock.
+        for part_id in sorted(bill):
+            need = bill[part_id] - consumed.get(part_id, 0) - held.get(part_id, 0)
+            if need <= 0:
+                continue
+            stock = _locked_stock(part_id, ticket.store)
+            reservation = StockReservation.objects.select_for_update().filter(ticket=ticket, part_id=part_id).first()
+            if reservation is None:
+                StockReservation.objects.create(ticket=ticket, part_id=part_id, store_id=ticket.store_id, quantity=need)
+            else:
+                reservation.quantity += need
+                reservation.save(update_fields=["quantity", "updated_at"])
+            stock.reserved += need
+            stock.save(update_fields=["reserved", "updated_at"])
+            _reserved_changed(stock)
+            added[part_id] = need
+    return added
+
+
+def release_ticket_parts(ticket):
+    """Give back everything still held for the ticket (cancelled, or finished without using it).
+    Returns {part id: units released}."""
+    released = {}
+    with transaction.atomic():
+        for reservation in StockReservation.objects.filter(ticket=ticket).order_by("part_id"):
+            stock = _locked_stock(reservation.part_id, ticket.store)
+            reservation = StockReservation.objects.select_for_update().get(pk=reservation.pk)
+            released[reservation.part_id] = _release(stock, reservation, reservation.quantity)
+    return released
+
+
+def rebuild_reservations(store_ids=None):
+    """Recompute every reservation from the open tickets (e.g. after loading data that has none): each
+    ticket whose parts are committed (COMMITTING_STATUSES, or quality_check after them) holds its bill of
+    parts minus what it consumed. Replaces the stores' reservations and sets Stock.reserved to their
+    sums, in one transaction with the stock rows locked. Returns the number of units reserved."""
+    import pandas as pd
+
+    from mlanalytics.core.models import Store
+    from workflow.models import RepairTicket, RepairTypePart
+
+    if store_ids is None:
+        store_ids = list(Store.objects.values_list("id", flat=True))
+    store_ids = sorted(set(store_ids))
+    tickets = pd.DataFrame(list(RepairTicket.objects.filter(store_id__in=store_ids, status__in=(*COMMITTING_STATUSES, "quality_check"))
+                                .values_list("id", "store_id", "repair_type_id", "device_model_id")),
+                           columns=["ticket_id", "store_id", "repair_type_id", "device_model_id"])
+    bill = pd.DataFrame(list(RepairTypePart.objects.values_list("repair_type_id", "device_model_id", "part_id", "quantity")),
+                        columns=["repair_type_id", "bill_model_id", "part_id", "quantity"])
+    rows = pd.DataFrame(columns=["ticket_id", "store_id", "part_id", "quantity"])
+    if len(tickets) and len(bill):
+        joined = tickets.merge(bill, on="repair_type_id")
+        joined = joined[joined.bill_model_id.isna() | (joined.bill_model_id == joined.device_model_id)]
+        # The model-specific bill line replaces the generic one of the same part.
+        joined = joined.assign(specific=joined.bill_model_id.notna()).sort_values("specific")
+        joined = joined.drop_duplicates(["ticket_id", "part_id"], keep="last")
+        consumed = pd.DataFrame(list(StockMovement.objects.filter(ticket_id__in=tickets.ticket_id.tolist(), kind=StockMovement.Kind.CONSUMPTION)
+                                     .values("ticket_id", "part_id").annotate(used=Sum("quantity")).values_list("ticket_id", "part_id", "used")),
+                                columns=["ticket_id", "part_id", "used"])
+        joined = joined.merge(consumed, on=["ticket_id", "part_id"], how="left")
+        joined["quantity"] = joined.quantity + joined.used.fillna(0).astype(int)  # consumption is negative
+        rows = joined[joined.quantity > 0][["ticket_id", "store_id", "part_id", "quantity"]]
+    totals = rows.groupby(["store_id", "part_id"]).quantity.sum().to_dict() if len(rows) else {}
+    with transaction.atomic():
+        StockReservation.objects.filter(store_id__in=store_ids).delete()
+        locked = {(s.store_id, s.part_id): s for s in Stock.objects.select_for_update().filter(store_id__in=store_ids)}
+        missing = [Stock(store_id=store_id, part_id=part_id) for store_id, part_id in totals if (store_id, part_id) not in locked]
+        for stock in Stock.objects.bulk_create(missing, batch_size=2000):
+            locked[(stock.store_id, stock.part_id)] = stock
+        StockReservation.objects.bulk_create(
+            [StockReservation(ticket_id=int(r.ticket_id), store_id=int(r.store_id), part_id=int(r.part_id), quantity=int(r.quantity))
+             for r in rows.itertuples(index=False)], batch_size=2000)
+        changed = []
+        for key_, stock in locked.items():
+            reserved = int(totals.get(key_, 0))
+            if stock.reserved != reserved:
+                stock.reserved = reserved
+                changed.append(stock)
+        Stock.objects.bulk_update(changed, ["reserved"], batch_size=2000)
+        result_cache.bump_on_commit("stock")
+    return int(sum(totals.values()))
+
+
+def reservations_on_status_change(ticket, to_status):
+    """A ticket's status change commits or frees its parts (called inside the status change's transaction)."""
+    if to_status in COMMITTING_STATUSES:
+        return reserve_ticket_parts(ticket)
+    if to_status in RELEASING_STATUSES:
+        return release_ticket_parts(ticket)
+    return {}
 
 
 def adjust_stock(part, store, counted, *, user, reason):
@@ -194,6 +372,8 @@ def receive_po_line(line, quantity, *, defective=0, at=None, user=None):
         po.save(update_fields=["status", "received_at"])
         audit.record(user, "po.receive", po, changes={"line": line.pk, "quantity": quantity, "defective": defective})
         result_cache.bump_on_commit("purchasing")
+        # Units on order changed (even when every unit was defective and nothing reached the shelf).
+        _recheck_after_purchasing(po.store_id, [line.part_id])
     return line
 
 
@@ -209,7 +389,26 @@ def place_purchase_order(po, *, user=None, at=None):
         po.save(update_fields=["status", "ordered_at", "expected_at"])
         audit.record(user, "po.place", po)
         result_cache.bump_on_commit("purchasing")
+        # What is now on order may lift a projected stockout: re-check its alerts once this commits.
+        _recheck_after_purchasing(po.store_id, list(po.lines.values_list("part_id", flat=True)))
     return po
+
+
+def _recheck_after_purchasing(store_id, part_ids):
+    """After commit: re-evaluate the projected-stockout alert of each part at the store (units on order
+    changed) and tell the live monitor its new on-order figure and status."""
+    part_ids = sorted(set(part_ids))
+
+    def recheck():
+        for part_id in part_ids:
+            evaluate_stockout_alert_safely(part_id, store_id)
+            stock = Stock.objects.select_related("part", "store").filter(part_id=part_id, store_id=store_id).first()
+            if stock is not None:
+                live.publish("stock", {**stock_event_payload(stock, _status_for_event(stock)), "movement": "on_order",
+                                       "quantity": 0}, store_id)
+        result_cache.bump("stock")
+
+    transaction.on_commit(recheck)
 
 
 def line_value(line):
@@ -254,6 +453,7 @@ def refresh_stock_policies(store_ids=None, now=None):
                 review_days=float(r.review_days), protection_demand=float(r.protection_demand), protection_sd=float(r.protection_sd),
                 safety_stock=float(r.safety_stock), reorder_point=int(r.reorder_point), order_qty=int(r.order_qty),
                 eoq=float(r.eoq), max_level=int(r.max_level), annual_cost=float(r.annual_cost),
+                lead_time_source=str(r.lead_time_source) if isinstance(r.lead_time_source, str) else "delivered",
             )
             for r in frame.itertuples(index=False)
         ]
@@ -299,6 +499,83 @@ def ensure_stock_policies(store_ids):
     # One background refresh at a time, whoever notices first.
     if stale and cache.add("inventory-policy-refresh-running", 1, timeout=600):
         transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", stale))
+
+
+# --- Stored cost-optimization replays ------------------------------------------------------------------------
+
+REPLAY_DAYS = 365  # what is stored: the endpoint's default window, at each part's own service level
+
+
+def refresh_stock_replays(store_ids=None, now=None):
+    """Replay the last REPLAY_DAYS days of the stores through today's ordering, the recommended policy and
+    its out-of-sample twin (`selectors.policy_replay`), and store each store's totals (`StockReplay`),
+    so cost-optimization answers by adding stores up. Run after the policies are refreshed (the
+    recommended policy is the stored one). Returns the number of stores written."""
+    from mlanalytics.core.models import Store
+
+    from .selectors import policy_replay, store_replay_summaries
+
+    if store_ids is None:
+        store_ids = list(Store.objects.filter(is_active=True).values_list("id", flat=True))
+    store_ids = sorted(set(store_ids))
+    if not store_ids:
+        return 0
+    now = now or timezone.now()
+    replay = policy_replay(store_ids, REPLAY_DAYS)
+    summaries = store_replay_summaries(replay)
+    with transaction.atomic():
+        for store_id in store_ids:
+            StockReplay.objects.update_or_create(store_id=store_id, defaults={
+                "computed_at": now, "start": replay.start, "end": replay.end, "days": REPLAY_DAYS,
+                "summary": summaries.get(store_id, {}),
+            })
+    result_cache.bump("purchasing")
+    return len(store_ids)
+
+
+def stale_replay_stores(store_ids=None):
+    """Stores whose stored replay is missing or whose window no longer ends yesterday."""
+    from mlanalytics.core.models import Store
+
+    if store_ids is None:
+        store_ids = list(Store.objects.filter(is_active=True).values_list("id", flat=True))
+    yesterday = timezone.localdate() - timedelta(days=1)
+    current = set(StockReplay.objects.filter(store_id__in=store_ids, end__gte=yesterday).values_list("store_id", flat=True))
+    return sorted(set(store_ids) - current)
+
+
+def ensure_stock_replays(store_ids):
+    """The stores' stored replays, computing them now for a store that has none (first use) and in the
+    background for those whose window no longer ends yesterday. Returns {store id: StockReplay}."""
+    from django.core.cache import cache
+
+    from mlanalytics.core import jobs
+
+    from django.db.models import Count
+
+    from mlanalytics.core.errors import ModelNotReady
+
+    from .selectors import REPLAY_ITEMS_PER_CHUNK
+
+    store_ids = sorted(set(store_ids))
+    stored = {r.store_id: r for r in StockReplay.objects.filter(store_id__in=store_ids)}
+    missing = [s for s in store_ids if s not in stored]
+    if missing:
+        items = Stock.objects.filter(store_id__in=missing).aggregate(n=Count("id"))["n"]
+        if items > REPLAY_ITEMS_PER_CHUNK:
+            # Too much to replay inside a request (a year × three policies × monthly re-estimates): in the
+            # background, once; `manage.py refresh_inventory` does it at once after loading data.
+            if cache.add("inventory-policy-refresh-running", 1, timeout=600):
+                transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", missing))
+            raise ModelNotReady(f"The cost replay of {len(missing)} store(s) ({items:,} stock lines) is being computed in the "
+                                "background; ask again in a few minutes.")
+        refresh_stock_replays(missing)
+        stored.update({r.store_id: r for r in StockReplay.objects.filter(store_id__in=missing)})
+    yesterday = timezone.localdate() - timedelta(days=1)
+    stale = sorted(s for s, r in stored.items() if r.end < yesterday and s not in missing)
+    if stale and cache.add("inventory-policy-refresh-running", 1, timeout=600):
+        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", stale))
+    return stored
 
 
 # --- Projected-stockout alerts ------------------------------------------------------------------------
@@ -396,12 +673,19 @@ def record_reorder_decision(*, part, store, action, user, until=None, quantity=N
     if action == Action.APPROVE_MIN_MAX and not proposal:
         raise DomainError("There is no proposed policy to approve for this part.", field="action")
     with transaction.atomic():
+        # Answers for one part and store queue behind its stock row; the partial unique constraints
+        # (one active snooze / order-once, one active min/max approval) are the backstop.
+        _locked_stock(part, store)
         replaced = [Action.SNOOZE, Action.ORDER_ONCE] if action != Action.APPROVE_MIN_MAX else [Action.APPROVE_MIN_MAX]
         ReorderDecision.objects.filter(part=part, store=store, active=True, action__in=replaced).update(active=False)
-        decision = ReorderDecision.objects.create(
-            part=part, store=store, action=action, until=until if action == Action.SNOOZE else None,
-            quantity=quantity, decided_by=user if getattr(user, "is_authenticated", False) else None,
-        )
+        try:
+            with transaction.atomic():
+                decision = ReorderDecision.objects.create(
+                    part=part, store=store, action=action, until=until if action == Action.SNOOZE else None,
+                    quantity=quantity, decided_by=user if getattr(user, "is_authenticated", False) else None,
+                )
+        except IntegrityError as exc:
+            raise DecisionConflict(f"Another decision for {part.sku} at {store.code} was just recorded; try again.") from exc
         changes = {"action": action, "until": until.isoformat() if until else None, "quantity": quantity}
         if action == Action.APPROVE_MIN_MAX:
             Stock.objects.get_or_create(part=part, store=store)
@@ -440,23 +724,48 @@ def _open_reorder_draft(store, supplier, user):
         return PurchaseOrder.objects.select_for_update().get(idempotency_key=key), False
 
 
-def create_draft_purchase_orders(lines, *, user):
+def create_draft_purchase_orders(lines, *, user, stores=None, part_ids=None):
     """Put suggested order lines into draft purchase orders, one per store and supplier, idempotently.
 
     `lines`: dicts with store, supplier, part (model instances), quantity, unit_price and optionally
     decision_id (an order-once decision it uses up). A part already on the open draft gets the new
-    quantity instead of a second line, so the same suggestions twice change nothing.
-    Returns one dict per draft: the purchase order, whether it was created, and what happened per line.
+    quantity instead of a second line, so the same suggestions twice change nothing. `stores` and
+    `part_ids` (None = every part) say what the suggestions covered: lines of the stores' open reorder
+    drafts for parts in that scope that are no longer suggested are removed (a draft left empty is
+    deleted), so a reused draft never orders what the policy no longer asks for.
+    Returns one dict per draft: the purchase order, whether it was created, what happened per line,
+    the lines removed, and whether the draft was deleted.
     """
     groups = {}
     for line in lines:
         groups.setdefault((line["store"].pk, line["supplier"].pk), []).append(line)
+    stale_drafts = {}
+    if stores:
+        for draft in (PurchaseOrder.objects.filter(store__in=stores, source="reorder", status=PurchaseOrder.Status.DRAFT)
+                      .select_related("store", "supplier")):
+            if (draft.store_id, draft.supplier_id) not in groups:
+                stale_drafts[(draft.store_id, draft.supplier_id)] = draft
     results = []
-    for (_store_id, _supplier_id), group in sorted(groups.items()):
-        store, supplier = group[0]["store"], group[0]["supplier"]
+    for key_ in sorted(set(groups) | set(stale_drafts)):
+        group = groups.get(key_, [])
+        if group:
+            store, supplier = group[0]["store"], group[0]["supplier"]
+        else:
+            store, supplier = stale_drafts[key_].store, stale_drafts[key_].supplier
         with transaction.atomic():
-            draft, created = _open_reorder_draft(store, supplier, user)
-            existing = {line.part_id: line for line in PurchaseOrderLine.objects.select_for_update().filter(po=draft)}
+            if group:
+                draft, created = _open_reorder_draft(store, supplier, user)
+            else:
+                draft = PurchaseOrder.objects.select_for_update().filter(pk=stale_drafts[key_].pk, status=PurchaseOrder.Status.DRAFT).first()
+                created = False
+                if draft is None:
+                    continue
+            existing = {line.part_id: line for line in PurchaseOrderLine.objects.select_for_update().filter(po=draft).select_related("part")}
+            suggested = {item["part"].pk for item in group}
+            removed = [line for part_id, line in existing.items()
+                       if part_id not in suggested and (part_ids is None or part_id in set(part_ids))]
+            for line in removed:
+                line.delete()
             outcome = []
             for item in sorted(group, key=lambda x: x["part"].sku):
                 quantity, price = int(item["quantity"]), Decimal(str(round(float(item["unit_price"]), 2)))
@@ -474,11 +783,15 @@ def create_draft_purchase_orders(lines, *, user):
             used = [item["decision_id"] for item in group if item.get("decision_id")]
             if used:
                 ReorderDecision.objects.filter(pk__in=used, active=True).update(active=False, purchase_order=draft)
-            if created or any(o["action"] != "unchanged" for o in outcome):
+            deleted = not group and not PurchaseOrderLine.objects.filter(po=draft).exists()
+            if created or removed or any(o["action"] != "unchanged" for o in outcome):
                 audit.record(user, "po.draft_from_suggestions", draft,
-                             changes={"lines": {o["line"].part.sku: o["line"].quantity for o in outcome if o["action"] != "unchanged"}})
+                             changes={"lines": {o["line"].part.sku: o["line"].quantity for o in outcome if o["action"] != "unchanged"},
+                                      "removed": sorted(line.part.sku for line in removed), "deleted": deleted})
+            if deleted:
+                draft.delete()
             result_cache.bump_on_commit("purchasing")
-        results.append({"purchase_order": draft, "created": created, "lines": outcome})
+        results.append({"purchase_order": draft, "created": created, "lines": outcome, "removed": removed, "deleted": deleted})
     return results
 
 

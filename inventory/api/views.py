@@ -4,7 +4,7 @@ from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions
-from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -13,6 +13,7 @@ from mlanalytics.core.roles import MANAGE_PURCHASING, VIEW_INVENTORY, has_capabi
 from mlanalytics.core.scoping import allowed_store_ids, resolve_store
 
 from .. import results, services
+from ..errors import UnknownPart
 from ..models import Part, Stock, Supplier
 from . import serializers as s
 
@@ -108,7 +109,8 @@ class ReorderSuggestionsView(InventoryPostView):
         if recorded:
             body["decisions"] = recorded
         if params["create_draft_pos"]:
-            body["draft_purchase_orders"] = self._create_drafts(lines, request.user)
+            scope = results.resolve_parts(params.get("skus"), params.get("category"))
+            body["draft_purchase_orders"] = self._create_drafts(lines, request.user, stores, scope)
         return body
 
     @staticmethod
@@ -127,7 +129,7 @@ class ReorderSuggestionsView(InventoryPostView):
                     store = resolve_store(request.user, code)
                 part = Part.objects.filter(sku__iexact=item["sku"].strip()).first()
                 if part is None:
-                    raise NotFound(f"Unknown SKU: {item['sku']}.")
+                    raise UnknownPart(f"Unknown SKU: {item['sku']}.")
                 proposal = None
                 if item["action"] == "approve_min_max":
                     policy = current_policies([store.pk], params.get("service_level"), part_ids=[part.pk])
@@ -142,7 +144,9 @@ class ReorderSuggestionsView(InventoryPostView):
         return recorded
 
     @staticmethod
-    def _create_drafts(lines, user):
+    def _create_drafts(lines, user, scope_stores, part_ids):
+        """Draft purchase orders from the suggestion lines; lines of the stores' open reorder drafts for
+        parts in the request's scope (`part_ids`, None = all) that are no longer suggested are removed."""
         from mlanalytics.core.models import Store
 
         stores = {st.pk: st for st in Store.objects.filter(pk__in={line["store_id"] for line in lines})}
@@ -150,12 +154,14 @@ class ReorderSuggestionsView(InventoryPostView):
         parts = {p.pk: p for p in Part.objects.filter(pk__in={line["part_id"] for line in lines})}
         made = services.create_draft_purchase_orders(
             [{**line, "store": stores[line["store_id"]], "supplier": suppliers[line["supplier_id"]], "part": parts[line["part_id"]]}
-             for line in lines], user=user)
+             for line in lines], user=user, stores=scope_stores, part_ids=part_ids)
         return [{
             "number": d["purchase_order"].number, "store": d["purchase_order"].store.code,
-            "supplier": d["purchase_order"].supplier.code, "status": d["purchase_order"].status, "created": d["created"],
+            "supplier": d["purchase_order"].supplier.code, "status": "deleted" if d["deleted"] else d["purchase_order"].status,
+            "created": d["created"],
             "lines": [{"sku": o["line"].part.sku, "quantity": o["line"].quantity, "unit_price": float(o["line"].unit_price),
                        "action": o["action"]} for o in d["lines"]],
+            "removed_lines": [{"sku": line.part.sku, "quantity": line.quantity} for line in d["removed"]],
             "value": round(sum(float(o["line"].unit_price) * o["line"].quantity for o in d["lines"]), 2),
         } for d in made]
 
@@ -217,7 +223,7 @@ class InventoryActionView(APIView):
     def part_of(sku):
         part = Part.objects.filter(sku__iexact=sku.strip()).first()
         if part is None:
-            raise NotFound(f"Unknown SKU: {sku}.")
+            raise UnknownPart(f"Unknown SKU: {sku}.")
         return part
 
     @staticmethod

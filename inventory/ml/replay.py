@@ -13,12 +13,16 @@ Service: fill rate = units served on the day / units demanded; cycle service lev
 replenishment cycles (delivery to delivery) without a stockout.
 
 Policies:
-- `HabitualRule`: the periodic (s, S) rule a shop runs by hand: on review weekdays, when stock on
-  hand + on order − back-orders ≤ s, order up to S, with s = trailing-rate × (quoted lead + buffer
-  days) and S = s + cover days of demand, in whole packs, rates re-estimated at every review.
+- `OrderUpToPolicy`: the periodic (s, S) policy a shop runs by hand: on its review days, when stock
+  on hand + on order − back-orders ≤ s, order up to S, in whole packs and at least the MOQ. Today's
+  ordering is replayed with it: s and S per item as read back from the shop's purchase orders
+  (`ml.today.infer_order_up_to_levels`), or, for items flagged `rate_based` (too few orders to read
+  them from), s = trailing rate × (quoted lead + buffer days) and S = s + cover days of demand with
+  the rate re-estimated at every review (an assumed rule, from settings).
 - `ReorderPointPolicy`: the recommended periodic (R, s, nQ) policy: on review days, when the
   position is ≤ s, order the smallest multiple of Q that lifts it above s.
-Vectorised across items with numpy; a loop over days only.
+Review days are one flag per day for every item, or a (days × stores) table (each store its own
+weekdays). Vectorised across items with numpy; a loop over days only.
 """
 from dataclasses import dataclass, field
 
@@ -50,13 +54,16 @@ class Suppliers:
 
 
 @dataclass
-class HabitualRule:
+class OrderUpToPolicy:
     supplier: np.ndarray  # supplier index per item
     unit_price: np.ndarray
-    quoted_lead: np.ndarray
     pack_size: np.ndarray
     min_order_qty: np.ndarray
-    review_days: np.ndarray  # bool per window day
+    review_days: np.ndarray  # bool per window day, or (window days × stores)
+    reorder_level: np.ndarray = None  # s per item (fixed levels)
+    order_up_to: np.ndarray = None  # S per item
+    rate_based: np.ndarray = None  # bool per item: levels from the trailing demand rate instead (default: all)
+    quoted_lead: np.ndarray = None  # days, per item (rate-based levels)
     rate_window_days: int = 56
     buffer_days: int = 7
     cover_days: int = 28
@@ -65,12 +72,21 @@ class HabitualRule:
 
 @dataclass
 class ReorderPointPolicy:
+    """Per item, or per period × item with `period_starts` (the window day each period's policy takes
+    over: a policy re-estimated as the window goes on)."""
+
     supplier: np.ndarray
     unit_price: np.ndarray
     reorder_point: np.ndarray
     order_qty: np.ndarray
     review_days: np.ndarray
     name: str = "recommended"
+    period_starts: np.ndarray = None
+
+
+TOTAL_FIELDS = ("holding_cost", "ordering_cost", "stockout_cost", "purchase_cost", "units_demanded", "units_short",
+                "cycles", "cycles_with_stockout", "purchase_orders", "order_lines", "units_ordered", "stock_value_days",
+                "stockout_item_days", "items", "days")
 
 
 @dataclass
@@ -97,24 +113,83 @@ class ReplayResult:
     item_short: np.ndarray = field(repr=False)
     item_stock_days: np.ndarray = field(repr=False)  # Σ units on hand at close over the days
     item_holding_cost: np.ndarray = field(repr=False)
+    # Per item: order lines, units and spend ordered, replenishment cycles (with a stockout), stockout days,
+    # stock value × days; per store index: purchase orders and their ordering cost.
+    item_order_lines: np.ndarray = field(default=None, repr=False)
+    item_units_ordered: np.ndarray = field(default=None, repr=False)
+    item_purchase_cost: np.ndarray = field(default=None, repr=False)
+    item_cycles: np.ndarray = field(default=None, repr=False)
+    item_cycles_short: np.ndarray = field(default=None, repr=False)
+    item_stockout_days: np.ndarray = field(default=None, repr=False)
+    item_stock_value_days: np.ndarray = field(default=None, repr=False)
+    item_store: np.ndarray = field(default=None, repr=False)
+    store_purchase_orders: np.ndarray = field(default=None, repr=False)
+    store_ordering_cost: np.ndarray = field(default=None, repr=False)
+    stockout_cost_per_unit: float = 0.0
 
     @property
     def total_cost(self):
         return self.holding_cost + self.ordering_cost + self.stockout_cost
 
     def summary(self):
+        return summarize(self.totals())
+
+    def totals(self, items=None):
+        """The additive figures (see TOTAL_FIELDS) of all items, or of the items selected by a boolean
+        mask or index array (purchase orders and ordering cost only for whole stores: pass a mask that
+        takes every item of the stores it includes)."""
+        if items is None:
+            items = np.ones(len(self.item_demand), dtype=bool)
+        items = np.asarray(items)
+        if items.dtype != bool:
+            mask = np.zeros(len(self.item_demand), dtype=bool)
+            mask[items] = True
+            items = mask
+        stores = np.unique(self.item_store[items]) if self.item_store is not None and items.any() else np.zeros(0, dtype=np.int64)
+        short = int(self.item_short[items].sum())
         return {
-            "holding_cost": round(self.holding_cost, 2), "ordering_cost": round(self.ordering_cost, 2),
-            "stockout_cost": round(self.stockout_cost, 2), "total_cost": round(self.total_cost, 2),
-            "purchase_cost": round(self.purchase_cost, 2),
-            "fill_rate": None if self.fill_rate is None else round(self.fill_rate, 4),
-            "cycle_service_level": None if self.cycle_service_level is None else round(self.cycle_service_level, 4),
-            "units_demanded": self.units_demanded, "units_filled_on_day": self.units_filled_on_day,
-            "units_short": self.units_short, "stockout_item_days": self.stockout_item_days,
-            "purchase_orders": self.purchase_orders, "order_lines": self.order_lines, "units_ordered": self.units_ordered,
-            "average_stock_value": round(self.average_stock_value, 2), "replenishment_cycles": self.cycles,
-            "cycles_with_stockout": self.cycles_with_stockout,
+            "holding_cost": float(self.item_holding_cost[items].sum()),
+            "ordering_cost": float(self.store_ordering_cost[stores].sum()) if len(stores) else 0.0,
+            "stockout_cost": float(short * self.stockout_cost_per_unit),
+            "purchase_cost": float(self.item_purchase_cost[items].sum()),
+            "units_demanded": int(self.item_demand[items].sum()), "units_short": short,
+            "cycles": int(self.item_cycles[items].sum()), "cycles_with_stockout": int(self.item_cycles_short[items].sum()),
+            "purchase_orders": int(self.store_purchase_orders[stores].sum()) if len(stores) else 0,
+            "order_lines": int(self.item_order_lines[items].sum()), "units_ordered": int(self.item_units_ordered[items].sum()),
+            "stock_value_days": float(self.item_stock_value_days[items].sum()),
+            "stockout_item_days": int(self.item_stockout_days[items].sum()), "items": int(items.sum()), "days": self.days,
         }
+
+
+def add_totals(totals):
+    """Σ of the additive figures of disjoint sets of items (e.g. stores); `days` is shared."""
+    totals = list(totals)
+    if not totals:
+        return {name: 0 for name in TOTAL_FIELDS}
+    summed = {name: sum(t.get(name, 0) for t in totals) for name in TOTAL_FIELDS if name != "days"}
+    summed["days"] = max(t.get("days", 0) for t in totals)
+    return summed
+
+
+def summarize(totals):
+    """The reported figures of a replay from its additive totals: the three costs and their sum, fill
+    rate (units served on the day / demanded), cycle service level (cycles without a stockout /
+    cycles), average stock value (stock value × days / days) and the counts."""
+    demanded, short = totals["units_demanded"], totals["units_short"]
+    cycles, cycles_short = totals["cycles"], totals["cycles_with_stockout"]
+    total = totals["holding_cost"] + totals["ordering_cost"] + totals["stockout_cost"]
+    return {
+        "holding_cost": round(totals["holding_cost"], 2), "ordering_cost": round(totals["ordering_cost"], 2),
+        "stockout_cost": round(totals["stockout_cost"], 2), "total_cost": round(total, 2),
+        "purchase_cost": round(totals["purchase_cost"], 2),
+        "fill_rate": round((demanded - short) / demanded, 4) if demanded else None,
+        "cycle_service_level": round(1 - cycles_short / cycles, 4) if cycles else None,
+        "units_demanded": demanded, "units_filled_on_day": demanded - short, "units_short": short,
+        "stockout_item_days": totals["stockout_item_days"], "purchase_orders": totals["purchase_orders"],
+        "order_lines": totals["order_lines"], "units_ordered": totals["units_ordered"],
+        "average_stock_value": round(totals["stock_value_days"] / totals["days"], 2) if totals["days"] else 0.0,
+        "replenishment_cycles": cycles, "cycles_with_stockout": cycles_short,
+    }
 
 
 def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: Suppliers, holding_rate, stockout_cost):
@@ -140,32 +215,43 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
             arrivals[day, item] += qty
         elif day >= horizon:
             late_pipeline.setdefault(int(day), []).append((int(item), int(qty)))
-    habitual = isinstance(policy, HabitualRule)
-    if habitual:
-        cumulative = np.vstack([np.zeros((1, n), dtype=np.int32), np.cumsum(demand, axis=0, dtype=np.int32)])
+    order_up_to_policy = isinstance(policy, OrderUpToPolicy)
+    if order_up_to_policy:
         pack = np.maximum(np.asarray(policy.pack_size, dtype=np.int64), 1)
         moq = np.maximum(np.asarray(policy.min_order_qty, dtype=np.int64), 1)
-        cover_lead = np.asarray(policy.quoted_lead, dtype=float) + policy.buffer_days
+        rate_based = (np.ones(n, dtype=bool) if policy.rate_based is None else np.asarray(policy.rate_based, dtype=bool))
+        fixed_low = np.zeros(n, dtype=np.int64) if policy.reorder_level is None else np.asarray(policy.reorder_level, dtype=np.int64)
+        fixed_up_to = np.zeros(n, dtype=np.int64) if policy.order_up_to is None else np.asarray(policy.order_up_to, dtype=np.int64)
+        if rate_based.any():
+            cumulative = np.vstack([np.zeros((1, n), dtype=np.int32), np.cumsum(demand, axis=0, dtype=np.int32)])
+            cover_lead = np.asarray(policy.quoted_lead, dtype=float) + policy.buffer_days
     else:
-        reorder_point = np.asarray(policy.reorder_point, dtype=np.int64)
-        order_qty = np.asarray(policy.order_qty, dtype=np.int64)
-        orders_anything = order_qty > 0
-    supplier = np.asarray(policy.supplier, dtype=np.int64)
-    price = np.asarray(policy.unit_price, dtype=float)
+        periods_s = np.atleast_2d(np.asarray(policy.reorder_point, dtype=np.int64))
+        periods_q = np.atleast_2d(np.asarray(policy.order_qty, dtype=np.int64))
+        starts = np.zeros(1, dtype=np.int64) if policy.period_starts is None else np.asarray(policy.period_starts, dtype=np.int64)
+    periods_supplier = np.atleast_2d(np.asarray(policy.supplier, dtype=np.int64))
+    periods_price = np.atleast_2d(np.asarray(policy.unit_price, dtype=float))
+    period = -1
     store = np.asarray(items.store_index, dtype=np.int64)
     # Each store works through each supplier's record on its own, so a store's replay does not depend
     # on which other stores are replayed with it.
     lead_counter = {}
+    review_mask = review_table(policy.review_days, store, n_days)
 
     item_demand = np.zeros(n, dtype=np.int64)
     item_short = np.zeros(n, dtype=np.int64)
     item_stock_days = np.zeros(n, dtype=np.int64)
+    item_lines = np.zeros(n, dtype=np.int64)
+    item_units = np.zeros(n, dtype=np.int64)
+    item_spend = np.zeros(n, dtype=float)
+    item_cycles = np.zeros(n, dtype=np.int64)
+    item_cycles_short = np.zeros(n, dtype=np.int64)
+    item_stockout_days = np.zeros(n, dtype=np.int64)
+    n_stores = int(store.max()) + 1 if n else 0
+    store_orders = np.zeros(n_stores, dtype=np.int64)
+    store_ordering = np.zeros(n_stores, dtype=float)
     cycle_short = np.zeros(n, dtype=bool)
     cycle_demand = np.zeros(n, dtype=bool)
-    cycles = cycles_short = 0
-    stock_value_total = 0.0
-    ordering_cost = purchase_cost = 0.0
-    purchase_orders = order_lines = units_ordered = stockout_item_days = 0
 
     for d in range(n_days):
         slot = d % horizon
@@ -177,8 +263,8 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
             got = landed > 0
             on_hand += landed
             on_order -= landed
-            cycles += int(got.sum())
-            cycles_short += int((cycle_short & got).sum())
+            item_cycles += got
+            item_cycles_short += cycle_short & got
             cycle_short[got] = False
             cycle_demand[got] = False
         # Back-orders are served first (the tickets waiting for parts), then the day's demand.
@@ -193,29 +279,39 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
         item_demand += today
         item_short += short
         has_short = short > 0
-        stockout_item_days += int(has_short.sum())
+        item_stockout_days += has_short
         cycle_short |= has_short
         cycle_demand |= today > 0
         item_stock_days += on_hand
-        stock_value_total += float(on_hand @ unit_cost)
 
-        if not policy.review_days[d]:
+        reviewing = review_mask[d]
+        if not reviewing.any():
             continue
+        current = 0 if order_up_to_policy else int(np.searchsorted(starts, d, side="right") - 1)
+        if current != period:  # the policy in force from this day
+            period = current
+            supplier, price = periods_supplier[max(period, 0)], periods_price[max(period, 0)]
+            if not order_up_to_policy:
+                reorder_point, order_qty = periods_s[max(period, 0)], periods_q[max(period, 0)]
+                orders_anything = order_qty > 0
         position = on_hand + on_order - backlog
-        if habitual:
-            now = history_days + d
-            rate = (cumulative[now] - cumulative[max(now - policy.rate_window_days, 0)]) / float(policy.rate_window_days)
-            low = np.ceil(rate * cover_lead - 1e-9).astype(np.int64)
-            up_to = low + np.maximum(pack, np.ceil(rate * policy.cover_days - 1e-9).astype(np.int64))
-            up_to[rate == 0] = 0
-            want = (position <= low) & (up_to > 0)
+        if order_up_to_policy:
+            low, up_to = fixed_low, fixed_up_to
+            if rate_based.any():
+                now = history_days + d
+                rate = (cumulative[now] - cumulative[max(now - policy.rate_window_days, 0)]) / float(policy.rate_window_days)
+                rate_low = np.ceil(rate * cover_lead - 1e-9).astype(np.int64)
+                rate_up_to = rate_low + np.maximum(pack, np.ceil(rate * policy.cover_days - 1e-9).astype(np.int64))
+                rate_up_to[rate == 0] = 0
+                low, up_to = np.where(rate_based, rate_low, fixed_low), np.where(rate_based, rate_up_to, fixed_up_to)
+            want = reviewing & (position <= low) & (up_to > 0)
             if not want.any():
                 continue
             idx = np.nonzero(want)[0]
             qty = np.maximum(up_to[idx] - position[idx], 1)
             qty = np.maximum(np.ceil(qty / pack[idx]).astype(np.int64) * pack[idx], moq[idx])
         else:
-            want = orders_anything & (position <= reorder_point)
+            want = reviewing & orders_anything & (position <= reorder_point)
             if not want.any():
                 continue
             idx = np.nonzero(want)[0]
@@ -234,50 +330,62 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
                 lead_counter[int(key)] = used + 1
             else:
                 po_lead[k] = max(int(suppliers.quoted_lead[s]), 1)
-            ordering_cost += float(suppliers.order_cost[s])
-        purchase_orders += len(unique_keys)
-        order_lines += len(idx)
-        units_ordered += int(qty.sum())
-        purchase_cost += float(qty @ price[idx])
+            store_orders[int(key // n_suppliers)] += 1
+            store_ordering[int(key // n_suppliers)] += float(suppliers.order_cost[s])
+        item_lines[idx] += 1
+        item_units[idx] += qty
+        item_spend[idx] += qty * price[idx]
         on_order[idx] += qty
         lead = np.minimum(po_lead[inverse], horizon - 1)
         np.add.at(arrivals, ((d + lead) % horizon, idx), qty)
 
-    cycles += int(cycle_demand.sum())
-    cycles_short += int(cycle_short.sum())
-    demanded = int(item_demand.sum())
-    shorted = int(item_short.sum())
-    item_holding = item_stock_days * daily_holding
+    item_cycles += cycle_demand  # the cycle still open at the end counts when it saw demand
+    item_cycles_short += cycle_short
+    return result_of(policy.name, n_days, stockout_cost, item_demand, item_short, item_stock_days, item_stock_days * daily_holding,
+                     item_lines, item_units, item_spend, item_cycles, item_cycles_short, item_stockout_days,
+                     item_stock_days * unit_cost, store, store_orders, store_ordering)
+
+
+def result_of(name, days, stockout_cost, item_demand, item_short, item_stock_days, item_holding, item_lines, item_units,
+              item_spend, item_cycles, item_cycles_short, item_stockout_days, item_stock_value_days, item_store,
+              store_orders, store_ordering):
+    demanded, shorted = int(item_demand.sum()), int(item_short.sum())
+    cycles, cycles_short = int(item_cycles.sum()), int(item_cycles_short.sum())
     return ReplayResult(
-        policy=policy.name, days=n_days,
-        holding_cost=float(item_holding.sum()), ordering_cost=ordering_cost,
-        stockout_cost=float(shorted * stockout_cost), purchase_cost=purchase_cost,
+        policy=name, days=days,
+        holding_cost=float(item_holding.sum()), ordering_cost=float(store_ordering.sum()),
+        stockout_cost=float(shorted * stockout_cost), purchase_cost=float(item_spend.sum()),
         units_demanded=demanded, units_filled_on_day=demanded - shorted, units_short=shorted,
         fill_rate=(demanded - shorted) / demanded if demanded else None,
         cycles=cycles, cycles_with_stockout=cycles_short,
         cycle_service_level=1 - cycles_short / cycles if cycles else None,
-        purchase_orders=purchase_orders, order_lines=order_lines, units_ordered=units_ordered,
-        average_stock_value=stock_value_total / n_days if n_days else 0.0,
-        stockout_item_days=stockout_item_days,
+        purchase_orders=int(store_orders.sum()), order_lines=int(item_lines.sum()), units_ordered=int(item_units.sum()),
+        average_stock_value=float(item_stock_value_days.sum()) / days if days else 0.0,
+        stockout_item_days=int(item_stockout_days.sum()),
         item_demand=item_demand, item_short=item_short, item_stock_days=item_stock_days, item_holding_cost=item_holding,
+        item_order_lines=item_lines, item_units_ordered=item_units, item_purchase_cost=item_spend, item_cycles=item_cycles,
+        item_cycles_short=item_cycles_short, item_stockout_days=item_stockout_days, item_stock_value_days=item_stock_value_days,
+        item_store=item_store, store_purchase_orders=store_orders, store_ordering_cost=store_ordering,
+        stockout_cost_per_unit=float(stockout_cost),
     )
+
+
+def review_table(review_days, store_index, n_days):
+    """(days × items) review flags from one flag per day, or from a (days × stores) table."""
+    review_days = np.asarray(review_days, dtype=bool)
+    if review_days.ndim == 1:
+        return np.broadcast_to(review_days[:n_days, None], (n_days, len(store_index)))
+    return review_days[:n_days][:, np.asarray(store_index, dtype=np.int64)]
 
 
 def combine_results(results):
-    """One result from the results of disjoint sets of items (e.g. stores replayed in chunks)."""
+    """One result from the results of disjoint sets of items (e.g. stores replayed in chunks); store
+    indexes of later parts are shifted past the earlier ones'."""
     first = results[0]
-    total = lambda name: sum(getattr(r, name) for r in results)
-    demanded, shorted = total("units_demanded"), total("units_short")
-    cycles, cycles_short = total("cycles"), total("cycles_with_stockout")
-    return ReplayResult(
-        policy=first.policy, days=first.days, holding_cost=total("holding_cost"), ordering_cost=total("ordering_cost"),
-        stockout_cost=total("stockout_cost"), purchase_cost=total("purchase_cost"), units_demanded=demanded,
-        units_filled_on_day=demanded - shorted, units_short=shorted,
-        fill_rate=(demanded - shorted) / demanded if demanded else None, cycles=cycles, cycles_with_stockout=cycles_short,
-        cycle_service_level=1 - cycles_short / cycles if cycles else None, purchase_orders=total("purchase_orders"),
-        order_lines=total("order_lines"), units_ordered=total("units_ordered"),
-        average_stock_value=total("average_stock_value"), stockout_item_days=total("stockout_item_days"),
-        item_demand=np.concatenate([r.item_demand for r in results]), item_short=np.concatenate([r.item_short for r in results]),
-        item_stock_days=np.concatenate([r.item_stock_days for r in results]),
-        item_holding_cost=np.concatenate([r.item_holding_cost for r in results]),
-    )
+    offsets = np.cumsum([0] + [len(r.store_purchase_orders) for r in results[:-1]])
+    cat = lambda name: np.concatenate([getattr(r, name) for r in results])
+    return result_of(first.policy, first.days, first.stockout_cost_per_unit, cat("item_demand"), cat("item_short"),
+                     cat("item_stock_days"), cat("item_holding_cost"), cat("item_order_lines"), cat("item_units_ordered"),
+                     cat("item_purchase_cost"), cat("item_cycles"), cat("item_cycles_short"), cat("item_stockout_days"),
+                     cat("item_stock_value_days"), np.concatenate([r.item_store + o for r, o in zip(results, offsets)]),
+                     cat("store_purchase_orders"), cat("store_ordering_cost"))

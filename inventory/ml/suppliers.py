@@ -9,9 +9,10 @@ Plain pandas/numpy/scipy, no Django.
   as in supplier-selection practice; weights are the user's).
 - Allocation: a mixed-integer linear programme (HiGHS through scipy.optimize.milp) choosing how many
   units of each part to buy from each qualified supplier over a horizon, minimising landed cost plus
-  a risk penalty, with each used supplier–part line at least its MOQ (semi-continuous variables)
-  and each supplier within its capacity. Unmet demand is a penalised slack, so the model is always
-  feasible and says what capacity could not cover.
+  a risk penalty, with each used supplier–part line at least its MOQ once per order the horizon
+  needs (semi-continuous variables) and each supplier within its capacity. Unmet demand is a
+  penalised slack, so the model is always feasible and says what capacity could not cover. What
+  the optimum pays per unit of demand counts the units bought only to reach an MOQ.
 """
 from dataclasses import dataclass
 
@@ -126,14 +127,17 @@ class AllocationResult:
     message: str
 
 
-def allocate_demand(candidates, demand, capacity=None, shortage_penalty=None, time_limit=20.0):
+def allocate_demand(candidates, demand, capacity=None, shortage_penalty=None, time_limit=20.0, min_lots=1):
     """Minimum-cost allocation of each part's demand across its qualified suppliers.
 
     min Σ c_ps·x_ps + P·Σ u_p
     s.t. Σ_s x_ps + u_p ≥ D_p                 (each part's demand is covered, or counted as unmet)
          Σ_p x_ps ≤ Cap_s                     (supplier capacity over the horizon)
-         x_ps = 0  or  MOQ_ps ≤ x_ps ≤ max(D_p, MOQ_ps)   (semi-continuous: a used line meets its MOQ)
+         x_ps = 0  or  n·MOQ_ps ≤ x_ps ≤ max(D_p, n·MOQ_ps)   (semi-continuous: a used line meets its MOQ)
 
+    n = `min_lots`, the purchase orders the horizon needs at least (each one at least the MOQ): the MOQ
+    holds per order, not only once per horizon. Units bought beyond D_p to meet it are charged in the
+    objective (see `effective_unit_costs`).
     `candidates`: part_id, supplier_id, cost_per_unit, min_order_qty. `demand`: Series part_id -> units.
     `capacity`: Series supplier_id -> units over the horizon (missing / NaN = unlimited).
     """
@@ -148,7 +152,7 @@ def allocate_demand(candidates, demand, capacity=None, shortage_penalty=None, ti
     c = np.concatenate([cost, np.full(n_u, penalty)])
     part_row = parts.get_indexer(cand.part_id)
     d = demand.reindex(parts).to_numpy(float)
-    moq = cand.min_order_qty.to_numpy(float).clip(min=0)
+    moq = cand.min_order_qty.to_numpy(float).clip(min=0) * max(int(min_lots), 1)
     upper = np.maximum(d[part_row], moq)
     rows = [sparse.csr_matrix((np.ones(n_x), (part_row, np.arange(n_x))), shape=(n_u, n_x + n_u))
             + sparse.csr_matrix((np.ones(n_u), (np.arange(n_u), n_x + np.arange(n_u))), shape=(n_u, n_x + n_u))]
@@ -177,6 +181,23 @@ def allocate_demand(candidates, demand, capacity=None, shortage_penalty=None, ti
     unallocated = pd.Series(x[n_x:], index=parts)
     status = "optimal" if result.status == 0 else ("time_limit" if result.status == 1 else "failed")
     return AllocationResult(status, float((allocation.cost).sum()), allocation, unallocated, result.message)
+
+
+def effective_unit_costs(result, demand, columns=("cost_per_unit",)):
+    """Per part: what the optimum pays per unit of demand it covers, Σ_s x_ps·c_ps / (D_p − u_p), so units
+    bought only to reach an MOQ are paid for by the demand they came with; and those surplus units,
+    Σ_s x_ps − (D_p − u_p). Returns a DataFrame indexed by part with one column per cost column and
+    `surplus_units`."""
+    allocation = result.allocation[result.allocation.units > 0]
+    covered = (demand - result.unallocated.reindex(demand.index).fillna(0.0)).clip(lower=0)
+    bought = allocation.groupby("part_id").units.sum()
+    frame = pd.DataFrame(index=bought.index)
+    share = covered.reindex(bought.index)
+    for column in columns:
+        spent = (allocation.units * allocation[column]).groupby(allocation.part_id).sum()
+        frame[column] = spent / share.where(share > 0)
+    frame["surplus_units"] = (bought - share).clip(lower=0)
+    return frame
 
 
 def allocation_cost(shares, candidates, demand):

@@ -7,6 +7,7 @@ import pytest
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from inventory.ml.policy import round_order_quantity
 from inventory.models import (
     Part,
     PurchaseOrder,
@@ -15,6 +16,10 @@ from inventory.models import (
     Stock,
     StockMovement,
     StockPolicy,
+    StockPolicyRefresh,
+    StockReplay,
+    Supplier,
+    SupplierPrice,
 )
 from mlanalytics.core.models import Store
 
@@ -78,7 +83,9 @@ def test_bad_values_are_400_with_the_field_named(method, name, data, field, mana
     ("post", "reorder-suggestions", {"skus": ["NO-SUCH-SKU"]}),
 ])
 def test_an_unknown_sku_is_404(method, name, data, manager):
-    assert call(manager, method, name, data).status_code == 404
+    response = call(manager, method, name, data)
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Unknown SKU: NO-SUCH-SKU.", "code": "not_found"}
 
 
 # --- overview ------------------------------------------------------------------------------------------------
@@ -259,13 +266,31 @@ def test_order_once_adds_a_part_to_the_next_draft_and_is_used_up(manager, first_
         "store": first_store.code, "create_draft_pos": True, "limit": 5000,
         "decisions": [{"sku": policy.part.sku, "action": "order_once", "quantity": 3}]}).json()
     item = next(s for s in body["results"] if s["sku"] == policy.part.sku)
-    assert item["order_once"] and item["purchase_quantity"] == 3 and not item["below_reorder_point"]
+    terms = SupplierPrice.objects.get(supplier=policy.supplier, part=policy.part)
+    ordered = int(round_order_quantity([3], [terms.min_order_qty], [terms.pack_size])[0])
+    assert item["order_once"] and item["purchase_quantity"] == ordered and not item["below_reorder_point"]
     line = PurchaseOrderLine.objects.get(po__source="reorder", po__store=first_store, part=policy.part)
-    assert line.quantity == 3
+    assert line.quantity == ordered
     decision = ReorderDecision.objects.get(part=policy.part, store=first_store, action="order_once")
     assert not decision.active and decision.purchase_order_id == line.po_id
     again = call(manager, "post", "reorder-suggestions", {"store": first_store.code, "limit": 5000}).json()
     assert policy.part.sku not in {s["sku"] for s in again["results"]}
+
+
+def test_an_order_once_quantity_is_rounded_up_to_the_suppliers_moq_and_packs(manager, first_store):
+    listed = {s["sku"] for s in call(manager, "post", "reorder-suggestions", {"store": first_store.code, "limit": 5000}).json()["results"]}
+    policy = (StockPolicy.objects.filter(store=first_store, daily_mean__gt=0, supplier__isnull=False)
+              .exclude(part__sku__in=listed).select_related("part").first())
+    SupplierPrice.objects.filter(supplier=policy.supplier, part=policy.part).update(min_order_qty=4, pack_size=5)
+    body = call(manager, "post", "reorder-suggestions", {
+        "store": first_store.code, "create_draft_pos": True, "limit": 5000,
+        "decisions": [{"sku": policy.part.sku, "action": "order_once", "quantity": 3}]}).json()
+    item = next(s for s in body["results"] if s["sku"] == policy.part.sku)
+    # 3 asked for; at least the MOQ of 4, in whole packs of 5: 5.
+    assert (item["order_once_requested"], item["suggested_quantity"], item["purchase_quantity"]) == (3, 5, 5)
+    assert (item["min_order_qty"], item["pack_size"]) == (4, 5)
+    assert "rounded up" in body["policy"]["order_once"]
+    assert PurchaseOrderLine.objects.get(po__source="reorder", po__store=first_store, part=policy.part).quantity == 5
 
 
 def test_approving_min_max_sets_the_stock_rows_policy(manager, first_store):
@@ -295,6 +320,40 @@ def test_a_transfer_from_a_store_with_excess_is_proposed_before_buying(manager, 
     assert again["purchase_quantity"] == 0
 
 
+def test_a_donors_excess_is_promised_once_to_the_most_urgent_store_first(manager, stores):
+    """Three stores, one new part: A is out, B low, C holds 5 above its maximum. A (out) gets the 4 it needs
+    from C; B gets C's last unit and buys the rest; nothing of C is promised twice."""
+    from inventory.services import adjust_stock
+
+    a, b = stores
+    c = Store.objects.create(code="XFR3", name="Third branch", opening_hours=a.opening_hours)
+    part = Part.objects.create(sku="XFR-TEST-1", name="Transfer test screen", category="screen", unit_cost=10, price=30)
+    supplier = Supplier.objects.order_by("pk").first()
+    now = timezone.now()
+    StockPolicyRefresh.objects.create(store=c, computed_at=now)  # C's policies are the hand-made ones below
+    manager.user.stores.add(c)
+    for store, reorder_point, order_qty, max_level in ((a, 3, 4, 7), (b, 3, 4, 7), (c, 2, 3, 5)):
+        StockPolicy.objects.create(store=store, part=part, computed_at=now, service_level=0.95, policy_method="poisson",
+                                   daily_mean=0.2, daily_sd=0.5, reorder_point=reorder_point, order_qty=order_qty,
+                                   max_level=max_level, lead_time_days=3, supplier=supplier, unit_price=10)
+    for store, counted in ((a, 0), (b, 1), (c, 10)):
+        adjust_stock(part, store, counted, user=manager.user, reason="test: count")
+
+    body = call(manager, "post", "reorder-suggestions", {"skus": [part.sku]}).json()
+    by_store = {s["store"]: s for s in body["results"]}
+    assert set(by_store) == {a.code, b.code}  # C is above its reorder point
+    assert [s["store"] for s in body["results"]] == [a.code, b.code] and by_store[a.code]["urgency"] == "out"
+    # A: position 0, reorder point 3 -> 4 short, one order quantity of 4, all of it from C's 5 spare.
+    assert by_store[a.code]["transfer"] == {"from_store": c.code, "quantity": 4, "donor_available": 10, "donor_max_level": 5,
+                                            "donor_excess_left": 1}
+    assert by_store[a.code]["purchase_quantity"] == 0
+    # B: position 1 -> 3 short; C has 1 left to give, the other 2 are bought in whole order quantities (4).
+    assert by_store[b.code]["transfer"]["quantity"] == 1 and by_store[b.code]["transfer"]["donor_excess_left"] == 0
+    assert by_store[b.code]["purchase_quantity"] == 4
+    promised = sum(s["transfer"]["quantity"] for s in body["results"] if s["transfer"])
+    assert promised == 10 - 5 and body["summary"]["transfers"] == 2
+
+
 # --- supply-chain-optimization ----------------------------------------------------------------------------------
 
 
@@ -307,10 +366,41 @@ def test_supply_chain_optimization_scores_ranks_and_allocates(manager):
     assert cheapest["rank"] == 1  # ranked on price alone
     allocation = body["allocation"]
     allocated = sum(row["units"] for row in allocation["by_supplier"])
-    assert allocated + allocation["unallocated_units"] == pytest.approx(allocation["demand_units"], rel=1e-3)
+    # Every unit of demand is bought or reported unallocated; units bought only to reach an MOQ come on top.
+    assert allocation["moq"]["surplus_units"] >= 0
+    assert allocated - allocation["moq"]["surplus_units"] + allocation["unallocated_units"] == pytest.approx(
+        allocation["demand_units"], rel=1e-3)
     assert allocation["saving"] == pytest.approx(allocation["landed_saving"] + allocation["risk_saving"], abs=0.05)
     demand = sum(p.daily_mean for p in StockPolicy.objects.filter(daily_mean__gt=0)) * 30
     assert allocation["demand_units"] == pytest.approx(demand, abs=0.01)
+
+
+def test_a_binding_supplier_capacity_caps_its_units_and_moves_the_rest(manager):
+    from django.core.cache import cache
+
+    first = call(manager, "post", "supply-chain-optimization", {"horizon_days": 30}).json()["allocation"]
+    busiest = max(first["by_supplier"], key=lambda row: row["units"])
+    cap = round(busiest["units"] / 3)  # a monthly capacity a third of what the optimum gave it: binds
+    Supplier.objects.filter(code=busiest["supplier"]).update(monthly_capacity_units=cap)
+    cache.clear()  # answers are cached per data version, and an edit of supplier terms bumps none
+    second = call(manager, "post", "supply-chain-optimization", {"horizon_days": 30}).json()["allocation"]
+    capped = next(row for row in second["by_supplier"] if row["supplier"] == busiest["supplier"])
+    assert capped["units"] == pytest.approx(cap, abs=1e-3)  # at its capacity × 30 / 30 days
+    assert second["capacity"]["suppliers_with_capacity"] >= 1
+    # The rest of its demand went to other suppliers (none of it unmet), at a higher cost.
+    assert second["unallocated_units"] == pytest.approx(first["unallocated_units"], abs=1e-3)
+    moved = {row["supplier"]: row["units"] - next((r["units"] for r in first["by_supplier"] if r["supplier"] == row["supplier"]), 0)
+             for row in second["by_supplier"] if row["supplier"] != busiest["supplier"]}
+    assert sum(moved.values()) == pytest.approx(busiest["units"] - cap, rel=0.05)
+    assert second["optimal_cost"] >= first["optimal_cost"]
+
+
+def test_the_optimal_cost_pays_for_units_bought_only_to_reach_an_moq(manager):
+    body = call(manager, "post", "supply-chain-optimization", {"horizon_days": 7}).json()["allocation"]
+    allocated = sum(row["units"] for row in body["by_supplier"])
+    # Over a week many parts need less than a supplier's MOQ: the optimum buys the lot, and pays for all of it.
+    assert body["moq"]["surplus_units"] == pytest.approx(allocated - (body["demand_units"] - body["unallocated_units"]), abs=0.05)
+    assert body["moq"]["surplus_units"] > 0 and body["moq"]["orders_per_horizon"] == 1
 
 
 # --- cost-optimization ------------------------------------------------------------------------------------------
@@ -328,6 +418,36 @@ def test_cost_optimization_reports_the_replay_and_dead_stock(manager, demo):
     assert dead["value"] == pytest.approx(sum(r["stock_value"] for r in dead["results"]), abs=0.05) or dead["items"] > 100
     assert set(demo.truth["dead_stock"]["skus"]) & {r["sku"] for r in dead["results"]}
     assert body["model"]["method"] and body["data_window"]["days"] == 365
+    # Today's ordering was read back from the purchase orders; the out-of-sample twin was replayed beside it.
+    inference = replay["today_inference"]
+    assert inference["series_inferred"] > 0 and inference["assumed"] == (inference["series_assumed"] > 0)
+    assert inference["review_weekdays"] == {s.code: ["Mon", "Thu"] for s in Store.objects.all()}
+    held_out = replay["recommended_out_of_sample"]
+    assert held_out["units_demanded"] == replay["today"]["units_demanded"] and replay["out_of_sample"]["replayed"]
+    assert replay["saving_out_of_sample"]["total"] == pytest.approx(replay["today"]["total_cost"] - held_out["total_cost"], abs=0.02)
+
+
+def test_cost_optimization_answers_from_the_stored_replay(manager, stores, monkeypatch):
+    from inventory import selectors
+
+    body = call(manager, "post", "cost-optimization").json()
+    assert body["data_window"]["replay_source"]["stored"] is True
+    assert StockReplay.objects.filter(store__in=stores).count() == len(stores)
+    replay = selectors.policy_replay([s.pk for s in stores], 365)  # the same replay, computed now
+    for label, result in replay.results.items():
+        assert body["replay"][label] == result.summary(), label
+    assert body["replay"]["observed"]["units_needed"] == replay.observed["units"]
+    # A second request (cache cleared) adds the stored stores up: it replays nothing.
+    from django.core.cache import cache
+
+    cache.clear()
+    monkeypatch.setattr(selectors, "policy_replay", lambda *a, **k: pytest.fail("replayed on request"))
+    again = call(manager, "post", "cost-optimization")
+    assert again.status_code == 200 and again.json()["replay"]["today"] == body["replay"]["today"]
+    # Another window or service level is replayed on request.
+    monkeypatch.undo()
+    other = call(manager, "post", "cost-optimization", {"replay_days": 90}).json()
+    assert other["data_window"]["replay_source"]["stored"] is False and other["data_window"]["days"] == 90
 
 
 # --- performance-analytics --------------------------------------------------------------------------------------
@@ -355,6 +475,65 @@ def test_performance_analytics_figures_equal_the_data(manager, demo):
     assert [row["store"] for row in body["by_store"]] == sorted(row["store"] for row in body["by_store"])
 
 
+# --- purchase orders, drafts and decisions ---------------------------------------------------------------------
+
+
+def test_placing_and_receiving_a_purchase_order_re_checks_the_stockout_alert(stores, django_capture_on_commit_callbacks):
+    from inventory.services import adjust_stock, place_purchase_order, receive_po_line, stockout_alert_key
+    from mlanalytics.core.models import Alert
+
+    on_order = set(PurchaseOrderLine.objects.filter(po__status__in=["ordered", "partial"]).values_list("po__store_id", "part_id"))
+    policy = next(p for p in StockPolicy.objects.filter(store__in=stores).select_related("part", "store").order_by("-daily_mean")
+                  if (p.store_id, p.part_id) not in on_order and p.daily_mean * p.lead_time_days > 1.5)
+    key = stockout_alert_key(policy.store_id, policy.part_id)
+    with django_capture_on_commit_callbacks(execute=True):
+        adjust_stock(policy.part, policy.store, 1, user=None, reason="test: count")
+    assert Alert.objects.get(dedup_key=key).state == Alert.State.FIRING
+    # A supplier that delivers today: what it brings lasts well past the lead time.
+    quick = Supplier.objects.create(code="same-day-test", name="Same day", quoted_lead_time_days=0)
+    po = PurchaseOrder.objects.create(number="PO-ALERT-1", supplier=quick, store=policy.store, status="draft")
+    line = PurchaseOrderLine.objects.create(po=po, part=policy.part, unit_price=1,
+                                            quantity=int(policy.daily_mean * (policy.lead_time_days + 30)) + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        place_purchase_order(po)
+    assert Alert.objects.get(dedup_key=key).state == Alert.State.RESOLVED
+    # Every unit arrives defective: nothing reaches the shelf, nothing is on order any more: at risk again.
+    with django_capture_on_commit_callbacks(execute=True):
+        receive_po_line(line, line.quantity, defective=line.quantity)
+    assert Alert.objects.filter(dedup_key=key).exclude(state=Alert.State.RESOLVED).exists()
+
+
+def test_a_reused_draft_drops_the_lines_no_longer_suggested(manager, first_store):
+    data = {"store": first_store.code, "create_draft_pos": True, "limit": 5000}
+    drafts = call(manager, "post", "reorder-suggestions", data).json()["draft_purchase_orders"]
+    draft = PurchaseOrder.objects.get(number=drafts[0]["number"])
+    suggested = set(PurchaseOrderLine.objects.filter(po__source="reorder").values_list("part_id", flat=True))
+    stale = Part.objects.exclude(pk__in=suggested).order_by("sku")[:2]
+    for part in stale:  # e.g. suggested yesterday, not any more
+        PurchaseOrderLine.objects.create(po=draft, part=part, quantity=7, unit_price=1)
+    # A request scoped to one of them removes only that one ...
+    scoped = call(manager, "post", "reorder-suggestions", {**data, "skus": [stale[0].sku]}).json()
+    assert [line["sku"] for d in scoped["draft_purchase_orders"] for line in d["removed_lines"]] == [stale[0].sku]
+    assert PurchaseOrderLine.objects.filter(po=draft, part=stale[1]).exists()
+    # ... and the full run the other, leaving exactly the suggested lines.
+    again = call(manager, "post", "reorder-suggestions", data).json()
+    removed = [line["sku"] for d in again["draft_purchase_orders"] for line in d["removed_lines"]]
+    assert removed == [stale[1].sku]
+    assert set(PurchaseOrderLine.objects.filter(po__source="reorder", po__status="draft").values_list("part_id", flat=True)) == suggested
+
+
+def test_the_database_keeps_one_active_snooze_or_order_once_per_part_and_store(first_store):
+    from django.db import IntegrityError, transaction
+
+    part = Part.objects.order_by("sku").first()
+    ReorderDecision.objects.create(part=part, store=first_store, action="snooze", until=timezone.localdate() + timedelta(days=3))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        ReorderDecision.objects.create(part=part, store=first_store, action="order_once", quantity=2)
+    ReorderDecision.objects.create(part=part, store=first_store, action="order_once", quantity=2, active=False)  # history is fine
+    ReorderDecision.objects.create(part=part, store=first_store, action="approve_min_max")  # a different kind of answer
+    assert ReorderDecision.objects.filter(part=part, store=first_store, active=True).count() == 2
+
+
 # --- caching -----------------------------------------------------------------------------------------------------
 
 
@@ -376,3 +555,16 @@ def test_a_stock_movement_invalidates_the_cached_monitor(manager, first_store, d
 def test_each_endpoint_answers_only_its_own_method(method, name, manager):
     other = "post" if method == "get" else "get"
     assert call(manager, other, name).status_code == 405
+
+
+def test_the_benchmark_answers_every_inventory_case(inventory_db, make_user):
+    """`manage.py bench --apps inventory` (every endpoint, cold and warm) runs through on the session's data."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    make_user("manager", username="bench-manager")
+    out = StringIO()
+    call_command("bench", apps=["inventory"], repeat=1, user="bench-manager", stdout=out)
+    lines = [line for line in out.getvalue().splitlines() if line.startswith("inventory ")]
+    assert len(lines) == 10 and all("cold p50" in line and "warm p50" in line for line in lines)

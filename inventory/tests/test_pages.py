@@ -11,12 +11,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from inventory.ml.policy import round_order_quantity
 from inventory.models import (
     PurchaseOrder,
     ReorderDecision,
     Stock,
     StockMovement,
     StockPolicy,
+    SupplierPrice,
 )
 from mlanalytics.core.formatting import format_value
 from tests.page_helpers import chart_data, kpi_text, series
@@ -342,7 +344,10 @@ def test_create_draft_pos_makes_drafts_once_grouped_by_supplier(as_role, store_c
     made = PurchaseOrder.objects.filter(source="reorder", status="draft").count() - before
     assert made >= 1 and drafts.count() == made
     assert drafts.values("supplier").distinct().count() == made  # one draft per supplier
-    assert drafts.filter(lines__part=part, lines__quantity=2).exists()  # the part ordered once is on its supplier's draft
+    # The part ordered once is on its supplier's draft, its 2 units rounded up to the supplier's MOQ and packs.
+    terms = SupplierPrice.objects.get(part=part, supplier=StockPolicy.objects.get(store__code=store, part=part).supplier)
+    ordered = int(round_order_quantity([2], [terms.min_order_qty], [terms.pack_size])[0])
+    assert drafts.filter(lines__part=part, lines__quantity=ordered).exists()
     shown = table_rows(html, "Draft purchase orders")
     assert {r["number"] for r in shown} == set(drafts.values_list("number", flat=True))
     assert {r["created"] for r in shown} == {"Yes"}

@@ -134,3 +134,19 @@ def test_total_relevant_cost_adds_up_its_parts():
     assert costs["annual_cost"][0] == pytest.approx(parts)
     assert costs["annual_purchase"][0] == pytest.approx(0.5 * 365 * 20 / 0.98)
     assert costs["annual_lateness"][0] == pytest.approx(0.5 * 0.1 * 20 * 0.5 * 365)
+
+
+def test_discrete_reorder_point_uses_the_larger_of_the_poisson_and_the_forecast_error_variance():
+    # Mean 0.5 over the protection interval. A forecast error SD of 0.1 (variance 0.01) is smaller than the
+    # Poisson variance 0.5, which is kept: s = 2 as in the textbook Poisson case, not the 1 a variance of 0.01
+    # would give.
+    small, _, method = pol.reorder_points([0.5], [0.1], 0.95, ["intermittent"])
+    assert method[0] == pol.POISSON and small[0] == 2 == stats.poisson.ppf(0.95, 0.5)
+    # An error SD of 2 (variance 4 > 0.5) is larger: the negative binomial with mean 0.5 and variance 4, whose
+    # 95 % quantile lies above the Poisson one.
+    large, _, method = pol.reorder_points([0.5], [2.0], 0.95, ["intermittent"])
+    n, p = 0.5 ** 2 / (4 - 0.5), 0.5 / 4
+    assert method[0] == pol.NEGATIVE_BINOMIAL and large[0] == stats.nbinom.ppf(0.95, n, p) > small[0]
+    # Monotone in the error: a larger spread never lowers the reorder point.
+    points = [pol.reorder_points([3.0], [sd], 0.95, ["intermittent"])[0][0] for sd in (0.5, 1.0, 1.7, 2.5, 4.0)]
+    assert points == sorted(points) and points[0] == stats.poisson.ppf(0.95, 3.0)

@@ -47,16 +47,16 @@ def test_back_orders_are_served_first_from_the_next_delivery():
     assert result.item_stock_days[0] == 0
 
 
-def test_habitual_rule_replay_matches_hand_calculation():
+def test_rate_based_order_up_to_rule_replay_matches_hand_calculation():
     # Run-up of 2 days at 1 a day; rate window 2 days, buffer 1 day, cover 2 days, quoted lead 1:
     # s = ceil(1 × (1 + 1)) = 2, S = s + max(pack 1, 2) = 4. Reviews on days 0 and 2; real lead time 1.
     # Day 0: 3→2, position 2 ≤ 2: order 2 (day 1).  Day 1: +2 → 4 → 3.  Day 2: 3→2, order 2 (day 3).  Day 3: +2 → 4 → 3.
     # Held: 2+3+2+3 = 10 unit-days = £10; 2 orders = £10; no stockout.
     items, suppliers = _one_item(3, [1])
     demand = np.array([[1], [1], [1], [1], [1], [1]])
-    rule = rp.HabitualRule(supplier=np.array([0]), unit_price=np.array([1.0]), quoted_lead=np.array([1]), pack_size=np.array([1]),
-                           min_order_qty=np.array([1]), review_days=np.array([True, False, True, False]),
-                           rate_window_days=2, buffer_days=1, cover_days=2)
+    rule = rp.OrderUpToPolicy(supplier=np.array([0]), unit_price=np.array([1.0]), quoted_lead=np.array([1]), pack_size=np.array([1]),
+                              min_order_qty=np.array([1]), review_days=np.array([True, False, True, False]),
+                              rate_window_days=2, buffer_days=1, cover_days=2)
     result = rp.replay_policy(demand, 2, items, rule, suppliers, HOLDING_RATE, STOCKOUT_COST)
     assert result.days == 4
     assert result.holding_cost == pytest.approx(10.0)
@@ -64,13 +64,13 @@ def test_habitual_rule_replay_matches_hand_calculation():
     assert result.units_short == 0 and result.fill_rate == 1.0
 
 
-def test_habitual_rule_orders_nothing_for_a_part_with_no_recent_demand():
+def test_rate_based_rule_orders_nothing_for_a_part_with_no_recent_demand():
     # The shop's rule sets S = 0 when the trailing rate is 0, so a slow mover that sold nothing lately
     # is not restocked and its next demand is short.
     items, suppliers = _one_item(0, [1])
     demand = np.array([[0], [0], [0], [1]])
-    rule = rp.HabitualRule(supplier=np.array([0]), unit_price=np.array([1.0]), quoted_lead=np.array([1]), pack_size=np.array([1]),
-                           min_order_qty=np.array([1]), review_days=np.array([True, True]), rate_window_days=2)
+    rule = rp.OrderUpToPolicy(supplier=np.array([0]), unit_price=np.array([1.0]), quoted_lead=np.array([1]), pack_size=np.array([1]),
+                              min_order_qty=np.array([1]), review_days=np.array([True, True]), rate_window_days=2)
     result = rp.replay_policy(demand, 2, items, rule, suppliers, HOLDING_RATE, STOCKOUT_COST)
     assert result.purchase_orders == 0 and result.units_short == 1
 
@@ -110,3 +110,48 @@ def test_replaying_stores_in_chunks_adds_up_to_replaying_them_together():
     assert combined.holding_cost == pytest.approx(together.holding_cost)
     assert combined.fill_rate == pytest.approx(together.fill_rate)
     assert combined.item_short.tolist() == together.item_short.tolist()
+
+
+def test_fixed_order_up_to_levels_replay_on_each_stores_own_review_days():
+    # Two stores, one item each, the same demand (1 a day, opening 2), s = 1, S = 4, lead time 1.
+    # Store 0 reviews every day: day 0 2→1, position 1 ≤ s: order 3 (day 1: +3 → 4 → 3); day 2: 2; day 3: 1, order 3.
+    # Store 1 reviews on day 2 only: day 0 1, day 1 0, day 2 nothing left, 1 short, position −1: order 5;
+    # day 3: +5, the waiting unit first, then the day's: 3 left.
+    items = rp.ReplayItems(store_index=np.array([0, 1]), unit_cost=np.array([UNIT_COST] * 2), opening_on_hand=np.array([2, 2]))
+    suppliers = rp.Suppliers(order_cost=np.array([ORDER_COST]), lead_times=[np.array([1])], quoted_lead=np.array([1]))
+    review = np.array([[True, False], [True, False], [True, True], [True, False]])
+    policy = rp.OrderUpToPolicy(supplier=np.array([0, 0]), unit_price=np.array([1.0, 1.0]), pack_size=np.array([1, 1]),
+                                min_order_qty=np.array([1, 1]), review_days=review, reorder_level=np.array([1, 1]),
+                                order_up_to=np.array([4, 4]), rate_based=np.array([False, False]))
+    demand = np.ones((4, 2), dtype=int)
+    result = rp.replay_policy(demand, 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    # Store 0 closes 1, 3, 2, 1 with orders on days 0 and 3; store 1 closes 1, 0, 0, 3 with one order of 5.
+    assert result.item_units_ordered.tolist() == [6, 5]
+    assert result.item_short.tolist() == [0, 1]
+    assert result.store_purchase_orders.tolist() == [2, 1]
+    assert result.item_stock_days.tolist() == [1 + 3 + 2 + 1, 1 + 0 + 0 + 3]
+
+
+def test_a_re_estimated_policy_takes_over_on_its_first_day():
+    # Period 0 (days 0-1): s = −1, nothing ordered; period 1 (from day 2): s = 5, Q = 10 -> orders on day 2.
+    items, suppliers = _one_item(3, [1])
+    policy = rp.ReorderPointPolicy(supplier=np.array([[0], [0]]), unit_price=np.array([[1.0], [2.0]]),
+                                   reorder_point=np.array([[-1], [5]]), order_qty=np.array([[10], [10]]),
+                                   review_days=np.ones(4, dtype=bool), period_starts=np.array([0, 2]))
+    result = rp.replay_policy(np.ones((4, 1), dtype=int), 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    assert result.purchase_orders == 1 and result.units_ordered == 10
+    assert result.purchase_cost == pytest.approx(20.0)  # at the price of the period it was ordered in
+
+
+def test_per_store_totals_add_up_to_the_whole_replay():
+    rng = np.random.default_rng(5)
+    demand = rng.poisson(0.8, size=(40, 6))
+    items = rp.ReplayItems(store_index=np.array([0, 0, 1, 1, 2, 2]), unit_cost=np.full(6, UNIT_COST), opening_on_hand=np.full(6, 2))
+    suppliers = rp.Suppliers(order_cost=np.array([ORDER_COST]), lead_times=[np.array([2, 1, 3])], quoted_lead=np.array([2]))
+    policy = rp.ReorderPointPolicy(supplier=np.zeros(6, dtype=int), unit_price=np.ones(6), reorder_point=np.full(6, 1),
+                                   order_qty=np.full(6, 3), review_days=np.ones(40, dtype=bool))
+    result = rp.replay_policy(demand, 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    per_store = [result.totals(items.store_index == s) for s in range(3)]
+    whole = rp.summarize(rp.add_totals(per_store))
+    assert whole == result.summary()
+    assert whole["purchase_orders"] == result.purchase_orders and whole["total_cost"] == pytest.approx(result.total_cost, abs=0.01)

@@ -116,3 +116,35 @@ def test_ranking_follows_the_users_weights_and_reliability_ranks_the_late_suppli
 def test_ranking_rejects_weights_that_are_all_zero():
     with pytest.raises(ValueError):
         sup.normalise_weights({"price": 0, "on_time": 0})
+
+
+def test_units_bought_only_to_reach_an_moq_are_paid_for_by_the_demand():
+    # Part B needs 30. Supplier 3 sells at 2 a unit but only in lots of 50 (100 in all); supplier 1 at 5.
+    # Buying the lot of 50 (100) beats 30 × 5 (150), and the 20 units over demand are paid for too:
+    # 100 / 30 = 3.33 a unit of demand, not the 2 of the price.
+    candidates = pd.DataFrame({"part_id": ["B", "B"], "supplier_id": [1, 3], "cost_per_unit": [5.0, 2.0], "min_order_qty": [1, 50]})
+    demand = pd.Series({"B": 30.0})
+    result = sup.allocate_demand(candidates, demand)
+    assert result.objective == pytest.approx(100.0)
+    effective = sup.effective_unit_costs(result, demand)
+    assert effective.loc["B", "cost_per_unit"] == pytest.approx(100 / 30)
+    assert effective.loc["B", "surplus_units"] == pytest.approx(20)
+
+
+def test_moq_holds_per_order_when_the_horizon_needs_several_orders():
+    # The same part over a horizon that needs two orders (each at least the MOQ of 50): 100 units from
+    # supplier 3 cost 200, more than 30 × 5 = 150 from supplier 1, so supplier 1 now wins.
+    candidates = pd.DataFrame({"part_id": ["B", "B"], "supplier_id": [1, 3], "cost_per_unit": [5.0, 2.0], "min_order_qty": [1, 50]})
+    result = sup.allocate_demand(candidates, pd.Series({"B": 30.0}), min_lots=2)
+    units = dict(zip(result.allocation.supplier_id, result.allocation.units))
+    assert units[1] == pytest.approx(30) and units[3] == pytest.approx(0)
+    assert result.objective == pytest.approx(150.0)
+
+
+def test_a_binding_capacity_splits_a_part_between_suppliers():
+    # 100 units of A; supplier 1 (10 a unit) can deliver 40, supplier 2 (12) the rest: 40 × 10 + 60 × 12 = 1,120.
+    candidates = pd.DataFrame({"part_id": ["A", "A"], "supplier_id": [1, 2], "cost_per_unit": [10.0, 12.0], "min_order_qty": [1, 1]})
+    result = sup.allocate_demand(candidates, pd.Series({"A": 100.0}), capacity=pd.Series({1: 40.0}))
+    units = dict(zip(result.allocation.supplier_id, result.allocation.units))
+    assert units == pytest.approx({1: 40.0, 2: 60.0}) and result.objective == pytest.approx(1120.0)
+    assert sup.effective_unit_costs(result, pd.Series({"A": 100.0})).loc["A", "cost_per_unit"] == pytest.approx(11.2)
