@@ -10,7 +10,7 @@ class WorkflowConfig(AppConfig):
     def ready(self):
         from mlanalytics.core import jobs
 
-        from . import receivers  # noqa: F401  (connects the rules engine to the ticket and stock signals)
+        from . import checks, receivers  # noqa: F401  (deployment checks; the rules engine on the ticket and stock signals)
 
         jobs.periodic("workflow.deliver_outbox", 60, "workflow.tasks.deliver_outbox")
         jobs.periodic("workflow.sweep", 300, "workflow.tasks.sweep")

@@ -4,6 +4,13 @@ from mlanalytics.core.management.commands.bench import BenchCase
 BASE = "/api/workflow-automation/"
 
 
+def cold():
+    """A cold call also loads the models again from the registry (unpickling is part of a cold start)."""
+    from . import training
+
+    training._loaded.clear()
+
+
 def cases(context):
     store = context["stores"][0] if context["stores"] else ""
     return [

@@ -8,8 +8,11 @@
 - The same message for the same event is stored once: the outbox's unique `dedup_key` is
   template + ticket + the status event the message is about.
 - Delivery: email through Django's mail backend (SMTP in production: EMAIL_URL), SMS through the
-  provider adapter of workflow.sms. A failed attempt keeps its error and is retried after
+  provider adapter of workflow.sms, in a background job after the commit. A failed attempt keeps
+  its error (every attempt is in `delivery_log`) and is retried after
   WORKFLOW_RETRY_BASE_SECONDS × 2^(attempt − 1) until WORKFLOW_MAX_ATTEMPTS, then marked dead.
+  A message handed to a backend that only keeps it (file or console mail, the SMS outbox double)
+  is `recorded`, never `sent`.
 """
 import logging
 import re
@@ -256,6 +259,28 @@ def backoff_seconds(attempts):
     return settings.WORKFLOW_RETRY_BASE_SECONDS * (2 ** max(attempts - 1, 0))
 
 
+# Django mail backends that keep a message instead of handing it to a mail server.
+RECORD_ONLY_EMAIL_BACKENDS = {
+    "django.core.mail.backends.filebased.EmailBackend",
+    "django.core.mail.backends.console.EmailBackend",
+    "django.core.mail.backends.locmem.EmailBackend",
+    "django.core.mail.backends.dummy.EmailBackend",
+}
+
+
+def email_delivers_externally():
+    """Whether the configured mail backend hands messages to a mail server (SMTP or a provider's backend)."""
+    return settings.EMAIL_BACKEND not in RECORD_ONLY_EMAIL_BACKENDS
+
+
+def sms_delivers_externally():
+    return getattr(sms.provider_class(), "delivers_externally", False)
+
+
+def delivers_externally(channel):
+    return email_delivers_externally() if channel == Channel.EMAIL else sms_delivers_externally()
+
+
 def _send_email(message):
     message_id = make_msgid(domain="repairs.local")
     email = EmailMessage(subject=message.subject, body=message.body, from_email=settings.DEFAULT_FROM_EMAIL,
@@ -269,6 +294,9 @@ def _send_sms(message):
     return sms.get_provider().send(to=message.to_address, text=message.body, sender=settings.SMS_SENDER_ID, reference=str(message.pk))
 
 
+MAX_LOGGED_ATTEMPTS = 20  # the delivery log keeps the first and the latest attempts, enough to see a pattern
+
+
 def deliver(message, *, now=None):
     """Try to send one queued or failed message that is due. Returns the message (status updated)."""
     now = now or timezone.now()
@@ -280,6 +308,8 @@ def deliver(message, *, now=None):
         message.refresh_from_db()
         return message
     message.refresh_from_db()
+    external = delivers_externally(message.channel)
+    entry = {"attempt": message.attempts, "at": now.isoformat()}
     try:
         provider_id = _send_email(message) if message.channel == Channel.EMAIL else _send_sms(message)
     except Exception as exc:  # any delivery failure is recorded on the message and retried later
@@ -287,16 +317,25 @@ def deliver(message, *, now=None):
         message.status = Status.DEAD if dead else Status.FAILED
         message.error = f"attempt {message.attempts}: {type(exc).__name__}: {exc}"[:2000]
         message.not_before = None if dead else now + timedelta(seconds=backoff_seconds(message.attempts))
-        message.save(update_fields=["status", "error", "not_before"])
+        message.delivery_log = _logged(message.delivery_log, {**entry, "result": message.status, "error": message.error[:500]})
+        message.save(update_fields=["status", "error", "not_before", "delivery_log"])
         log.warning("message %s to %s failed (%s)", message.pk, message.to_address, message.error)
     else:
-        message.status = Status.SENT
+        # Only a real mail server or SMS gateway makes a message "sent"; a file, the console or the SMS
+        # outbox double only keep it, and saying "sent" then would tell staff the customer was told.
+        message.status = Status.SENT if external else Status.RECORDED
         message.provider_id = str(provider_id)[:120]
         message.sent_at = now
         message.not_before = None
-        message.save(update_fields=["status", "provider_id", "sent_at", "not_before"])
+        message.delivery_log = _logged(message.delivery_log, {**entry, "result": message.status, "error": ""})
+        message.save(update_fields=["status", "provider_id", "sent_at", "not_before", "delivery_log"])
     result_cache.bump("messages")
     return message
+
+
+def _logged(log_entries, entry):
+    entries = list(log_entries or []) + [entry]
+    return entries if len(entries) <= MAX_LOGGED_ATTEMPTS else entries[:1] + entries[-(MAX_LOGGED_ATTEMPTS - 1):]
 
 
 def due_messages(now=None, limit=200):
@@ -314,14 +353,24 @@ def deliver_due(now=None, limit=200):
     return counts
 
 
+def deliver_now(message_ids, now=None):
+    """Send the given queued messages that are due (the background job behind deliver_after_commit)."""
+    now = now or timezone.now()
+    counts = {}
+    for message in OutboxMessage.objects.filter(pk__in=list(message_ids), status=Status.QUEUED):
+        if message.not_before is None or message.not_before <= now:
+            result = deliver(message, now=now)
+            counts[result.status] = counts.get(result.status, 0) + 1
+    return counts
+
+
 def deliver_after_commit(message_ids):
-    """Send the given messages once the transaction that queued them commits (if configured to)."""
+    """Send the given messages in a background job once the transaction that queued them commits (if
+    configured to), so a slow mail server or SMS gateway never holds up the request that queued them.
+    Without WORKFLOW_DELIVER_IMMEDIATELY the minute outbox job sends them."""
     if not settings.WORKFLOW_DELIVER_IMMEDIATELY or not message_ids:
         return
+    from mlanalytics.core import jobs
 
-    def send():
-        for message in OutboxMessage.objects.filter(pk__in=message_ids, status=Status.QUEUED):
-            if message.not_before is None or message.not_before <= timezone.now():
-                deliver(message)
-
-    transaction.on_commit(send)
+    ids = [int(i) for i in message_ids]
+    transaction.on_commit(lambda: jobs.enqueue("workflow.tasks.deliver_messages", ids))

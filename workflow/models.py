@@ -317,6 +317,8 @@ class OutboxMessage(models.Model):
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
         SENT = "sent", "Sent"
+        # Handed to a backend that only keeps it (file/console mail, the SMS outbox double): nobody received it.
+        RECORDED = "recorded", "Recorded only (no real delivery configured)"
         FAILED = "failed", "Failed (will retry)"
         DEAD = "dead", "Failed permanently"
         SUPPRESSED = "suppressed", "Not sent (consent or quiet hours)"
@@ -332,7 +334,8 @@ class OutboxMessage(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     dedup_key = models.CharField(max_length=200, unique=True, help_text="Same message for the same event is sent once.")
     provider_id = models.CharField(max_length=120, blank=True)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True, help_text="The last delivery error (or why it was suppressed).")
+    delivery_log = models.JSONField(default=list, blank=True, help_text='Every attempt: [{"attempt", "at", "result", "error"}].')
     attempts = models.PositiveIntegerField(default=0)
     not_before = models.DateTimeField(null=True, blank=True, help_text="Held until then (quiet hours or retry backoff).")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -1,7 +1,10 @@
-"""Signal receivers of the workflow app: they start the rules engine after the commit of the change
-that triggered it (a rolled-back change triggers nothing), and keep ticket alerts in step."""
+"""Signal receivers of the workflow app: after the commit of the change that triggered them (a
+rolled-back change triggers nothing) they hand the rules engine to a background job
+(mlanalytics.core.jobs: Celery in production, a thread when embedded), so booking a device in or
+moving a ticket never waits for the rules, their messages or a slow mail server."""
 import logging
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -14,6 +17,7 @@ from .signals import qa_recorded, ticket_created, ticket_status_changed
 
 log = logging.getLogger(__name__)
 T = AutomationRule.Trigger
+QA_CHECK_FLAG = "workflow:qa-check-pending"
 
 
 def _depth():
@@ -22,11 +26,11 @@ def _depth():
     return current_depth()
 
 
-def _safely(function, *args, **kwargs):
-    try:
-        function(*args, **kwargs)
-    except Exception:  # the triggering change is committed; automation problems are logged, never raised
-        log.exception("workflow automation after commit failed: %s", getattr(function, "__name__", function))
+def _later(path, *args):
+    """Run the job `path(*args)` in the background once the current transaction commits."""
+    from mlanalytics.core import jobs
+
+    transaction.on_commit(lambda: jobs.enqueue(path, *args))
 
 
 def handle_ticket_created(ticket_id, depth=0):
@@ -56,8 +60,10 @@ def handle_qa_failed(ticket_id, depth=0):
     from . import rules
 
     rules.run_safely(T.QA_FAILED, [ticket_id], context={"ticket_id": ticket_id}, chain_depth=depth)
-    # Re-check the control charts soon, at most once per five minutes however many failures come in.
-    if cache.add("workflow:qa-check-pending", 1, 300):
+    # Re-check the control charts now, then at most once per WORKFLOW_QA_RECHECK_SECONDS however many
+    # failures come in: the flag is left to expire (the check does not clear it), so a burst of failures
+    # makes one run; failures after it are in the next one (at the latest the hourly check).
+    if cache.add(QA_CHECK_FLAG, 1, settings.WORKFLOW_QA_RECHECK_SECONDS):
         jobs.enqueue("workflow.tasks.check_qa_control")
 
 
@@ -72,27 +78,27 @@ def handle_parts_received(part_id, store_id, depth=0):
         rules.run_safely(T.PARTS_RECEIVED, waiting, context={"part_id": part_id}, chain_depth=depth)
 
 
+# The chain depth is passed to the job explicitly: rules triggered by rules stay one generation
+# deeper even when the next generation runs in another process.
+
+
 @receiver(ticket_created, dispatch_uid="workflow.rules.ticket_created")
 def on_ticket_created(sender, ticket, **kwargs):
-    ticket_id, depth = ticket.pk, _depth()
-    transaction.on_commit(lambda: _safely(handle_ticket_created, ticket_id, depth))
+    _later("workflow.receivers.handle_ticket_created", ticket.pk, _depth())
 
 
 @receiver(ticket_status_changed, dispatch_uid="workflow.rules.status_changed")
 def on_status_changed(sender, ticket, event, from_status, to_status, **kwargs):
-    ticket_id, event_id, depth = ticket.pk, event.pk, _depth()
-    transaction.on_commit(lambda: _safely(handle_status_changed, ticket_id, event_id, from_status, to_status, depth))
+    _later("workflow.receivers.handle_status_changed", ticket.pk, event.pk, from_status, to_status, _depth())
 
 
 @receiver(qa_recorded, dispatch_uid="workflow.rules.qa_recorded")
 def on_qa_recorded(sender, inspection, **kwargs):
     if not inspection.passed:
-        ticket_id, depth = inspection.ticket_id, _depth()
-        transaction.on_commit(lambda: _safely(handle_qa_failed, ticket_id, depth))
+        _later("workflow.receivers.handle_qa_failed", inspection.ticket_id, _depth())
 
 
 @receiver(stock_changed, dispatch_uid="workflow.rules.parts_received")
 def on_stock_changed(sender, stock, movement, **kwargs):
     if movement.kind in ("receipt", "transfer_in") and movement.quantity > 0:
-        part_id, store_id, depth = movement.part_id, movement.store_id, _depth()
-        transaction.on_commit(lambda: _safely(handle_parts_received, part_id, store_id, depth))
+        _later("workflow.receivers.handle_parts_received", movement.part_id, movement.store_id, _depth())

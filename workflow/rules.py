@@ -13,6 +13,7 @@ run on demand (the repair-automation endpoint), by default as a dry run that onl
 would be done. Every evaluation of a rule whose trigger fired for a ticket is logged as a RuleRun.
 """
 import logging
+import math
 import threading
 from functools import lru_cache
 
@@ -102,8 +103,11 @@ def _status_list(value, where, errors):
         errors.setdefault("trigger_params", []).append(f"{where} must be a non-empty list of statuses from: {', '.join(STATUSES)}.")
 
 
+MAX_TRIGGER_HOURS = 24 * 366  # a trigger further out than a year is a typo, and keeps the value finite
+
+
 def _number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= MAX_TRIGGER_HOURS and math.isfinite(value)
 
 
 def validate_trigger(trigger, params, errors):
@@ -125,12 +129,14 @@ def validate_trigger(trigger, params, errors):
     elif trigger == T.TICKET_IDLE:
         hours = params.get("hours")
         if not _number(hours) or hours <= 0:
-            errors.setdefault("trigger_params", []).append("ticket_idle needs trigger_params.hours, a number of hours > 0.")
+            errors.setdefault("trigger_params", []).append(
+                f"ticket_idle needs trigger_params.hours, a number of hours > 0 and at most {MAX_TRIGGER_HOURS}.")
         if "statuses" in params:
             _status_list(params["statuses"], "trigger_params.statuses", errors)
     elif trigger == T.SLA_AT_RISK and "hours_before" in params:
         if not _number(params["hours_before"]) or params["hours_before"] < 0:
-            errors.setdefault("trigger_params", []).append("trigger_params.hours_before must be a number of hours >= 0.")
+            errors.setdefault("trigger_params", []).append(
+                f"trigger_params.hours_before must be a number of hours >= 0 and at most {MAX_TRIGGER_HOURS}.")
 
 
 def validate_actions(actions, errors):
@@ -148,6 +154,9 @@ def validate_actions(actions, errors):
             bad(i, "an action is an object with a 'type'.")
             continue
         kind = action["type"]
+        if not isinstance(kind, str):
+            bad(i, f"an action's 'type' is one of {', '.join(ACTION_TYPES)}.")
+            continue
         keys = set(action) - {"type"}
         if kind == "send_message":
             extra = keys - {"event", "template", "channels"}
@@ -155,13 +164,16 @@ def validate_actions(actions, errors):
                 bad(i, f"send_message does not take {', '.join(sorted(extra))}.")
             if ("event" in action) == ("template" in action):
                 bad(i, "send_message needs exactly one of 'event' (all active templates of that event) or 'template' (a template code).")
+            elif not isinstance(action.get("event", action.get("template")), str):
+                bad(i, "send_message's 'event' or 'template' is a name (text).")
             elif "template" in action and not MessageTemplate.objects.filter(code=action["template"]).exists():
                 bad(i, f"there is no message template '{action['template']}'.")
             elif "event" in action and not MessageTemplate.objects.filter(event=action["event"], is_active=True).exists():
                 events = sorted(set(MessageTemplate.objects.filter(is_active=True).values_list("event", flat=True)))
                 bad(i, f"no active template for event '{action['event']}'. Events with templates: {', '.join(events) or 'none'}.")
             channels = action.get("channels")
-            if channels is not None and (not isinstance(channels, list) or not channels or not set(channels) <= {"email", "sms"}):
+            if channels is not None and (not isinstance(channels, list) or not channels
+                                         or not all(isinstance(c, str) and c in ("email", "sms") for c in channels)):
                 bad(i, "channels must be a non-empty list of 'email' and/or 'sms'.")
         elif kind == "set_priority":
             if keys != {"priority"} or action.get("priority") not in Priority.values:
@@ -172,6 +184,8 @@ def validate_actions(actions, errors):
                 bad(i, f"assign does not take {', '.join(sorted(extra))}.")
             if ("technician" in action) == ("strategy" in action):
                 bad(i, "assign needs exactly one of 'technician' (a code) or 'strategy': 'least_loaded'.")
+            elif "technician" in action and not isinstance(action["technician"], str):
+                bad(i, "assign's 'technician' is a technician code (text).")
             elif "technician" in action and not Technician.objects.filter(code=action["technician"], is_active=True).exists():
                 bad(i, f"there is no active technician '{action['technician']}'.")
             elif "strategy" in action and action["strategy"] != "least_loaded":
@@ -193,10 +207,18 @@ def validate_actions(actions, errors):
                     TEXT_ENGINE.from_string(title)
                 except TemplateSyntaxError as exc:
                     bad(i, f"the title is not a valid template: {exc}")
+            message = action.get("message", "")
+            if not isinstance(message, str) or len(message) > 2000:
+                bad(i, "raise_alert's 'message' is text of at most 2000 characters.")
+            else:
+                try:
+                    TEXT_ENGINE.from_string(message)
+                except TemplateSyntaxError as exc:
+                    bad(i, f"the message is not a valid template: {exc}")
             if action.get("severity", "warning") not in ("info", "warning", "critical"):
                 bad(i, "severity is one of info, warning, critical.")
         else:
-            bad(i, f"'{kind}' is not an action. Actions: {', '.join(ACTION_TYPES)}.")
+            bad(i, f"'{kind[:40]}' is not an action. Actions: {', '.join(ACTION_TYPES)}.")
 
 
 def validate_rule(trigger, trigger_params, conditions, actions):

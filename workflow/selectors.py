@@ -18,7 +18,7 @@ from mlanalytics.core.models import Alert
 
 from .analytics import process as process_methods
 from .analytics import qa_control
-from .analytics.simulation import SimJob, SimTechnician, cycle_metrics, simulate_repair_queue
+from .analytics.simulation import SimJob, SimTechnician, baseline_verdict, cycle_metrics, simulate_repair_queue
 from .calendars import store_calendar, technician_calendar
 from .models import (
     OPEN_STATUSES, AutomationRule, OutboxMessage, QAInspection, RepairTicket, RepairType, RuleRun, Technician,
@@ -28,6 +28,7 @@ from .models import (
 S = TicketStatus
 COMEBACK_WINDOW_DAYS = 90
 ACTIVE_STATUSES = tuple(OPEN_STATUSES)  # before ready: the cycle the SLA promises
+ASSUMED = "settings (chosen by the shop, not learned from data)"
 
 
 def _iso(value):
@@ -213,6 +214,20 @@ def predict_labour_minutes(tickets, technician_codes=None):
     return dict(zip(frame.id, (float(round(p)) for p in predicted))), record
 
 
+def priority_parameters():
+    """The triage score's hand-set weights, from settings (WORKFLOW_PRIORITY_*)."""
+    from .ml.repair_time import PriorityScoreParameters
+
+    return PriorityScoreParameters(
+        weights=dict(settings.WORKFLOW_PRIORITY_SCORE_WEIGHTS), levels=dict(settings.WORKFLOW_PRIORITY_LEVELS),
+        pressure_hours=settings.WORKFLOW_SLA_PRESSURE_HOURS, age_full_hours=settings.WORKFLOW_PRIORITY_AGE_FULL_HOURS,
+        unknown_pressure=settings.WORKFLOW_UNKNOWN_SLA_PRESSURE)
+
+
+def priority_parameters_block():
+    return {"source": ASSUMED, "assumed": True, **priority_parameters().as_dict()}
+
+
 def triage(tickets, now=None):
     """Predicted labour minutes, predicted ready time and priority score for open tickets.
 
@@ -224,6 +239,7 @@ def triage(tickets, now=None):
     from .ml import repair_time
 
     now = now or timezone.now()
+    score_parameters = priority_parameters()
     tickets = [t for t in tickets if t.status in ACTIVE_STATUSES]
     if not tickets:
         return {}, training.current(training.REPAIR_TIME)
@@ -251,7 +267,8 @@ def triage(tickets, now=None):
                 predicted_at = cal.moment(cal.to_wall_scalar(ready_work))
             slack = (t.promised_at - predicted_at).total_seconds() / 3600 if (predicted_at and t.promised_at) else None
             hours_to_promise = (t.promised_at - now).total_seconds() / 3600 if t.promised_at else None
-            score = repair_time.priority_score(t.priority, slack, (now - t.received_at).total_seconds() / 3600, t.warranty_of_id is not None)
+            score = repair_time.priority_score(t.priority, slack, (now - t.received_at).total_seconds() / 3600, t.warranty_of_id is not None,
+                                               score_parameters)
             predicted_late = bool(slack is not None and slack < 0)
             near = hours_to_promise is not None and hours_to_promise <= settings.WORKFLOW_SLA_RISK_HOURS
             results[t.pk] = {
@@ -295,7 +312,8 @@ def open_tickets(stores, *, references=None, statuses=None, limit=None):
 # -- quality assurance ---------------------------------------------------------------------------------
 
 
-def _chart_rows(table, labels, stores_of=None):
+def _chart_rows(table, labels, stores_of=None, complement=None):
+    """Rows of a p-chart; `complement` names 1 − rate where it reads better (QA: pass_rate)."""
     rows = []
     for r in table.itertuples():
         row = {
@@ -303,6 +321,8 @@ def _chart_rows(table, labels, stores_of=None):
             "rate": round(float(r.p), 4) if r.n else None, "lcl": round(float(r.lcl), 4), "ucl": round(float(r.ucl), 4),
             "signal": r.signal, "out_of_control": bool(r.out_of_control), "judged": bool(r.judged),
         }
+        if complement:
+            row[complement] = round(1 - float(r.p), 4) if r.n else None
         if stores_of is not None:
             row["store"] = stores_of.get(r.key)
         rows.append(row)
@@ -319,7 +339,6 @@ def _per_supplier(frame, suppliers):
 
 
 def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_SUBGROUP, recent_days=30, top=20, now=None):
-    recent_days = min(recent_days, window_days)
     """QA pass rate and comeback rate by technician, repair type and part supplier with p-chart limits,
     out-of-control flags, a weekly p-chart, and the comeback-risk score of recent repairs.
 
@@ -333,6 +352,7 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
     from . import training
     from .ml import comeback_risk
 
+    recent_days = min(recent_days, window_days)
     now = now or timezone.now()
     start = now - timedelta(days=window_days)
     follow_end = now - timedelta(days=COMEBACK_WINDOW_DAYS)
@@ -388,7 +408,8 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
                 section[f"by_{dimension}"] = {"centre": None, "rows": []}
                 continue
             table, centre = qa_control.p_chart(counts, z=z, min_n=min_n)
-            rows = _chart_rows(table, labels[dimension], tech_store if dimension == "technician" else None)
+            rows = _chart_rows(table, labels[dimension], tech_store if dimension == "technician" else None,
+                               complement="pass_rate" if metric == "qa_fail_rate" else None)
             section[f"by_{dimension}"] = {"centre": round(centre, 4), "rows": rows}
             if dimension != "technician" and flagged_techs:
                 section[f"by_{dimension}"]["excluded_technicians"] = flagged_techs
@@ -422,25 +443,37 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
         store_id__in=ids, completed_at__gte=recent_start, completed_at__lt=now, status__in=[S.READY, S.COLLECTED],
         labour_minutes__isnull=False, comebacks__isnull=True,
     ).values_list("id", "reference", "technician_id", "repair_type_id", "repair_type__device_category", "labour_minutes",
-                  "repair_type__standard_labour_minutes", "completed_at")),
-        columns=["id", "reference", "technician", "repair_type", "device_category", "labour", "standard", "completed"])
-    risk_rows, risk_summary = [], {"repairs": int(len(recent))}
+                  "repair_type__standard_labour_minutes", "received_at", "completed_at", "warranty_of_id")),
+        columns=["id", "reference", "technician", "repair_type", "device_category", "labour", "standard", "received", "completed",
+                 "warranty_of"])
+    risk_rows, risk_by_technician, risk_summary = [], [], {"repairs": int(len(recent))}
     if model is not None and len(recent):
         failed_recent = set(qa.ticket[qa.x > 0])  # the QA window covers the recent repairs' inspections
         recent = recent.assign(
             technician=recent.technician.map(tech_code), repair_type=recent.repair_type.map(type_code),
             supplier=recent.id.map(lambda i: supplier_code.get((suppliers.get(i) or [None])[0], "none")),
             labour_ratio=recent.labour / recent.standard, qa_failed=recent.id.isin(failed_recent),
+            is_comeback=recent.warranty_of.notna(),
         )
+        # The track record as it stands now (aggregated in the database; the model learned it as it stood
+        # when each past repair was done, and now is when these are scored).
+        recent = comeback_risk.features_from_counts(recent, *training.track_record_now(now))
         recent["risk"] = comeback_risk.predict_comeback(model, recent)
+        base_rate = record.metrics.get("base_rate") or 0
         risk_summary.update({
             "mean_risk": round(float(recent.risk.mean()), 4),
             "expected_comebacks": round(float(recent.risk.sum()), 1),
-            "above_twice_base_rate": int((recent.risk > 2 * (record.metrics.get("base_rate") or 0)).sum()),
+            "base_rate": base_rate,
+            "above_twice_base_rate": int((recent.risk > 2 * base_rate).sum()),
         })
         for r in recent.sort_values("risk", ascending=False).head(top).itertuples():
             risk_rows.append({"ticket": r.reference, "technician": r.technician, "repair_type": r.repair_type,
                               "supplier": r.supplier, "completed_at": _iso(r.completed), "risk": round(float(r.risk), 4)})
+        for code, group in recent.groupby("technician"):
+            risk_by_technician.append({"technician": code, "store": tech_store.get(code), "repairs": int(len(group)),
+                                       "mean_risk": round(float(group.risk.mean()), 4),
+                                       "lift": round(float(group.risk.mean()) / base_rate, 2) if base_rate else None})
+        risk_by_technician.sort(key=lambda r: -r["mean_risk"])
     return {
         "data_window": data_window(start, now, comeback_follow_up={"repairs_completed_before": _iso(follow_end),
                                                                     "days": COMEBACK_WINDOW_DAYS},
@@ -451,7 +484,7 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
                "weekly": weekly},
         "comebacks": sections["comeback_rate"],
         "out_of_control": flags,
-        "comeback_risk": {"summary": risk_summary, "highest": risk_rows},
+        "comeback_risk": {"summary": risk_summary, "highest": risk_rows, "by_technician": risk_by_technician},
         "model": training.model_block(record),
     }
 
@@ -478,36 +511,135 @@ def _process_frames(stores, start, end, warmup_days):
     return tickets, events, calendars, failed
 
 
-def technician_efficiency(tickets, failed):
-    """Median labour / standard minutes per technician over repairs that passed QA first time (not comebacks)."""
+def _first_pass_ratios(tickets, failed):
+    """labour ÷ standard minutes per repair that passed QA first time and is not a comeback (technician_id, ratio)."""
     done = tickets[tickets.labour_minutes.notna() & tickets.technician_id.notna() & tickets.warranty_of_id.isna()
                    & ~tickets.id.isin(failed)]
-    ratio = done.labour_minutes.astype(float) / done.repair_type__standard_labour_minutes.astype(float)
-    return ratio.groupby(done.technician_id).median()
+    return pd.DataFrame({"technician_id": done.technician_id.astype(int),
+                         "ratio": done.labour_minutes.astype(float) / done.repair_type__standard_labour_minutes.astype(float)})
 
 
-def _rework_share(tickets, failed, efficiency):
-    """Extra standard work a QA failure costs, relative to the first attempt (median over failed repairs)."""
-    f = tickets[tickets.id.isin(failed) & tickets.labour_minutes.notna() & tickets.technician_id.isin(efficiency.index)]
-    if len(f) < 5:
-        return 0.35
-    ratio = f.labour_minutes.astype(float) / f.repair_type__standard_labour_minutes.astype(float) / f.technician_id.map(efficiency)
-    return float(max(ratio.median() - 1.0, 0.0))
+def technician_efficiency(tickets, failed):
+    """Median labour / standard minutes per technician over repairs that passed QA first time (not comebacks)."""
+    ratios = _first_pass_ratios(tickets, failed)
+    return ratios.groupby("technician_id").ratio.median()
 
 
-def _sim_jobs(store_tickets, store_events, failed, efficiency, skills_of_type, rework_share):
-    """SimJobs of one store: queue entry (first in_repair), technician-independent work, QC times, rework."""
-    ev = store_events[["ticket", "status", "wall", "work"]]
+def _rework_ratios(tickets, failed, efficiency):
+    """Extra work of each QA failure relative to the first attempt: labour ÷ (standard × the technician's
+    speed) − 1, over failed repairs (not comebacks) whose technician's speed is known."""
+    f = tickets[tickets.id.isin(failed) & tickets.labour_minutes.notna() & tickets.warranty_of_id.isna()
+                & tickets.technician_id.isin(list(efficiency))]
+    speed = f.technician_id.map(efficiency).astype(float)
+    return (f.labour_minutes.astype(float) / f.repair_type__standard_labour_minutes.astype(float) / speed - 1.0).to_numpy()
+
+
+class SimulationHistory:
+    """The longer record the simulation falls back on when a store's window holds too little to measure
+    something: repairs of every store completed in the last WORKFLOW_SIMULATION_HISTORY_DAYS (fetched once,
+    on first use). Pooling across stores is fair here: these are properties of the repair process (how
+    much extra work a QA failure costs, a technician's speed), not of one store's figures."""
+
+    def __init__(self, end):
+        self.end = end
+        self.days = settings.WORKFLOW_SIMULATION_HISTORY_DAYS
+        self._frame = None
+
+    def _load(self):
+        if self._frame is None:
+            start = self.end - timedelta(days=self.days)
+            done = RepairTicket.objects.filter(completed_at__gte=start, completed_at__lt=self.end, labour_minutes__isnull=False)
+            self._frame = pd.DataFrame(list(done.values_list(
+                "id", "technician_id", "labour_minutes", "warranty_of_id", "repair_type__standard_labour_minutes")),
+                columns=["id", "technician_id", "labour_minutes", "warranty_of_id", "repair_type__standard_labour_minutes"])
+            self.failed = set(QAInspection.objects.filter(passed=False, ticket__in=done).values_list("ticket_id", flat=True))
+            ratios = _first_pass_ratios(self._frame, self.failed)
+            self.ratios = {k: g.to_numpy() for k, g in ratios.groupby("technician_id").ratio}
+        return self._frame
+
+    def technician_ratios(self, technician_id):
+        self._load()
+        return self.ratios.get(technician_id, np.array([]))
+
+    def pooled_speed(self, min_n):
+        """(median of the measured speeds of every technician with at least min_n repairs, how many technicians)."""
+        self._load()
+        speeds = [float(np.median(r)) for r in self.ratios.values() if len(r) >= min_n]
+        return (float(np.median(speeds)), len(speeds)) if speeds else (None, 0)
+
+    def rework_ratios(self, min_n):
+        frame = self._load()
+        speeds = {k: float(np.median(r)) for k, r in self.ratios.items() if len(r) >= min_n}
+        return _rework_ratios(frame, self.failed, speeds)
+
+
+def estimate_speeds(technicians, tickets, failed, history, min_n, window_text):
+    """{technician id: (speed, source)}: minutes needed per standard minute, measured from the technician's
+    first-pass repairs in the window, else over the history, else the pooled median of the technicians
+    with enough repairs (a new technician is taken to work at the typical measured speed). None when
+    there is nothing to measure at all."""
+    window = {k: g.to_numpy() for k, g in _first_pass_ratios(tickets, failed).groupby("technician_id").ratio}
+    speeds = {}
+    for tech in technicians:
+        own = window.get(tech.pk, np.array([]))
+        if len(own) >= min_n:
+            speeds[tech.pk] = (float(np.median(own)), f"measured: median labour ÷ standard minutes of {len(own)} first-pass repairs in {window_text}")
+            continue
+        longer = history.technician_ratios(tech.pk)
+        if len(longer) >= min_n:
+            speeds[tech.pk] = (float(np.median(longer)), f"measured: {len(longer)} first-pass repairs over the last {history.days} days "
+                                                         f"({len(own)} in the window)")
+            continue
+        pooled, k = history.pooled_speed(min_n)
+        speeds[tech.pk] = (pooled, f"pooled: median speed of {k} technicians over the last {history.days} days "
+                                   f"(own repairs too few: {len(longer)})") if pooled is not None else (None, "no repairs to measure a speed from")
+    return speeds
+
+
+def estimate_rework_share(store_tickets, failed, speeds, history, min_n, store_code, window_text):
+    """(share, source, n): extra standard work a QA failure costs relative to the first attempt, the median
+    over the store's failed repairs in the window, else over every store's in the history. (None, reason, n)
+    when fewer than min_n failed repairs can be measured anywhere."""
+    known = {k: v for k, (v, _) in speeds.items() if v is not None}
+    here = _rework_ratios(store_tickets, failed, known)
+    if len(here) >= min_n:
+        return max(float(np.median(here)), 0.0), f"measured: median extra labour of {len(here)} repairs that failed QA at {store_code} in {window_text}", len(here)
+    pooled = history.rework_ratios(min_n)
+    if len(pooled) >= min_n:
+        return (max(float(np.median(pooled)), 0.0),
+                f"measured: median extra labour of {len(pooled)} repairs that failed QA at all stores over the last {history.days} days "
+                f"({len(here)} at {store_code} in the window, fewer than {min_n})", len(pooled))
+    return None, f"only {len(pooled)} repairs that failed QA can be measured (at least {min_n} are needed)", len(pooled)
+
+
+def _qc_minutes(events):
+    """{ticket: [working minutes of each quality check, in order]} from the status events."""
+    ev = events[["ticket", "status", "wall", "work"]]
     next_work = ev.groupby("ticket").work.shift(-1)
-    queue_entry = ev[ev.status == S.IN_REPAIR].groupby("ticket").wall.min().to_dict()
     is_qc = (ev.status == S.QUALITY_CHECK).to_numpy()
     qc_minutes = {}
     for ticket, minutes in zip(ev.ticket.to_numpy()[is_qc], (next_work - ev.work).to_numpy()[is_qc]):
         if not np.isnan(minutes):
             qc_minutes.setdefault(ticket, []).append(float(minutes))
-    all_qc = [m for values in qc_minutes.values() for m in values]
-    median_qc = float(np.median(all_qc)) if all_qc else 40.0
-    efficiency = efficiency.to_dict()
+    return qc_minutes
+
+
+def estimate_qc_minutes(store_qc, all_qc, min_n, store_code, window_text):
+    """(median working minutes of a quality check, source) for jobs whose own check is not in the data yet:
+    the store's checks in the window, else every requested store's; (None, reason) when too few."""
+    here = [m for values in store_qc.values() for m in values]
+    if len(here) >= min_n:
+        return float(np.median(here)), f"measured: median of {len(here)} quality checks at {store_code} in {window_text}"
+    pooled = [m for values in all_qc.values() for m in values]
+    if len(pooled) >= min_n:
+        return float(np.median(pooled)), f"measured: median of {len(pooled)} quality checks at the requested stores in {window_text}"
+    return None, f"only {len(pooled)} quality checks in {window_text} (at least {min_n} are needed)"
+
+
+def _sim_jobs(store_tickets, store_events, failed, speeds, skills_of_type, rework_share, qc_minutes, median_qc):
+    """SimJobs of one store: queue entry (first in_repair), technician-independent work, QC times, rework."""
+    ev = store_events[["ticket", "status", "wall"]]
+    queue_entry = ev[ev.status == S.IN_REPAIR].groupby("ticket").wall.min().to_dict()
     jobs = []
     for ticket_id, technician_id, labour, standard, type_code in zip(
         store_tickets.id, store_tickets.technician_id, store_tickets.labour_minutes,
@@ -517,9 +649,10 @@ def _sim_jobs(store_tickets, store_events, failed, efficiency, skills_of_type, r
         if entry is None:
             continue
         was_failed = ticket_id in failed
-        if pd.notna(labour) and pd.notna(technician_id) and technician_id in efficiency:
-            size = float(labour) / float(efficiency[technician_id]) / ((1 + rework_share) if was_failed else 1.0)
-        else:
+        speed = speeds.get(technician_id) if pd.notna(technician_id) else None
+        if pd.notna(labour) and speed is not None:
+            size = float(labour) / float(speed) / ((1 + rework_share) if was_failed else 1.0)
+        else:  # not finished yet: the catalogue's standard minutes are the size of a standard job
             size = float(standard)
         qcs = qc_minutes.get(ticket_id) or [median_qc]
         jobs.append(SimJob(
@@ -530,7 +663,9 @@ def _sim_jobs(store_tickets, store_events, failed, efficiency, skills_of_type, r
     return jobs
 
 
-def _scenario_technicians(store, scenario, first, last, all_skill_codes, base_techs):
+def _scenario_technicians(store, scenario, first, last, all_skill_codes, base_techs, typical_speed):
+    """The scenario's roster: today's technicians less the absent ones, plus the extra ones (at the speed the
+    scenario gives, else the store's typical measured speed)."""
     extra = []
     for n, spec in enumerate(scenario.get("extra_technicians") or []):
         weekdays = spec.get("weekdays") or [6]
@@ -539,7 +674,7 @@ def _scenario_technicians(store, scenario, first, last, all_skill_codes, base_te
         skills = frozenset(all_skill_codes if spec.get("skills", ALL_SKILLS) == ALL_SKILLS else spec["skills"])
         for k in range(int(spec.get("count", 1))):
             extra.append(SimTechnician(
-                id=f"extra-{n + 1}-{k + 1}", skills=skills, efficiency=float(spec.get("efficiency") or 1.0),
+                id=f"extra-{n + 1}-{k + 1}", skills=skills, efficiency=float(spec.get("efficiency") or typical_speed),
                 calendar=store_calendar(store, first, last, shift_minutes=minutes),
             ))
     absent = set(scenario.get("absent_technicians") or [])
@@ -571,16 +706,41 @@ def _resample_jobs(jobs, factor, received, promised, seed=0):
 
 
 def simulate_store(store, tickets, events, calendar, failed, techs, tech_skills, skills_of_type, all_skill_codes,
-                   start_wall, end_wall, warm_wall, scenario):
-    """Baseline (today's technicians) and scenario runs of one store's queue, compared with what happened."""
+                   start_wall, end_wall, warm_wall, scenario, *, history, all_qc, window_text):
+    """Baseline (today's technicians) and scenario runs of one store's queue, compared with what happened.
+
+    Everything the replay needs is measured: each technician's speed, the extra work of a QA failure
+    (rework share) and the quality-check time of jobs whose check is not in the data yet — from the
+    store's window, else from a longer or pooled record (the source is reported). When something
+    cannot be measured at all the store is not simulated and `refused` says why. The scenario is
+    `trusted` only when the baseline reproduces the measured mean cycle time within the tolerance."""
+    min_n = settings.WORKFLOW_SIMULATION_MIN_SAMPLES
+    tolerance = settings.WORKFLOW_SIMULATION_TOLERANCE
     store_tickets = tickets[tickets.store_id == store.pk]
     store_events = events[events.store == store.pk]
-    efficiency = technician_efficiency(store_tickets, failed)
-    rework_share = _rework_share(store_tickets, failed, efficiency)
+    store_techs = [t for t in techs if t.store_id == store.pk]
+    speeds = estimate_speeds(store_techs, store_tickets, failed, history, min_n, window_text)
+    # Work done by technicians no longer on the roster (or elsewhere) still needs their speed to size it.
+    former = set(store_tickets.technician_id.dropna().astype(int)) - {t.pk for t in store_techs}
+    if former:
+        speeds.update(estimate_speeds(list(Technician.objects.filter(pk__in=former)), store_tickets, failed, history, min_n, window_text))
+    base = {"store": store.code, "technicians": len(store_techs)}
+    unknown = [t.code for t in store_techs if speeds[t.pk][0] is None]
+    if unknown:
+        return {**base, "refused": f"no repairs to measure the speed of {', '.join(unknown)} from", "trusted": False}
+    failed_here = bool(set(store_tickets.id) & failed)
+    rework_share, rework_source, _ = estimate_rework_share(store_tickets, failed, speeds, history, min_n, store.code, window_text)
+    if rework_share is None and failed_here:
+        return {**base, "refused": f"the extra work of a QA failure cannot be measured: {rework_source}", "trusted": False}
+    qc_minutes = _qc_minutes(store_events)
+    median_qc, qc_source = estimate_qc_minutes(qc_minutes, all_qc, min_n, store.code, window_text)
+    speed_of = {k: v for k, (v, _) in speeds.items()}
+    jobs = _sim_jobs(store_tickets, store_events, failed, speed_of, skills_of_type, rework_share or 0.0, qc_minutes, median_qc)
+    if median_qc is None and any(j.qc_working_minutes is None or (j.rework_size and j.rework_qc_working_minutes is None) for j in jobs):
+        return {**base, "refused": f"quality-check time cannot be measured: {qc_source}", "trusted": False}
+
     first, last = calendar.first_day, calendar.first_day + timedelta(days=calendar.n_days - 1)
-    base_techs = [SimTechnician(t.pk, tech_skills[t.pk], float(efficiency.get(t.pk, 1.0)), technician_calendar(t, first, last))
-                  for t in techs if t.store_id == store.pk]
-    jobs = _sim_jobs(store_tickets, store_events, failed, efficiency, skills_of_type, rework_share)
+    base_techs = [SimTechnician(t.pk, tech_skills[t.pk], speed_of[t.pk], technician_calendar(t, first, last)) for t in store_techs]
     received = dict(zip(store_tickets.id, calendar.to_local_minutes(store_tickets.received_at)))
     promised = dict(zip(store_tickets.id, calendar.to_local_minutes(store_tickets.promised_at)))
     actual_ready = store_events[store_events.status == S.READY].groupby("ticket").wall.min().to_dict()
@@ -588,7 +748,8 @@ def simulate_store(store, tickets, events, calendar, failed, techs, tech_skills,
     compared = [i for i in in_window if i in actual_ready]
 
     baseline = simulate_repair_queue(jobs, base_techs, calendar)
-    scenario_techs = _scenario_technicians(store, scenario, first, last, all_skill_codes, base_techs)
+    typical_speed = float(np.median([t.efficiency for t in base_techs])) if base_techs else history.pooled_speed(min_n)[0]
+    scenario_techs = _scenario_technicians(store, scenario, first, last, all_skill_codes, base_techs, typical_speed)
     scenario_jobs, received_s, promised_s = _resample_jobs(jobs, float(scenario.get("demand_factor") or 1.0), received, promised)
     changed = simulate_repair_queue(scenario_jobs, scenario_techs, calendar)
     scenario_ids = [j.id for j in scenario_jobs if received_s[j.id] >= start_wall and (j.id in actual_ready or str(j.id).startswith("clone"))]
@@ -606,21 +767,47 @@ def simulate_store(store, tickets, events, calendar, failed, techs, tech_skills,
     def pct(a, b):
         return round(100 * (a - b) / b, 2) if a is not None and b else None
 
+    def unserved(result, ids):
+        wanted = set(ids)
+        waiting = {j: skills for j, skills in result.unserved.items() if j in wanted}
+        by_skills = defaultdict(int)
+        for skills in waiting.values():
+            by_skills[", ".join(skills) or "none"] += 1
+        return {"tickets": len(waiting), "by_required_skills": dict(by_skills)}
+
+    baseline_unserved = unserved(baseline, compared)
+    error, within, trusted, reasons = baseline_verdict(simulated["mean_hours"], measured["mean_hours"], baseline_unserved["tickets"],
+                                                       tolerance)
+    if baseline_unserved["tickets"]:
+        # The data says someone did these repairs; the roster says nobody may: the skills table or the data is off.
+        reasons[-1] += f" (skills: {'; '.join(baseline_unserved['by_required_skills'])})"
+    scenario_unserved = unserved(changed, scenario_ids)
     # Shift minutes over the simulated period (warm-up included), for the simulated utilisation.
     window_minutes = {t.id: t.calendar.open_minutes_on(int(warm_wall // 1440), int((end_wall - 1) // 1440))
                       for t in base_techs + scenario_techs}
     return {
-        "store": store.code,
+        **base,
         "tickets_compared": len(compared),
         "jobs_simulated": len(jobs),
-        "technicians": len(base_techs),
-        "rework_share": round(rework_share, 3),
+        "inputs": {
+            "rework_share": {"value": round(rework_share, 3) if rework_share is not None else None, "source": rework_source},
+            "quality_check_working_minutes": {"value": round(median_qc, 1) if median_qc is not None else None, "source": qc_source,
+                                              "used_for": "jobs whose own quality check is not in the data yet"},
+            "technician_speed": [{"technician": t.code, "minutes_per_standard_minute": round(speeds[t.pk][0], 3),
+                                  "source": speeds[t.pk][1]} for t in store_techs],
+        },
+        "rework_share": round(rework_share, 3) if rework_share is not None else None,
         "measured": measured,
-        "simulated_baseline": simulated,
-        "baseline_error_pct": {"mean_hours": pct(simulated["mean_hours"], measured["mean_hours"]),
-                               "median_hours": pct(simulated["median_hours"], measured["median_hours"])},
+        "simulated_baseline": {**simulated, "unserved": baseline_unserved},
+        "baseline_error_pct": {"mean_hours": error, "median_hours": pct(simulated["median_hours"], measured["median_hours"])},
+        "baseline_within_tolerance": bool(within),
+        "tolerance_pct": round(100 * tolerance, 2),
         "in_repair_to_ready_hours": {"measured": repair_measured, "simulated_baseline": repair_simulated},
-        "scenario": {**after, "technicians": len(scenario_techs)},
+        "scenario": {**after, "technicians": len(scenario_techs), "unserved": scenario_unserved,
+                     "extra_technician_speed": {"value": round(typical_speed, 3) if typical_speed is not None else None,
+                                                "source": "median measured speed of the store's technicians, unless the scenario sets one"}},
+        "trusted": bool(trusted),
+        "untrusted_reason": "; ".join(reasons) if not trusted else None,
         "change": {
             "mean_hours": round(after["mean_hours"] - simulated["mean_hours"], 2) if after["mean_hours"] is not None and simulated["mean_hours"] is not None else None,
             "sla_compliance": round(after["sla_compliance"] - simulated["sla_compliance"], 4)
@@ -714,11 +901,18 @@ def process_performance(stores, *, window_days=28, scenario=None, warmup_days=7,
 
     # What-if simulation per store.
     sims = []
+    history = SimulationHistory(end)
+    all_qc = _qc_minutes(events)
+    window_text = f"the {window_days}-day window (+{warmup_days} days warm-up)"
     for store in stores:
         if store.pk not in calendars:
             continue
         sim = simulate_store(store, tickets, events, calendars[store.pk], failed, techs, tech_skills, skills_of_type,
-                             all_skill_codes, start_wall, end_wall, start_wall - warmup_days * 1440, scenario)
+                             all_skill_codes, start_wall, end_wall, start_wall - warmup_days * 1440, scenario,
+                             history=history, all_qc=all_qc, window_text=window_text)
+        if "refused" in sim:
+            sims.append(sim)
+            continue
         busy, window_minutes = sim.pop("_busy"), sim.pop("_window_minutes")
         avail = sum(window_minutes.get(t, 0) for t in busy["baseline"])
         sim["simulated_utilisation"] = {
@@ -737,7 +931,9 @@ def process_performance(stores, *, window_days=28, scenario=None, warmup_days=7,
         "simulation": {
             "method": "trace-driven discrete-event simulation (SimPy): the window's tickets replayed with their own work, "
                       "QC times and QA failures; the technicians' queue is simulated (FIFO, earliest-finishing skilled technician, shifts and opening hours)",
-            "tolerance": "the baseline run is accepted when its mean cycle time is within 5 % of the measured one",
+            "tolerance": f"a store's baseline run is accepted (baseline_within_tolerance) when its mean cycle time is within "
+                         f"{100 * settings.WORKFLOW_SIMULATION_TOLERANCE:g} % of the measured one; its scenario is trusted when "
+                         "the baseline is accepted and every ticket had a skilled technician",
             "stores": sims,
         },
     }
@@ -745,7 +941,20 @@ def process_performance(stores, *, window_days=28, scenario=None, warmup_days=7,
 
 # -- technician allocation ------------------------------------------------------------------------------
 
-PRIORITY_WEIGHT = {"low": 1.0, "normal": 2.0, "high": 4.0, "urgent": 8.0}
+def allocation_parameters():
+    """The allocation objective's hand-set weights, from settings (WORKFLOW_ALLOCATION_*)."""
+    from .analytics.allocation import ValueParameters
+
+    return ValueParameters(day_discount=settings.WORKFLOW_ALLOCATION_DAY_DISCOUNT, late_penalty=settings.WORKFLOW_ALLOCATION_LATE_PENALTY,
+                           minute_cost=settings.WORKFLOW_ALLOCATION_MINUTE_COST, floor_share=settings.WORKFLOW_ALLOCATION_FLOOR_SHARE)
+
+
+def allocation_parameters_block():
+    return {"source": ASSUMED, "assumed": True, "priority_weights": dict(settings.WORKFLOW_ALLOCATION_PRIORITY_WEIGHTS),
+            "job_weight": "priority weight × (1 + triage priority score / 100)", **allocation_parameters().as_dict(),
+            "priority_score": priority_parameters_block()}
+
+
 ALLOCATABLE = (S.RECEIVED, S.DIAGNOSING, S.AWAITING_APPROVAL, S.AWAITING_PARTS, S.IN_REPAIR)
 UNASSIGNED_REASONS = {
     "no_skilled_technician": "no active technician at the store has the skills {detail}",
@@ -777,6 +986,8 @@ def allocation_plan(stores, *, horizon_days=2, include_assigned=False, at=None, 
     from .analytics import allocation as alloc
 
     at = at or timezone.now()
+    value_parameters = allocation_parameters()
+    priority_weights = settings.WORKFLOW_ALLOCATION_PRIORITY_WEIGHTS
     results, to_apply, unassigned_all, all_assignments, all_technicians = [], [], [], [], []
     totals = {"objective": 0.0, "greedy_objective": 0.0, "capacity": 0.0, "planned": 0.0}
     statuses = []
@@ -842,12 +1053,12 @@ def allocation_plan(stores, *, horizon_days=2, include_assigned=False, at=None, 
                 local_due = timezone.localtime(t.promised_at, ZoneInfo(store.timezone or "Europe/London"))
                 due = (local_due.date() - today).days + (local_due.hour * 60 + local_due.minute) / 1440.0
             jobs.append(alloc.Job(
-                id=t.pk, weight=round(PRIORITY_WEIGHT.get(t.priority, 2.0) * (1 + score / 100.0), 3),
+                id=t.pk, weight=round(priority_weights[t.priority] * (1 + score / 100.0), 3),
                 skills=frozenset(s.code for s in t.repair_type.required_skills.all()),
                 minutes={tech.pk: minutes[(t.pk, tech.pk)] for tech in techs}, due_day=due,
             ))
-        solved = alloc.allocate(jobs, buckets)
-        greedy = float(greedy_allocation(jobs, buckets))
+        solved = alloc.allocate(jobs, buckets, value_parameters)
+        greedy = float(greedy_allocation(jobs, buckets, value_parameters))
         statuses.append(solved.status)
         totals["objective"] += solved.objective
         totals["greedy_objective"] += greedy
@@ -926,14 +1137,15 @@ def allocation_plan(stores, *, horizon_days=2, include_assigned=False, at=None, 
             "objective": round(float(totals["objective"]), 3), "greedy_objective": round(float(totals["greedy_objective"]), 3),
             "all_optimal": all(s == "optimal" for s in statuses),
         },
+        "parameters": allocation_parameters_block(),
         "model": training.model_block(model_record),
         "_apply": to_apply,
     }
 
 
-def greedy_allocation(jobs, buckets):
+def greedy_allocation(jobs, buckets, parameters):
     """Objective of the obvious rule (highest weight first, into the earliest bucket that fits) — the yardstick
-    the optimiser is compared with."""
+    the optimiser is compared with (valued with the same parameters)."""
     from .analytics.allocation import job_value
 
     left = [b.capacity for b in buckets]
@@ -944,7 +1156,7 @@ def greedy_allocation(jobs, buckets):
         if options:
             _, minutes, i = min(options)
             left[i] -= minutes
-            total += job_value(job, buckets[i], minutes)
+            total += job_value(job, buckets[i], minutes, parameters)
     return total
 
 
@@ -1051,3 +1263,67 @@ def workflow_analytics(stores, *, weeks=26, granularity="week", now=None):
         "over_time": over_time,
         "technicians": technicians,
     }
+
+
+# -- dashboard pickers and drill-downs (the Workflow Automation pages) -----------------------------------
+
+
+def ticket_choices(stores, statuses=ACTIVE_STATUSES, limit=300):
+    """(reference, "reference · status · repair type") of the stores' tickets in `statuses`, soonest promise
+    first: the choices of a page's "tickets" picker (at most `limit`; an endpoint still accepts any reference)."""
+    tickets = (RepairTicket.objects.filter(store__in=stores, status__in=statuses).select_related("repair_type")
+               .order_by(F("promised_at").asc(nulls_last=True), "received_at")[:limit])
+    return [(t.reference, f"{t.reference} · {S(t.status).label} · {t.repair_type.name}") for t in tickets]
+
+
+def rule_choices(stores):
+    """(id, "name (store)") of the automation rules that apply to the stores, in their running order."""
+    rules = (AutomationRule.objects.filter(Q(store__isnull=True) | Q(store__in=stores)).select_related("store")
+             .order_by("order", "id"))
+    return [(str(r.pk), f"{r.name}{f' ({r.store.code})' if r.store_id else ''}{'' if r.enabled else ' — off'}") for r in rules]
+
+
+def message_events():
+    """The events that have an active message template, as (event, label) in name order."""
+    from .models import MessageTemplate
+
+    events = sorted(set(MessageTemplate.objects.filter(is_active=True).values_list("event", flat=True)))
+    return [(e, e.replace("_", " ").capitalize()) for e in events]
+
+
+def technician_weekly_quality(stores, technician, start, end, *, z=qa_control.Z, centre=None):
+    """One technician's weekly p-chart of the QA failure proportion, with repairs completed each week.
+
+    The inspections are counted as qa_report counts them (inspections in [start, end) of tickets at the
+    stores, a ticket's inspections in the week of its first one), so the weeks add up to the technician's
+    row of the between-technicians chart; the limits are p̄ ± z·√(p̄(1 − p̄)/n) of each week around
+    `centre`, the scope's centre line p̄ (Montgomery §7.2; p̄ of the weeks shown when None).
+    Returns a list of {week, n, x, rate, lcl, ucl, centre, signal, completed}, oldest first.
+    """
+    inspections = QAInspection.objects.filter(ticket__store__in=stores, ticket__technician__code=technician,
+                                              inspected_at__gte=start, inspected_at__lt=end)
+    qa = pd.DataFrame(list(inspections.values("ticket_id").annotate(
+        n=Count("id"), x=Count("id", filter=Q(passed=False)), first=Min(Cast("inspected_at", CharField())),
+    ).values_list("ticket_id", "n", "x", "first")), columns=["ticket", "n", "x", "first"])
+    done = datetime_frame(RepairTicket.objects.filter(store__in=stores, technician__code=technician, completed_at__gte=start,
+                                                      completed_at__lt=end, status__in=[S.READY, S.COLLECTED]),
+                          ["id", "completed_at"], ["completed_at"])
+    completed = done.groupby(_period(done.completed_at, "week")).size() if len(done) else pd.Series(dtype=int)
+    rows = {}
+    if len(qa):
+        week = _period(pd.to_datetime(qa["first"], utc=True, format="ISO8601"), "week")
+        periods = qa.groupby(week)[["n", "x"]].sum().rename_axis("period").reset_index()
+        chart, p_bar = qa_control.p_chart_over_time(periods, z=z, centre=centre)
+        for r in chart.itertuples():
+            rows[r.period] = {"n": int(r.n), "x": int(r.x), "rate": round(float(r.p), 4), "lcl": round(float(r.lcl), 4),
+                              "ucl": round(float(r.ucl), 4), "centre": round(p_bar, 4), "signal": r.signal}
+    empty = {"n": 0, "x": 0, "rate": None, "lcl": None, "ucl": None, "centre": round(float(centre), 4) if centre is not None else None,
+             "signal": ""}
+    return [{"week": p.date().isoformat(), **rows.get(p, empty), "completed": int(completed.get(p, 0))}
+            for p in sorted(set(rows) | set(completed.index))]
+
+
+def technician_choices(stores):
+    """(code, "name (code)") of the stores' active technicians: the choices of a page's technician picker."""
+    technicians = Technician.objects.filter(store__in=stores, is_active=True).order_by("store__code", "name")
+    return [(t.code, f"{t.name} ({t.code})") for t in technicians]

@@ -58,9 +58,17 @@ def _publish_ticket(ticket, event):
     )
 
 
+STATUS_STAMPED_FIELDS = ("status", "completed_at", "collected_at", "outcome", "updated_at")
+
+
 def change_status(ticket, to_status, *, user=None, at=None, note=""):
-    """Move a ticket to `to_status` if the process allows it; returns the status event."""
+    """Move a ticket to `to_status` if the process allows it; returns the status event.
+
+    The transition is judged on the row as it is in the database (locked), not on the caller's copy,
+    and the caller's instance is brought up to date afterwards, so code holding it (record_qa, a rule's
+    next action) sees the new status."""
     at = at or timezone.now()
+    given = ticket
     with transaction.atomic():
         ticket = RepairTicket.objects.select_for_update().get(pk=ticket.pk)
         from_status = ticket.status
@@ -84,6 +92,9 @@ def change_status(ticket, to_status, *, user=None, at=None, note=""):
         ticket_status_changed.send(sender=RepairTicket, ticket=ticket, event=event, from_status=from_status, to_status=to_status)
         _publish_ticket(ticket, "ticket_status")
         bump_on_commit("tickets")
+    if given is not ticket:
+        for field in STATUS_STAMPED_FIELDS:
+            setattr(given, field, getattr(ticket, field))
     return event
 
 
@@ -145,7 +156,8 @@ def record_qa(ticket, *, passed, checklist=None, defects=None, notes="", user=No
             ticket=ticket, inspector=user, inspected_at=at, passed=passed, checklist=checklist or {},
             defects=defects or [], notes=notes,
         )
-        if ticket.status == S.QUALITY_CHECK:
+        # Judge by the status in the database: the caller's instance may be older than the last change.
+        if RepairTicket.objects.filter(pk=ticket.pk).values_list("status", flat=True).first() == S.QUALITY_CHECK:
             change_status(ticket, S.READY if passed else S.IN_REPAIR, user=user, at=at, note="QA " + ("passed" if passed else "failed"))
         qa_recorded.send(sender=QAInspection, inspection=inspection)
         audit.record(user, "ticket.qa", ticket, changes={"passed": passed, "defects": defects or []})

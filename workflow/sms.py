@@ -1,7 +1,8 @@
 """SMS provider adapters. SMS_PROVIDER selects one:
 
 - "outbox" (default): records each message in memory (`OutboxProvider.sent`) and sends nothing —
-  the development setting and the test double.
+  the development setting and the test double. Its messages are marked `recorded`, not `sent`, and
+  `manage.py check --deploy` warns when production runs with it.
 - "http": POSTs JSON {"to", "from", "text", "reference"} to SMS_API_URL with
   "Authorization: Bearer SMS_API_KEY"; a 2xx answer with {"id": ...} (or {"message_id": ...}) is
   a success, anything else raises SMSDeliveryError and the outbox retries with backoff. Most SMS
@@ -23,6 +24,7 @@ class SMSDeliveryError(Exception):
 class OutboxProvider:
     """Records what would have been sent. `sent` is shared by all instances in the process."""
 
+    delivers_externally = False
     sent = []
     _lock = threading.Lock()
 
@@ -40,6 +42,8 @@ class OutboxProvider:
 
 class HttpProvider:
     """A JSON-over-HTTPS SMS gateway."""
+
+    delivers_externally = True
 
     def __init__(self, url, api_key, timeout=10):
         if not url:
@@ -66,6 +70,14 @@ class HttpProvider:
         if not provider_id:
             raise SMSDeliveryError(f"gateway gave no message id: {body[:200]!r}")
         return str(provider_id)
+
+
+PROVIDERS = {"outbox": OutboxProvider, "http": HttpProvider}
+
+
+def provider_class():
+    """The adapter class SMS_PROVIDER names (None when it names none)."""
+    return PROVIDERS.get(settings.SMS_PROVIDER)
 
 
 def get_provider():

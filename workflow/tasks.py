@@ -16,6 +16,13 @@ def deliver_outbox():
     return messaging.deliver_due()
 
 
+def deliver_messages(message_ids):
+    """Send these just-queued messages (enqueued after the commit that queued them)."""
+    from . import messaging
+
+    return messaging.deliver_now(message_ids)
+
+
 def sweep(now=None):
     """Every few minutes: refresh triage of open tickets, raise/resolve "SLA at risk" alerts, run the
     idle and SLA-at-risk rules, and resolve assignment alerts whose repair has started."""
@@ -56,9 +63,8 @@ def check_qa_control():
     """Hourly (and soon after a QA failure): raise or resolve "QA out of control" alerts from the p-charts."""
     from . import selectors, services
 
-    from django.core.cache import cache
-
-    cache.delete("workflow:qa-check-pending")
+    # The "re-check pending" flag a QA failure sets is not cleared here: it expires by itself, which is
+    # what limits the re-checks to one per WORKFLOW_QA_RECHECK_SECONDS.
     stores = list(Store.objects.filter(is_active=True))
     if not stores:
         return {}

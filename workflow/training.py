@@ -99,6 +99,72 @@ def consumption_suppliers(store_ids, since, until):
     return found
 
 
+def _came_back(repairs, until):
+    """Per repair (frame with id, completed): whether a warranty comeback of it was booked in within 90 days
+    (comebacks booked before `until` only)."""
+    if repairs.empty:
+        return pd.Series([], dtype=bool)
+    since = repairs.completed.min()
+    comebacks = pd.DataFrame(list(RepairTicket.objects.filter(
+        warranty_of__isnull=False, received_at__gte=since, received_at__lt=until,
+    ).values_list("warranty_of_id", "received_at")), columns=["original", "received"])
+    if comebacks.empty:
+        return pd.Series(False, index=repairs.index)
+    comebacks["received"] = pd.to_datetime(comebacks.received, utc=True)
+    completed = comebacks.original.map(dict(zip(repairs.id, repairs.completed)))
+    came_back = set(comebacks.original[(comebacks.received - completed) <= pd.Timedelta(days=comeback_risk.FOLLOW_UP_DAYS)])
+    return repairs.id.isin(came_back)
+
+
+def repair_history(since, until):
+    """Every store's repairs completed in [since, until) (technician code, repair type code, completed,
+    came_back) and QA inspections in [since, until) (technician code, inspected_at, failed): the track
+    record the comeback-risk features are counted from."""
+    repairs = pd.DataFrame(list(RepairTicket.objects.filter(
+        completed_at__gte=since, completed_at__lt=until, status__in=[S.READY, S.COLLECTED], labour_minutes__isnull=False,
+    ).values_list("id", "technician__code", "repair_type__code", "completed_at")), columns=["id", "technician", "repair_type", "completed"])
+    repairs["completed"] = pd.to_datetime(repairs.completed, utc=True)
+    repairs["came_back"] = _came_back(repairs, until).to_numpy(dtype=bool) if len(repairs) else []
+    inspections = pd.DataFrame(list(QAInspection.objects.filter(inspected_at__gte=since, inspected_at__lt=until).values_list(
+        "ticket__technician__code", "inspected_at", "passed")), columns=["technician", "inspected_at", "passed"])
+    inspections["inspected_at"] = pd.to_datetime(inspections.inspected_at, utc=True)
+    inspections["failed"] = ~inspections.passed.astype(bool)
+    return repairs, inspections
+
+
+def add_comeback_features(frame, until):
+    """Add the track-record features (comeback_risk.add_trailing_features) to repairs with technician,
+    repair_type, received and completed, from the history before each one (fetched up to `until`)."""
+    if frame.empty:
+        return frame.assign(**{c: [] for c in comeback_risk.TRAILING})
+    earliest = pd.to_datetime(frame.received, utc=True).min().to_pydatetime()
+    since = earliest - timedelta(days=comeback_risk.TRAILING_DAYS + comeback_risk.FOLLOW_UP_DAYS)
+    history, inspections = repair_history(since, until)
+    return comeback_risk.add_trailing_features(frame, history, inspections)
+
+
+def track_record_now(now):
+    """The counts behind the track-record features as of `now`, aggregated in the database (three GROUP BY
+    queries instead of a year of rows): ({technician: (repairs, comebacks)}, {repair type: (repairs,
+    comebacks)}, {technician: (inspections, failures)}) over the same windows as in training."""
+    from django.db.models import Count, Exists, OuterRef
+
+    follow = timedelta(days=comeback_risk.FOLLOW_UP_DAYS)
+    lookback = timedelta(days=comeback_risk.TRAILING_DAYS)
+    repairs = RepairTicket.objects.filter(
+        completed_at__gte=now - lookback - follow, completed_at__lte=now - follow, status__in=[S.READY, S.COLLECTED],
+        labour_minutes__isnull=False,
+    ).annotate(came_back=Exists(RepairTicket.objects.filter(warranty_of=OuterRef("pk"), received_at__lte=OuterRef("completed_at") + follow)))
+
+    def counts(queryset, key, failed):
+        rows = queryset.values(key).annotate(n=Count("id"), x=Count("id", filter=failed)).values_list(key, "n", "x")
+        return {k if k is not None else "none": (n, x) for k, n, x in rows}
+
+    inspections = QAInspection.objects.filter(inspected_at__gte=now - lookback, inspected_at__lt=now)
+    return (counts(repairs, "technician__code", Q(came_back=True)), counts(repairs, "repair_type__code", Q(came_back=True)),
+            counts(inspections, "ticket__technician__code", Q(passed=False)))
+
+
 def comeback_frame(since, until, store_ids=None):
     """Finished repairs (fixed) completed in [since, until) with features and whether they came back within 90 days."""
     filters = {"completed_at__gte": since, "completed_at__lt": until, "status__in": [S.READY, S.COLLECTED],
@@ -107,12 +173,14 @@ def comeback_frame(since, until, store_ids=None):
         filters["store_id__in"] = list(store_ids)
     rows = RepairTicket.objects.filter(**filters).values_list(
         "id", "store_id", "technician__code", "repair_type__code", "repair_type__device_category", "labour_minutes",
-        "repair_type__standard_labour_minutes", "completed_at")
+        "repair_type__standard_labour_minutes", "received_at", "completed_at", "warranty_of_id")
     frame = pd.DataFrame(list(rows), columns=["id", "store", "technician", "repair_type", "device_category", "labour",
-                                              "standard", "completed"])
+                                              "standard", "received", "completed", "warranty_of"])
     if frame.empty:
-        return frame.assign(supplier=[], labour_ratio=[], qa_failed=[], came_back=[])
+        return frame.assign(supplier=[], labour_ratio=[], qa_failed=[], is_comeback=[], came_back=[],
+                            **{c: [] for c in comeback_risk.TRAILING})
     frame["completed"] = pd.to_datetime(frame.completed, utc=True)
+    frame["received"] = pd.to_datetime(frame.received, utc=True)
     from mlanalytics.core.models import Store
     from inventory.models import Supplier
 
@@ -125,17 +193,9 @@ def comeback_frame(since, until, store_ids=None):
     failed = set(QAInspection.objects.filter(passed=False, ticket__store_id__in=stores, inspected_at__gte=since - timedelta(days=30),
                                              inspected_at__lt=until).values_list("ticket_id", flat=True))
     frame["qa_failed"] = frame.id.isin(failed)
-    comebacks = pd.DataFrame(list(RepairTicket.objects.filter(
-        warranty_of__isnull=False, received_at__gte=since, received_at__lt=until + timedelta(days=90),
-    ).values_list("warranty_of_id", "received_at")), columns=["original", "received"])
-    if len(comebacks):
-        comebacks["received"] = pd.to_datetime(comebacks.received, utc=True)
-        completed = comebacks.original.map(dict(zip(frame.id, frame.completed)))
-        came_back = set(comebacks.original[(comebacks.received - completed) <= pd.Timedelta(days=90)])
-    else:
-        came_back = set()
-    frame["came_back"] = frame.id.isin(came_back)
-    return frame
+    frame["is_comeback"] = frame.warranty_of.notna()
+    frame["came_back"] = _came_back(frame, until + timedelta(days=comeback_risk.FOLLOW_UP_DAYS)).to_numpy(dtype=bool)
+    return add_comeback_features(frame, until)
 
 
 # -- registry -------------------------------------------------------------------------------------
@@ -187,8 +247,10 @@ def train_comeback_risk(now=None):
     frame = comeback_frame(now - timedelta(days=365 * TRAINING_YEARS), until)
     model, metrics = comeback_risk.fit_comeback_model(frame)
     return _store(
-        COMEBACK_RISK, "logistic_regression", model, metrics,
-        {"features": comeback_risk.CATEGORICAL + comeback_risk.NUMERIC, "C": 1.0, "window_days": 90},
+        COMEBACK_RISK, metrics["method"], model, metrics,
+        {"features": comeback_risk.CATEGORICAL + comeback_risk.NUMERIC, "candidates": list(comeback_risk.METHODS),
+         "selection": "higher ROC AUC on the latest 25 %", "window_days": comeback_risk.FOLLOW_UP_DAYS,
+         "trailing_days": comeback_risk.TRAILING_DAYS},
         {}, started, frame.completed.min().date(), frame.completed.max().date(), len(frame),
     )
 

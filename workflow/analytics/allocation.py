@@ -11,8 +11,8 @@ type requires exist as variables, so a skill can never be violated.
                x binary
 
 value[j, b] = weight_j · (1 − day_discount · day_b) − late_penalty · weight_j · days_late[j, b]
-− minute_cost · minutes[j, tech(b)], floored at a small positive share of the weight (a late repair
-is still better than none). Weights come from the ticket's priority and triage score, so urgent
+− minute_cost · minutes[j, tech(b)], floored at floor_share · weight_j (a late repair is still better
+than none). The four terms are ValueParameters, set by the caller (the app: settings). Weights come from the ticket's priority and triage score, so urgent
 work and work close to its promise is placed first and earliest; the minute cost prefers the faster
 technician when otherwise equal.
 """
@@ -53,15 +53,31 @@ class AllocationResult:
     values: dict = field(default_factory=dict)  # (job id, bucket index) -> objective coefficient
 
 
-def job_value(job, bucket, minutes, *, day_discount=0.1, late_penalty=0.5, minute_cost=0.001):
-    value = job.weight * (1 - day_discount * bucket.day)
+@dataclass(frozen=True)
+class ValueParameters:
+    """The hand-set terms of the objective (settings WORKFLOW_ALLOCATION_*; chosen, not learned):
+    day_discount per day of delay, late_penalty per day past the promise (× weight), minute_cost per
+    minute of work, and floor_share, the least share of its weight a job is still worth (late or not)."""
+
+    day_discount: float
+    late_penalty: float
+    minute_cost: float
+    floor_share: float
+
+    def as_dict(self):
+        return {"day_discount": self.day_discount, "late_penalty": self.late_penalty, "minute_cost": self.minute_cost,
+                "floor_share": self.floor_share}
+
+
+def job_value(job, bucket, minutes, parameters):
+    value = job.weight * (1 - parameters.day_discount * bucket.day)
     if job.due_day is not None and bucket.end_day is not None and bucket.end_day > job.due_day:
-        value -= late_penalty * job.weight * (bucket.end_day - job.due_day)
-    value -= minute_cost * minutes
-    return max(value, 0.05 * job.weight)
+        value -= parameters.late_penalty * job.weight * (bucket.end_day - job.due_day)
+    value -= parameters.minute_cost * minutes
+    return max(value, parameters.floor_share * job.weight)
 
 
-def allocate(jobs, buckets, *, time_limit=10.0, **value_options):
+def allocate(jobs, buckets, parameters, *, time_limit=10.0):
     """Solve the allocation. Jobs no bucket can take are reported with the reason."""
     variables = []  # (job index, bucket index, minutes, value)
     unassigned = []
@@ -78,7 +94,7 @@ def allocate(jobs, buckets, *, time_limit=10.0, **value_options):
             continue
         for b in fitting:
             minutes = job.minutes[buckets[b].technician]
-            variables.append((j, b, minutes, job_value(job, buckets[b], minutes, **value_options)))
+            variables.append((j, b, minutes, job_value(job, buckets[b], minutes, parameters)))
     load = [0.0] * len(buckets)
     if not variables:
         return AllocationResult("optimal", 0.0, [], unassigned, load, 0.0, 0)

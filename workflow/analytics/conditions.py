@@ -14,10 +14,14 @@ A schema maps each field NAME to a `Field(kind, choices, description)`; kinds ar
 "choice" (one of `choices`), "ordinal" (choices with an order, e.g. priority low < urgent),
 "number", "text" and "bool". Operators allowed per kind are in OPERATORS.
 """
+import math
 from dataclasses import dataclass, field
 
 MAX_DEPTH = 6
 MAX_NODES = 60
+MAX_LIST = 100  # values of an in / not_in list
+MAX_TEXT = 200  # characters of a text value
+MAX_NUMBER = 1e12  # a bound far beyond any price or hour count; keeps JSON finite and storable
 
 OPERATORS = {
     "eq": "equals", "ne": "does not equal", "in": "is one of", "not_in": "is none of",
@@ -55,19 +59,30 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _show(value, limit=60):
+    """A value as written, cut short (a message must not echo a megabyte back)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _check_scalar(spec, value, path, name):
     if spec.kind == "number":
         if not _is_number(value):
-            raise ConditionError(path, f"'{name}' is a number; {value!r} is not.")
+            raise ConditionError(path, f"'{name}' is a number; {_show(value)} is not.")
+        # abs() first: an integer too large for a float cannot go through isfinite.
+        if abs(value) > MAX_NUMBER or not math.isfinite(value):
+            raise ConditionError(path, f"'{name}' must be a finite number between {-MAX_NUMBER:g} and {MAX_NUMBER:g}.")
     elif spec.kind == "bool":
         if not isinstance(value, bool):
-            raise ConditionError(path, f"'{name}' is true or false; {value!r} is not.")
+            raise ConditionError(path, f"'{name}' is true or false; {_show(value)} is not.")
     elif spec.kind in ("choice", "ordinal"):
-        if value not in spec.choices:
-            raise ConditionError(path, f"{value!r} is not a valid {name}. Valid: {', '.join(map(str, spec.choices))}.")
+        if not isinstance(value, str) or value not in spec.choices:
+            raise ConditionError(path, f"{_show(value)} is not a valid {name}. Valid: {', '.join(map(str, spec.choices))}.")
     elif spec.kind == "text":
         if not isinstance(value, str):
-            raise ConditionError(path, f"'{name}' is text; {value!r} is not.")
+            raise ConditionError(path, f"'{name}' is text; {_show(value)} is not.")
+        if len(value) > MAX_TEXT:
+            raise ConditionError(path, f"'{name}' values are at most {MAX_TEXT} characters.")
 
 
 def validate_condition(condition, schema, path="", _depth=0, _count=None):
@@ -104,12 +119,18 @@ def validate_condition(condition, schema, path="", _depth=0, _count=None):
         hint = f"unknown key(s) {', '.join(unknown)}; " if unknown else ""
         raise ConditionError(path, f"{hint}a comparison needs 'field', 'op' and (except is_null) 'value'; groups use 'all', 'any' or 'not'.")
     name, op = condition["field"], condition["op"]
+    where = f"{path}.field" if path else "field"
+    # Check the type first: a list or object here is unhashable and cannot even be looked up.
+    if not isinstance(name, str):
+        raise ConditionError(where, f"a field is a name such as \"priority\", not {_show(name)}. Fields: {', '.join(sorted(schema))}.")
     if name not in schema:
-        raise ConditionError(f"{path}.field" if path else "field", f"unknown field {name!r}. Fields: {', '.join(sorted(schema))}.")
+        raise ConditionError(where, f"unknown field {_show(name)}. Fields: {', '.join(sorted(schema))}.")
     spec = schema[name]
     where = f"{path}.op" if path else "op"
+    if not isinstance(op, str):
+        raise ConditionError(where, f"an operator is a name such as \"eq\", not {_show(op)}. Operators: {', '.join(OPERATORS)}.")
     if op not in OPERATORS:
-        raise ConditionError(where, f"{op!r} is not an operator. Operators: {', '.join(OPERATORS)}.")
+        raise ConditionError(where, f"{_show(op)} is not an operator. Operators: {', '.join(OPERATORS)}.")
     if op not in OPS_BY_KIND[spec.kind]:
         raise ConditionError(where, f"'{op}' does not apply to {name} ({spec.kind}); use one of {', '.join(sorted(OPS_BY_KIND[spec.kind]))}.")
     where = f"{path}.value" if path else "value"
@@ -123,6 +144,8 @@ def validate_condition(condition, schema, path="", _depth=0, _count=None):
     if op in ("in", "not_in"):
         if not isinstance(value, list) or not value:
             raise ConditionError(where, f"'{op}' needs a non-empty list of values.")
+        if len(value) > MAX_LIST:
+            raise ConditionError(where, f"'{op}' takes at most {MAX_LIST} values.")
         for item in value:
             _check_scalar(spec, item, where, name)
     elif op == "between":
@@ -135,6 +158,8 @@ def validate_condition(condition, schema, path="", _depth=0, _count=None):
     elif op == "contains":
         if not isinstance(value, str) or not value:
             raise ConditionError(where, "'contains' needs some text.")
+        if len(value) > MAX_TEXT:
+            raise ConditionError(where, f"'contains' text is at most {MAX_TEXT} characters.")
     else:
         _check_scalar(spec, value, where, name)
 

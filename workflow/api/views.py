@@ -24,7 +24,15 @@ from .. import messaging, rules, selectors, services, training
 from ..models import AutomationRule, MessageTemplate, OutboxMessage, QAInspection, RepairTicket, RuleRun, Technician, TicketStatus
 from . import serializers as s
 
-ANALYTICS_RESPONSE = OpenApiResponse(description="Analytics body: generated_at, data_window, the figures, and a model block where a model predicts.")
+ERRORS = {
+    400: OpenApiResponse(description="Invalid parameters; the body names each field at fault."),
+    403: OpenApiResponse(description="Your role may not do this, or the store or ticket is not yours."),
+    404: OpenApiResponse(description="Unknown store, ticket or rule."),
+}
+
+
+def responses(serializer):
+    return {200: serializer, **ERRORS}
 
 
 def resolve_tickets(user, references, stores=None):
@@ -76,7 +84,7 @@ class WorkflowAnalyticsView(AnalyticsAPIView):
         return params
 
 
-@extend_schema(parameters=[s.StoreScopedRequest], responses={200: ANALYTICS_RESPONSE}, tags=["workflow-automation"],
+@extend_schema(parameters=[s.StoreScopedRequest], responses=responses(s.OverviewResponse), tags=["workflow-automation"],
                summary="Tickets by status, WIP, cycle time, SLA compliance (7/30 days), rules, automations and messages today, open alerts")
 class OverviewView(WorkflowAnalyticsView):
     http_method_names = ["get", "head", "options"]
@@ -88,7 +96,7 @@ class OverviewView(WorkflowAnalyticsView):
         return selectors.overview(stores, now=params["as_of"])
 
 
-@extend_schema(request=s.RepairAutomationRequest, responses={200: ANALYTICS_RESPONSE}, tags=["workflow-automation"],
+@extend_schema(request=s.RepairAutomationRequest, responses=responses(s.RepairAutomationResponse), tags=["workflow-automation"],
                summary="Run the rules engine on open tickets (dry run by default), with triage")
 class RepairAutomationView(WorkflowAnalyticsView):
     http_method_names = ["post", "options"]
@@ -146,11 +154,12 @@ class RepairAutomationView(WorkflowAnalyticsView):
             "tickets": rows,
             "actions": planned,
             "rules": selectors.rules_summary(stores, now),
+            "parameters": {"priority_score": selectors.priority_parameters_block()},
             "model": training.model_block(record),
         }
 
 
-@extend_schema(request=s.CustomerCommunicationRequest, responses={200: ANALYTICS_RESPONSE}, tags=["workflow-automation"],
+@extend_schema(request=s.CustomerCommunicationRequest, responses=responses(s.CustomerCommunicationResponse), tags=["workflow-automation"],
                summary="Preview or send a template's message for one ticket or a batch (consent, quiet hours, de-duplication)")
 class CustomerCommunicationView(WorkflowAnalyticsView):
     http_method_names = ["post", "options"]
@@ -184,15 +193,15 @@ class CustomerCommunicationView(WorkflowAnalyticsView):
                         if created and message.status == OutboxMessage.Status.QUEUED and message.not_before is None:
                             queued_ids.append(message.pk)
                     rows.append(row)
+            # Delivery is a background job after the commit: a slow mail server never holds up this answer.
+            messaging.deliver_after_commit(queued_ids)
         if queued_ids:
-            from django.conf import settings
-
-            if settings.WORKFLOW_DELIVER_IMMEDIATELY:
-                sent = {m.pk: messaging.deliver(m, now=now) for m in OutboxMessage.objects.filter(pk__in=queued_ids)}
-                for row in rows:
-                    message = sent.get(row.get("message_id"))
-                    if message is not None:
-                        row.update({"status": message.status, "error": message.error, "provider_id": message.provider_id})
+            # Where the job has already run (it may, e.g. when jobs run eagerly) say how it went; otherwise "queued".
+            done = {m.pk: m for m in OutboxMessage.objects.filter(pk__in=queued_ids).exclude(status=OutboxMessage.Status.QUEUED)}
+            for row in rows:
+                message = done.get(row.get("message_id"))
+                if message is not None:
+                    row.update({"status": message.status, "error": message.error, "provider_id": message.provider_id})
         if params["mode"] == "send":
             audit.record(request.user, "messages.send", None, object_type="workflow.outboxmessage",
                          changes={"event": params["event"], "messages": [r["message_id"] for r in rows if r.get("message_id")]})
@@ -208,7 +217,7 @@ class CustomerCommunicationView(WorkflowAnalyticsView):
         }
 
 
-@extend_schema(request=s.QualityAssuranceRequest, responses={200: ANALYTICS_RESPONSE}, tags=["workflow-automation"],
+@extend_schema(request=s.QualityAssuranceRequest, responses=responses(s.QualityAssuranceResponse), tags=["workflow-automation"],
                summary="QA pass and comeback rates by technician, repair type and supplier with p-chart limits; comeback risk")
 class QualityAssuranceView(WorkflowAnalyticsView):
     http_method_names = ["post", "options"]
@@ -219,13 +228,18 @@ class QualityAssuranceView(WorkflowAnalyticsView):
     def compute(self, params, stores, request):
         body = selectors.qa_report(stores, window_days=params["window_days"], z=params["z"], min_n=params["min_subgroup"],
                                    recent_days=params["recent_days"], top=params["top"], now=params["as_of"])
-        alerts = Alert.objects.filter(kind=Alert.Kind.QA_OUT_OF_CONTROL).exclude(state=Alert.State.RESOLVED).filter(
-            Q(store__in=stores) | Q(store__isnull=True))
+        # Store-less alerts (repair types, suppliers) come from the charts over every store: they are shown
+        # only when the scope asked for is every store, so a single-store user never sees other stores' figures.
+        # The flags in `out_of_control` are always computed over the asked scope alone.
+        scope = Q(store__in=stores)
+        if covers_every_store(stores):
+            scope |= Q(store__isnull=True)
+        alerts = Alert.objects.filter(kind=Alert.Kind.QA_OUT_OF_CONTROL).exclude(state=Alert.State.RESOLVED).filter(scope)
         body["open_alerts"] = [serialize_alert(a) for a in alerts.select_related("store")[:50]]
         return body
 
 
-@extend_schema(request=s.ResourceAllocationRequest, responses={200: ANALYTICS_RESPONSE}, tags=["workflow-automation"],
+@extend_schema(request=s.ResourceAllocationRequest, responses=responses(s.ResourceAllocationResponse), tags=["workflow-automation"],
                summary="Assign open tickets to technicians by integer programming; apply (managers) makes the assignments")
 class ResourceAllocationView(WorkflowAnalyticsView):
     http_method_names = ["post", "options"]
@@ -255,7 +269,7 @@ class ResourceAllocationView(WorkflowAnalyticsView):
         return body
 
 
-@extend_schema(request=s.PerformanceOptimizationRequest, responses={200: ANALYTICS_RESPONSE}, tags=["workflow-automation"],
+@extend_schema(request=s.PerformanceOptimizationRequest, responses=responses(s.PerformanceOptimizationResponse), tags=["workflow-automation"],
                summary="Time in stage, bottleneck, utilisation, Little's law, and a what-if queue simulation (SimPy)")
 class PerformanceOptimizationView(WorkflowAnalyticsView):
     http_method_names = ["post", "options"]
@@ -289,7 +303,7 @@ class PerformanceOptimizationPageView(PerformanceOptimizationView):
     request_serializer = s.ProcessPageRequest
 
 
-@extend_schema(parameters=[s.AnalyticsRequest], responses={200: ANALYTICS_RESPONSE}, tags=["workflow-automation"],
+@extend_schema(parameters=[s.AnalyticsRequest], responses=responses(s.WorkflowAnalyticsResponse), tags=["workflow-automation"],
                summary="Throughput, cycle time and SLA compliance over time, first-time fix, technician utilisation, automation and message counts")
 class AnalyticsView(WorkflowAnalyticsView):
     http_method_names = ["get", "head", "options"]
@@ -335,6 +349,11 @@ class ActionCapability(permissions.BasePermission):
         write = request.method not in permissions.SAFE_METHODS and getattr(view, "action", None) not in getattr(view, "read_actions", ())
         capability = view.write_capability if write else view.read_capability
         return has_capability(request.user, capability)
+
+
+def covers_every_store(stores):
+    """Whether `stores` (resolved for a request) is every active store."""
+    return not Store.objects.filter(is_active=True).exclude(pk__in=[st.pk for st in stores]).exists()
 
 
 def user_sees_every_store(user):

@@ -11,6 +11,8 @@
    prediction is the median for (status, repair type), falling back to the status median. Backtest
    the same way (MAE in working hours on the later 20 %).
 """
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingRegressor
@@ -147,18 +149,40 @@ def lookup_remaining(table, status, repair_type):
     return entry.get(str(repair_type), entry["_all"])
 
 
-PRIORITY_LEVEL = {"low": 0.1, "normal": 0.35, "high": 0.7, "urgent": 1.0}
+@dataclass(frozen=True)
+class PriorityScoreParameters:
+    """The hand-set parts of the triage score (settings WORKFLOW_PRIORITY_*; not learned from data).
+
+    weights: relative weight of each component {"priority", "sla_pressure", "age", "comeback"};
+    levels: the 0–1 level of each priority; pressure_hours: slack at which SLA pressure is e^−1;
+    age_full_hours: age at which the age component is full; unknown_pressure: SLA pressure when the
+    ready time cannot be predicted."""
+
+    weights: dict
+    levels: dict
+    pressure_hours: float
+    age_full_hours: float
+    unknown_pressure: float
+
+    def as_dict(self):
+        return {"weights": dict(self.weights), "priority_levels": dict(self.levels), "sla_pressure_hours": self.pressure_hours,
+                "age_full_hours": self.age_full_hours, "unknown_sla_pressure": self.unknown_pressure}
 
 
-def priority_score(priority, slack_hours, hours_since_received, is_comeback):
-    """A 0–100 triage score (transparent weighted sum, not learned):
-    35 % the ticket's priority, 45 % SLA pressure = 1 when predicted to finish after its promise,
-    else exp(−slack/24 h), 10 % age (a week open = full), 10 % warranty comeback."""
-    level = PRIORITY_LEVEL.get(priority, 0.35)
+def priority_score(priority, slack_hours, hours_since_received, is_comeback, parameters):
+    """A 0–100 triage score (transparent weighted sum, not learned): the weighted mean of the ticket's
+    priority level, SLA pressure (1 when predicted to finish after its promise, else exp(−slack/pressure_hours)),
+    age (full at age_full_hours) and whether it is a warranty comeback, times 100."""
+    levels = parameters.levels
+    level = levels.get(priority, levels.get("normal", 0.0))
     if slack_hours is None or (isinstance(slack_hours, float) and np.isnan(slack_hours)):
-        pressure = 0.5
+        pressure = parameters.unknown_pressure
     else:
-        pressure = 1.0 if slack_hours <= 0 else float(np.exp(-slack_hours / 24.0))
-    age = min(1.0, max(0.0, hours_since_received) / 168.0)
-    score = 100 * (0.35 * level + 0.45 * pressure + 0.10 * age + 0.10 * (1.0 if is_comeback else 0.0))
+        pressure = 1.0 if slack_hours <= 0 else float(np.exp(-slack_hours / parameters.pressure_hours))
+    age = min(1.0, max(0.0, hours_since_received) / parameters.age_full_hours)
+    components = {"priority": level, "sla_pressure": pressure, "age": age, "comeback": 1.0 if is_comeback else 0.0}
+    total = sum(parameters.weights.get(k, 0.0) for k in components)
+    if total <= 0:
+        return 0.0
+    score = 100 * sum(parameters.weights.get(k, 0.0) * v for k, v in components.items()) / total
     return round(float(score), 1)

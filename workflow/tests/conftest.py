@@ -11,6 +11,13 @@ def workflow_models(django_db_setup, django_db_blocker):
         return training.train_all()
 
 
+@pytest.fixture(autouse=True)
+def eager_jobs(settings):
+    """Background jobs (rule runs, message delivery, QA re-checks) run at once in the test's thread and
+    transaction, through the real mlanalytics.core.jobs.enqueue, so tests are deterministic."""
+    settings.BACKGROUND_JOBS = "eager"
+
+
 @pytest.fixture
 def models_ready(workflow_models, db):
     return workflow_models

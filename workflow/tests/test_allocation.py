@@ -1,11 +1,15 @@
 """Technician allocation: the integer programme finds the known optimum and never breaks a skill
 or a shift; on the demo data every planned assignment is one the technician is skilled for."""
+import dataclasses
 import itertools
 
 import numpy as np
 import pytest
 
-from workflow.analytics.allocation import Bucket, Job, allocate, job_value
+from workflow.analytics.allocation import Bucket, Job, ValueParameters, allocate, job_value
+
+# The objective's terms as a test chooses them (the app reads them from settings).
+VALUES = ValueParameters(day_discount=0.1, late_penalty=0.5, minute_cost=0.001, floor_share=0.05)
 
 
 def brute_force(jobs, buckets):
@@ -24,7 +28,7 @@ def brute_force(jobs, buckets):
                 feasible = False
                 break
             load[b] += job.minutes[bucket.technician]
-            value += job_value(job, bucket, job.minutes[bucket.technician])
+            value += job_value(job, bucket, job.minutes[bucket.technician], VALUES)
         if feasible and all(l <= b.capacity + 1e-9 for l, b in zip(load, buckets)):
             best = max(best, value)
     return best
@@ -35,7 +39,7 @@ def test_textbook_knapsack_instance_reaches_its_known_optimum():
     # Greedy by weight takes 60 + (nothing else fits but 40) = 9; the optimum is 50 + 50 = 10.
     tech = Bucket(technician="t", day=0, capacity=100, skills=frozenset({"phone"}))
     jobs = [Job(i, w, frozenset({"phone"}), {"t": m}) for i, (m, w) in enumerate([(60, 6), (50, 5), (50, 5), (40, 3)])]
-    result = allocate(jobs, [tech], minute_cost=0.0)
+    result = allocate(jobs, [tech], dataclasses.replace(VALUES, minute_cost=0.0))
     assert result.status == "optimal"
     assert sorted(j for j, _ in result.assignments) == [1, 2]
     assert result.objective == pytest.approx(10.0)
@@ -54,7 +58,7 @@ def test_milp_objective_equals_brute_force_optimum(seed):
         need = frozenset({str(rng.choice(skills))})
         jobs.append(Job(j, float(rng.choice([1, 2, 4, 8])), need, {k: float(rng.integers(20, 90)) for k in range(2)},
                         due_day=float(rng.uniform(0, 2))))
-    result = allocate(jobs, buckets)
+    result = allocate(jobs, buckets, VALUES)
     assert result.status == "optimal"
     assert result.objective == pytest.approx(brute_force(jobs, buckets), abs=1e-6)
 
@@ -68,7 +72,7 @@ def test_skills_and_shift_minutes_are_never_violated(seed):
                for k in range(5) for d in range(3)]
     jobs = [Job(j, float(rng.choice([1, 2, 4, 8])), frozenset(rng.choice(skills, size=rng.integers(1, 3), replace=False)),
                 {k: float(rng.integers(15, 180)) for k in range(5)}, due_day=float(rng.uniform(0, 3))) for j in range(40)]
-    result = allocate(jobs, buckets)
+    result = allocate(jobs, buckets, VALUES)
     by_id = {job.id: job for job in jobs}
     load = [0.0] * len(buckets)
     for job_id, b in result.assignments:
@@ -88,7 +92,7 @@ def test_urgent_work_takes_the_scarce_capacity():
     bucket = Bucket(technician="t", day=0, capacity=60, skills=frozenset({"phone"}))
     normal = Job("normal", 2.0, frozenset({"phone"}), {"t": 60})
     urgent = Job("urgent", 8.0, frozenset({"phone"}), {"t": 60})
-    result = allocate([normal, urgent], [bucket])
+    result = allocate([normal, urgent], [bucket], VALUES)
     assert result.assignments == [("urgent", 0)]
 
 

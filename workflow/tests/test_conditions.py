@@ -52,6 +52,22 @@ def test_missing_value_never_satisfies_a_comparison_but_is_null_sees_it():
     ({"all": [{"field": "priority", "op": "eq", "value": "high"}], "any": []}, "'all' must be the only key"),
     ({"any": [{"field": "priority", "op": "eq", "value": "high"}, {"field": "priority", "op": "eq"}]}, "any[1].value: 'eq' needs a value"),
     ("priority == 'high'", "a condition is an object"),
+    # Wrong types where a name is expected: refused with a message, never a TypeError (unhashable list/dict).
+    ({"field": ["priority"], "op": "eq", "value": "high"}, "field: a field is a name such as \"priority\""),
+    ({"field": {"name": "priority"}, "op": "eq", "value": "high"}, "field: a field is a name"),
+    ({"field": "priority", "op": ["eq"], "value": "high"}, "op: an operator is a name such as \"eq\""),
+    ({"field": "priority", "op": {"eq": 1}, "value": "high"}, "op: an operator is a name"),
+    ({"all": [{"field": 7, "op": "eq", "value": 1}]}, "all[0].field: a field is a name"),
+    ({"field": "priority", "op": "eq", "value": ["high"]}, "is not a valid priority"),
+    ({"field": "status", "op": "in", "value": [["received"]]}, "is not a valid status"),
+    ({"field": "quoted_price", "op": "gte", "value": 1e300}, "finite number"),
+    ({"field": "quoted_price", "op": "gte", "value": float("inf")}, "finite number"),
+    ({"field": "quoted_price", "op": "between", "value": [0, 10**400]}, "finite number"),
+    ({"field": "quoted_price", "op": "in", "value": list(range(500))}, "at most 100 values"),
+    ({"field": "device_brand", "op": "contains", "value": "x" * 1000}, "at most 200 characters"),
+    ({"field": "device_brand", "op": "eq", "value": {"$ne": None}}, "'device_brand' is text"),
+    ({"not": [{"field": "priority", "op": "eq", "value": "high"}]}, "not: a condition is an object"),
+    ({"any": {"field": "priority", "op": "eq", "value": "high"}}, "any: must be a non-empty list"),
 ])
 def test_malformed_condition_is_rejected_with_a_message_saying_where(condition, message):
     with pytest.raises(ConditionError) as error:

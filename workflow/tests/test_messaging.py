@@ -63,13 +63,19 @@ def sms_outbox(settings):
     OutboxProvider.clear()
 
 
-def test_ready_email_is_received_by_the_smtp_server_with_the_rendered_text(smtp, sms_outbox, make_ticket, api_for, store_codes):
+def test_ready_email_is_received_by_the_smtp_server_with_the_rendered_text(smtp, sms_outbox, make_ticket, api_for, store_codes,
+                                                                          django_capture_on_commit_callbacks):
     ticket = make_ticket(store_code=store_codes[0], status="ready", quoted_price=129)
     api = api_for("staff", stores=[store_codes[0]])
-    response = api.post(SEND, {"event": "ready_for_collection", "ticket": ticket.reference, "mode": "send"}, format="json")
-    assert response.status_code == 200, response.content
-    statuses = {m["channel"]: m["status"] for m in response.json()["messages"]}
-    assert statuses == {"email": "sent", "sms": "sent"}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(SEND, {"event": "ready_for_collection", "ticket": ticket.reference, "mode": "send"}, format="json")
+        assert response.status_code == 200, response.content
+        # The answer does not wait for the mail server: delivery is a job that runs after the commit.
+        assert {m["channel"]: m["status"] for m in response.json()["messages"]} == {"email": "queued", "sms": "queued"}
+        assert smtp.messages == []
+    statuses = dict(OutboxMessage.objects.filter(ticket=ticket).values_list("channel", "status"))
+    # SMTP delivered the email; the SMS outbox double only kept the SMS, so it is "recorded", not "sent".
+    assert statuses == {"email": "sent", "sms": "recorded"}
     assert len(smtp.messages) == 1
     received = smtp.messages[0]
     assert received["to"] == ["ada@example.com"]
@@ -81,12 +87,13 @@ def test_ready_email_is_received_by_the_smtp_server_with_the_rendered_text(smtp,
     assert sms_outbox[0]["to"] == "+44 7700 900001" and ticket.reference in sms_outbox[0]["text"]
 
 
-def test_a_repeated_event_is_not_sent_twice(smtp, sms_outbox, make_ticket, api_for, store_codes):
+def test_a_repeated_event_is_not_sent_twice(smtp, sms_outbox, make_ticket, api_for, store_codes, django_capture_on_commit_callbacks):
     ticket = make_ticket(store_code=store_codes[0], status="ready")
     api = api_for("manager")
     for _ in range(3):
-        response = api.post(SEND, {"event": "ready_for_collection", "ticket": ticket.reference, "mode": "send", "channels": ["email"]},
-                            format="json")
+        with django_capture_on_commit_callbacks(execute=True):
+            response = api.post(SEND, {"event": "ready_for_collection", "ticket": ticket.reference, "mode": "send", "channels": ["email"]},
+                                format="json")
     assert response.json()["messages"][0]["duplicate"] is True
     assert len(smtp.messages) == 1
     assert OutboxMessage.objects.filter(ticket=ticket).count() == 1
@@ -104,15 +111,18 @@ def test_the_ready_rule_emails_the_customer_after_the_status_commits(smtp, sms_o
     assert len(smtp.messages) == 1
 
 
-def test_without_consent_nothing_is_sent_and_the_reason_is_kept(smtp, sms_outbox, make_ticket, api_for, store_codes):
+def test_without_consent_nothing_is_sent_and_the_reason_is_kept(smtp, sms_outbox, make_ticket, api_for, store_codes,
+                                                               django_capture_on_commit_callbacks):
     ticket = make_ticket(store_code=store_codes[0], status="ready")
     ticket.customer.consent_email_service = False
     ticket.customer.save()
     api = api_for("manager")
-    response = api.post(SEND, {"event": "ready_for_collection", "ticket": ticket.reference, "mode": "send"}, format="json")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(SEND, {"event": "ready_for_collection", "ticket": ticket.reference, "mode": "send"}, format="json")
     by_channel = {m["channel"]: m for m in response.json()["messages"]}
     assert by_channel["email"]["status"] == "suppressed" and by_channel["email"]["reason"] == "no consent to service emails"
-    assert by_channel["sms"]["status"] == "sent"
+    assert by_channel["sms"]["status"] == "queued"
+    assert OutboxMessage.objects.get(ticket=ticket, channel="sms").status == "recorded"  # the SMS went (to the outbox double)
     assert smtp.messages == []
     assert OutboxMessage.objects.get(ticket=ticket, channel="email").error == "no consent to service emails"
 
@@ -161,11 +171,14 @@ def test_failed_delivery_is_retried_with_backoff_and_keeps_its_error(make_ticket
     assert messaging.deliver_due(now=t0 + timedelta(seconds=61)) == {"failed": 1}
     message.refresh_from_db()
     assert message.attempts == 2 and message.not_before == t0 + timedelta(seconds=61 + 120)
-    settings.SMS_PROVIDER = "outbox"  # the gateway is back
-    assert messaging.deliver_due(now=t0 + timedelta(seconds=200)) == {"sent": 1}
+    settings.SMS_PROVIDER = "outbox"  # the gateway is "back" (as the record-only double)
+    assert messaging.deliver_due(now=t0 + timedelta(seconds=200)) == {"recorded": 1}
     message.refresh_from_db()
-    assert message.status == "sent" and message.attempts == 3 and "attempt 2" in message.error
+    assert message.status == "recorded" and message.attempts == 3 and "attempt 2" in message.error
     assert sms_outbox[0]["text"] == message.body
+    # Every attempt is kept, not just the last error.
+    assert [(e["attempt"], e["result"]) for e in message.delivery_log] == [(1, "failed"), (2, "failed"), (3, "recorded")]
+    assert all("gateway unreachable" in e["error"] for e in message.delivery_log[:2])
 
 
 def test_delivery_gives_up_after_the_last_attempt(make_ticket, settings):
@@ -214,7 +227,8 @@ def test_http_sms_gateway_receives_the_documented_json(make_ticket, settings):
                                                                 "reference": str(message.pk)}}]
 
 
-def test_template_preview_and_validation(api_for, make_ticket, store_codes):
+def test_template_preview_and_validation(api_for, make_ticket, store_codes, settings):
+    settings.WORKFLOW_QUIET_HOURS = []  # the preview's "would" must not depend on the time of day the test runs
     manager = api_for("manager")
     ticket = make_ticket(store_code=store_codes[0], status="ready")
     bad = manager.post("/api/workflow-automation/message-templates/", {
@@ -231,3 +245,38 @@ def test_template_preview_and_validation(api_for, make_ticket, store_codes):
     assert saved.json()["subject"] == f"Your {ticket.device_model} is ready — {ticket.reference}" and saved.json()["would"] == "queued"
     assert api_for("staff", stores=[store_codes[0]]).patch(f"/api/workflow-automation/message-templates/{template.pk}/",
                                                            {"body": "x"}, format="json").status_code == 403
+
+
+def test_delivery_is_a_background_job_after_the_commit_not_part_of_the_request(smtp, sms_outbox, make_ticket, api_for, store_codes,
+                                                                              monkeypatch, django_capture_on_commit_callbacks):
+    from mlanalytics.core import jobs
+
+    later = []
+    monkeypatch.setattr(jobs, "enqueue", lambda path, *args, **kwargs: later.append((path, args)))  # a worker that has not run yet
+    ticket = make_ticket(store_code=store_codes[0], status="ready")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_for("staff", stores=[store_codes[0]]).post(
+            SEND, {"event": "ready_for_collection", "ticket": ticket.reference, "mode": "send", "channels": ["email"]}, format="json")
+    assert response.json()["messages"][0]["status"] == "queued"
+    assert smtp.messages == []  # the request is answered without talking to the mail server
+    assert later == [("workflow.tasks.deliver_messages", ([response.json()["messages"][0]["message_id"]],))]
+    jobs.call(later[0][0], *later[0][1])  # the worker runs the job
+    assert len(smtp.messages) == 1 and OutboxMessage.objects.get(ticket=ticket).status == "sent"
+
+
+def test_deploy_check_warns_when_messages_would_only_be_recorded(settings):
+    from django.core.checks import run_checks
+
+    def workflow_ids():
+        return {m.id for m in run_checks(include_deployment_checks=True) if m.id.startswith("workflow.")}
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    settings.SMS_PROVIDER = "outbox"
+    assert workflow_ids() == {"workflow.W001", "workflow.W002"}
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.SMS_PROVIDER, settings.SMS_API_URL = "http", ""
+    assert workflow_ids() == {"workflow.E002"}
+    settings.SMS_API_URL = "https://sms.example.co.uk/send"
+    assert workflow_ids() == set()
+    settings.WORKFLOW_ALLOCATION_PRIORITY_WEIGHTS = {"low": 1.0, "normal": 2.0}  # a priority missing
+    assert workflow_ids() == {"workflow.E003"}

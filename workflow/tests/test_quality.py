@@ -1,5 +1,6 @@
 """Quality assurance: the planted out-of-control technician is flagged and nobody else is; the
 rates are the shop's own counts; the alert follows the control chart; QA is recorded via the API."""
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,9 +40,62 @@ def test_planted_out_of_control_technician_is_flagged_and_no_other(models_ready,
     assert body["qa"]["by_repair_type"]["excluded_technicians"] == [planted]
     assert not [f for f in body["out_of_control"] if f["dimension"] != "technician"]
     # The comeback-risk model carries its measured accuracy and ranks the planted technician's repairs higher.
-    assert body["model"]["name"] == "comeback_risk" and body["model"]["backtest"]["auc"] > 0.55
+    assert body["model"]["name"] == "comeback_risk"
     risky = body["comeback_risk"]["highest"]
     assert risky and sum(r["technician"] == planted for r in risky) >= len(risky) // 2
+    for row in rows.values():
+        assert row["pass_rate"] == pytest.approx(1 - row["rate"], abs=1e-4)
+
+
+@pytest.mark.django_db
+def test_comeback_risk_model_beats_the_base_rate_on_later_repairs(models_ready, demo):
+    """The planted truth caps what any model can reach: only the planted technician's comeback rate differs
+    (0.15 against 0.03), so on the small data (10 technicians) even a model that knew the truth scores an
+    AUC of about 0.67 on the holdout. The served model must come close to that, with margin for the data's noise."""
+    from workflow import training
+
+    record = training.current(training.COMEBACK_RISK)
+    backtest = record.metrics
+    assert backtest["method"] in ("logistic_regression", "gradient_boosting")
+    assert backtest["auc"] == max(backtest["auc_by_method"].values())  # the better of the two is served
+    assert backtest["auc"] > 0.62
+    assert backtest["brier"] < backtest["baseline_brier"]
+    assert backtest["top_decile_lift"] > 2.0  # the riskiest tenth comes back at least twice as often as average
+
+
+@pytest.mark.django_db
+def test_planted_technicians_recent_repairs_score_higher_than_everyone_elses(models_ready, demo, api_for):
+    planted = demo.truth["out_of_control_technician"]["code"]
+    body = api_for("manager").post(QA, {"recent_days": 90}, format="json").json()
+    by_technician = {r["technician"]: r for r in body["comeback_risk"]["by_technician"]}
+    others = [r["mean_risk"] for code, r in by_technician.items() if code != planted]
+    assert by_technician[planted]["repairs"] >= 20 and others
+    assert by_technician[planted]["mean_risk"] > max(others)
+    assert by_technician[planted]["mean_risk"] > 2 * (sum(others) / len(others))
+
+
+def test_comeback_track_record_counts_only_what_was_known_before_the_repair():
+    """add_trailing_features on a hand-made history: an outcome counts once its 90-day window has closed, a QA
+    result once inspected before the repair was booked in."""
+    from workflow.ml.comeback_risk import add_trailing_features
+
+    day = pd.Timestamp("2025-01-01", tz="UTC")
+    history = pd.DataFrame({"technician": ["a", "a", "a", "b"], "repair_type": ["x", "x", "y", "x"],
+                            "completed": [day, day + pd.Timedelta(days=50), day + pd.Timedelta(days=100), day],
+                            "came_back": [True, False, True, False]})
+    inspections = pd.DataFrame({"technician": ["a", "a", "a"], "failed": [True, False, True],
+                                "inspected_at": [day, day + pd.Timedelta(days=10), day + pd.Timedelta(days=120)]})
+    frame = pd.DataFrame({"technician": ["a", "a", "c"], "repair_type": ["x", "x", "x"],
+                          "received": [day + pd.Timedelta(days=95), day + pd.Timedelta(days=200), day + pd.Timedelta(days=200)],
+                          "completed": [day + pd.Timedelta(days=100), day + pd.Timedelta(days=200), day + pd.Timedelta(days=200)]})
+    out = add_trailing_features(frame, history, inspections)
+    # Day 100: only the day-0 repair's window (0 + 90 ≤ 100) has closed: 1 of 1 came back. Two inspections, one failed.
+    assert out.tech_comeback_rate[0] == 1.0 and out.tech_prior_repairs[0] == pytest.approx(np.log1p(1))
+    assert out.tech_qa_fail_rate[0] == 0.5
+    # Day 200: the day-0 and day-50 windows have closed (1 of 2); the day-100 one (closes day 190) too: 2 of 3.
+    assert out.tech_comeback_rate[1] == pytest.approx(2 / 3) and out.tech_qa_fail_rate[1] == pytest.approx(2 / 3)
+    # Repair type x by day 200: a (day 0, came back), a (day 50), b (day 0): 1 of 3. A technician with no record: NaN.
+    assert out.type_comeback_rate[2] == pytest.approx(1 / 3) and np.isnan(out.tech_comeback_rate[2])
 
 
 @pytest.mark.django_db
@@ -78,6 +132,19 @@ def test_out_of_control_signal_raises_an_alert_that_resolves_when_it_clears(mode
 
 
 @pytest.mark.django_db
+def test_a_single_store_user_sees_no_alerts_computed_over_other_stores(models_ready, api_for, store_codes):
+    from mlanalytics.core import alerts as alert_service
+
+    alert_service.raise_alert(kind=Alert.Kind.QA_OUT_OF_CONTROL, dedup_key="qa-ooc:repair_type:phone-screen:qa_fail_rate", store=None,
+                              severity=Alert.Severity.WARNING, title="QA failure rate of Screen out of control",
+                              subject_type="repair_type", subject_id="phone-screen", data={})
+    local = api_for("manager", stores=[store_codes[0]]).post(QA, {}, format="json").json()
+    assert all(a["store"] == store_codes[0] for a in local["open_alerts"])
+    everyone = api_for("manager").post(QA, {}, format="json").json()
+    assert [a["subject_id"] for a in everyone["open_alerts"] if a["store"] is None] == ["phone-screen"]
+
+
+@pytest.mark.django_db
 def test_qa_inspections_are_recorded_through_the_api(make_ticket, api_for, store_codes, quiet_rules):
     ticket = make_ticket(store_code=store_codes[0], status="quality_check")
     staff = api_for("staff", stores=[store_codes[0]])
@@ -99,3 +166,26 @@ def test_qa_inspections_are_recorded_through_the_api(make_ticket, api_for, store
     assert api_for("stakeholder").post(url, {"ticket": ticket.reference, "passed": True}, format="json").status_code == 403
     other = make_ticket(store_code=store_codes[1], status="quality_check")
     assert staff.post(url, {"ticket": other.reference, "passed": True}, format="json").status_code == 403
+
+
+@pytest.mark.django_db
+def test_track_record_aggregated_in_the_database_equals_the_one_computed_row_by_row(demo):
+    """Scoring reads the track record from three GROUP BY queries; it must equal add_trailing_features (the
+    training path) asked about the same moment."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from workflow import training
+    from workflow.ml.comeback_risk import FOLLOW_UP_DAYS, TRAILING_DAYS, add_trailing_features, features_from_counts
+
+    now = timezone.now()
+    codes = demo.truth["out_of_control_technician"]["realized_qa_fail_rate"]
+    frame = pd.DataFrame({"technician": list(codes), "repair_type": ["phone-screen"] * len(codes),
+                          "received": [now] * len(codes), "completed": [now] * len(codes)})
+    history, inspections = training.repair_history(now - timedelta(days=TRAILING_DAYS + FOLLOW_UP_DAYS + 1), now)
+    by_rows = add_trailing_features(frame, history, inspections)
+    by_counts = features_from_counts(frame, *training.track_record_now(now))
+    columns = ["tech_comeback_rate", "tech_prior_repairs", "tech_qa_fail_rate", "tech_prior_inspections", "type_comeback_rate"]
+    pd.testing.assert_frame_equal(by_rows[columns], by_counts[columns], atol=1e-9)
+    assert by_counts.tech_comeback_rate.notna().all() and by_counts.tech_qa_fail_rate.notna().all()

@@ -36,6 +36,50 @@ def test_malformed_rule_is_rejected_with_clear_field_messages(api_for):
     assert not AutomationRule.objects.filter(name="broken").exists()
 
 
+RULE_JUNK = [None, "", "x" * 500, -1, 1e308, 10**400, True, [], ["a"], [["a"]], {}, {"a": 1}, [{"a": 1}]]
+
+
+def test_junk_anywhere_in_a_rule_is_a_400_with_a_message_never_a_500(api_for, store_codes):
+    api = api_for("manager")
+    good = {"name": "fuzzed", "trigger": "ticket_idle", "trigger_params": {"hours": 24},
+            "conditions": {"all": [{"field": "priority", "op": "in", "value": ["high"]}]},
+            "actions": [{"type": "send_message", "event": "ready_for_collection", "channels": ["email"]}]}
+    assert api.post(RULES, good, format="json").status_code == 201
+    places = [
+        lambda j: {"trigger": j}, lambda j: {"trigger_params": j}, lambda j: {"trigger_params": {"hours": j}},
+        lambda j: {"conditions": j}, lambda j: {"conditions": {"all": j}}, lambda j: {"conditions": {"not": j}},
+        lambda j: {"conditions": {"field": j, "op": "eq", "value": "high"}},
+        lambda j: {"conditions": {"field": "priority", "op": j, "value": "high"}},
+        lambda j: {"conditions": {"field": "quoted_price", "op": "gte", "value": j}},
+        lambda j: {"conditions": {"field": "status", "op": "in", "value": j}},
+        lambda j: {"actions": j}, lambda j: {"actions": [j]}, lambda j: {"actions": [{"type": j}]},
+        lambda j: {"actions": [{"type": "send_message", "event": j}]},
+        lambda j: {"actions": [{"type": "send_message", "template": j}]},
+        lambda j: {"actions": [{"type": "send_message", "event": "ready_for_collection", "channels": j}]},
+        lambda j: {"actions": [{"type": "assign", "technician": j}]},
+        lambda j: {"actions": [{"type": "set_priority", "priority": j}]},
+        lambda j: {"actions": [{"type": "raise_alert", "title": "t", "message": j}]},
+        lambda j: {"store": j}, lambda j: {"order": j},
+    ]
+    for place in places:
+        for junk in RULE_JUNK:
+            response = api.post(RULES, {**good, **place(junk)}, format="json")
+            assert response.status_code in (201, 400, 404), (place(junk), response.status_code, response.content[:300])
+            if response.status_code == 400:
+                assert response.json() and all(isinstance(v, list) and v for v in response.json().values()), response.content[:300]
+
+
+def test_a_rule_for_an_unknown_store_is_404_and_for_a_store_not_yours_403(api_for, store_codes):
+    body = {"name": "x", "trigger": "ticket_created", "actions": [{"type": "set_priority", "priority": "high"}]}
+    manager = api_for("manager")
+    assert manager.post(RULES, {**body, "store": "NOWHERE"}, format="json").status_code == 404
+    local = api_for("manager", stores=[store_codes[0]])
+    assert local.post(RULES, {**body, "store": store_codes[1]}, format="json").status_code == 403
+    created = local.post(RULES, {**body, "store": store_codes[0]}, format="json")
+    assert created.status_code == 201 and created.json()["store"] == store_codes[0]
+    assert local.patch(f"{RULES}{created.json()['id']}/", {"store": "NOWHERE"}, format="json").status_code == 404
+
+
 def test_rule_resource_create_update_enable_disable_delete(api_for, store_codes):
     api = api_for("manager")
     created = api.post(RULES, {
@@ -206,3 +250,108 @@ def test_parts_arriving_moves_waiting_tickets_back_to_repair(make_ticket, django
         move_stock(part, waiting.store, StockMovement.Kind.RECEIPT, 5, reason="test delivery")
     assert RepairTicket.objects.get(pk=waiting.pk).status == "in_repair"
     assert RepairTicket.objects.get(pk=other.pk).status == "awaiting_parts"
+
+
+# -- triggers through the real path: the change commits, the receiver hands the run to a background job --
+
+
+def test_booking_a_device_in_runs_the_ticket_created_rules_after_the_commit(quiet_rules, make_ticket, django_capture_on_commit_callbacks):
+    from mlanalytics.core.models import Store
+    from workflow.models import Customer, DeviceModel, RepairType
+
+    rule = make_rule(name="Consoles first", trigger="ticket_created", conditions={"field": "device_category", "op": "eq", "value": "console"},
+                     actions=[{"type": "set_priority", "priority": "high"}])
+    store = Store.objects.order_by("code").first()
+    customer = Customer.objects.create(external_ref="T-created-1", name="Grace Hopper", email="grace@example.com",
+                                       home_store=store, created_at=timezone.now())
+    booked = {}
+    with django_capture_on_commit_callbacks(execute=True):
+        for category in ("console", "phone"):
+            repair_type = RepairType.objects.filter(device_category=category).first()
+            booked[category] = services.create_ticket(store=store, device_model=DeviceModel.objects.filter(category=category).first(),
+                                                      repair_type=repair_type, customer=customer)
+        assert RepairTicket.objects.get(pk=booked["console"].pk).priority == "normal"  # nothing before the commit
+    assert RepairTicket.objects.get(pk=booked["console"].pk).priority == "high"
+    assert RepairTicket.objects.get(pk=booked["phone"].pk).priority == "normal"
+    runs = {r.ticket_id: r for r in RuleRun.objects.filter(rule=rule)}
+    assert runs[booked["console"].pk].matched and runs[booked["console"].pk].source == "event"
+    assert not runs[booked["phone"].pk].matched
+
+
+def test_a_qa_failure_recorded_through_the_api_runs_the_qa_failed_rules(quiet_rules, make_ticket, api_for, store_codes,
+                                                                       django_capture_on_commit_callbacks):
+    rule = make_rule(trigger="qa_failed", actions=[{"type": "raise_alert", "severity": "critical", "title": "QA failed on {{ ticket.reference }}"}])
+    ticket = make_ticket(store_code=store_codes[0], status="quality_check")
+    staff = api_for("staff", stores=[store_codes[0]])
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff.post("/api/workflow-automation/qa-inspections/", {"ticket": ticket.reference, "passed": False,
+                                                                            "defects": ["port loose"]}, format="json")
+        assert response.status_code == 201
+    alert = Alert.objects.get(kind=Alert.Kind.RULE, subject_id=str(ticket.pk))
+    assert alert.title == f"QA failed on {ticket.reference}" and alert.severity == "critical"
+    assert RuleRun.objects.get(rule=rule, ticket=ticket).matched
+
+
+def test_a_burst_of_qa_failures_rechecks_the_control_charts_once(quiet_rules, make_ticket, api_for, store_codes, monkeypatch,
+                                                                 django_capture_on_commit_callbacks):
+    from workflow import tasks
+
+    checks = []
+    monkeypatch.setattr(tasks, "check_qa_control", lambda: checks.append(timezone.now()))
+    tickets = [make_ticket(store_code=store_codes[0], status="quality_check") for _ in range(4)]
+    staff = api_for("staff", stores=[store_codes[0]])
+    for ticket in tickets:  # four failures, each its own request and commit
+        with django_capture_on_commit_callbacks(execute=True):
+            assert staff.post("/api/workflow-automation/qa-inspections/", {"ticket": ticket.reference, "passed": False,
+                                                                            "defects": ["housing gap"]}, format="json").status_code == 201
+    assert len(checks) == 1
+    # The limit is the flag's lifetime: once it has expired, the next failure re-checks again.
+    from django.core.cache import cache
+
+    from workflow.receivers import QA_CHECK_FLAG
+
+    cache.delete(QA_CHECK_FLAG)
+    services.change_status(tickets[0], "quality_check")
+    with django_capture_on_commit_callbacks(execute=True):
+        services.record_qa(tickets[0], passed=False, defects=["housing gap"])
+    assert len(checks) == 2
+
+
+def test_the_sweep_fires_idle_and_sla_rules_once(models_ready, quiet_rules, make_ticket):
+    from workflow import tasks
+    from workflow.models import TicketStatusEvent
+
+    # The sweep looks at every open ticket of the demo data; a quote no demo ticket has marks this test's own.
+    mine = {"field": "quoted_price", "op": "eq", "value": 987.65}
+    idle_rule = make_rule(name="idle", trigger="ticket_idle", trigger_params={"hours": 24, "statuses": ["awaiting_approval"]},
+                          conditions=mine, actions=[{"type": "set_priority", "priority": "high"}])
+    sla_rule = make_rule(name="sla", trigger="sla_at_risk", trigger_params={"hours_before": 6},
+                         conditions={"all": [mine, {"field": "status", "op": "eq", "value": "diagnosing"}]},
+                         actions=[{"type": "raise_alert", "title": "{{ ticket.reference }} is close to its promise"}])
+    idle = make_ticket(status="awaiting_approval", quoted_price=987.65)
+    TicketStatusEvent.objects.filter(ticket=idle).update(at=timezone.now() - timedelta(hours=30))
+    RepairTicket.objects.filter(pk=idle.pk).update(received_at=timezone.now() - timedelta(hours=31),
+                                                   promised_at=timezone.now() + timedelta(days=5))
+    due = make_ticket(status="diagnosing", quoted_price=987.65)
+    RepairTicket.objects.filter(pk=due.pk).update(promised_at=timezone.now() + timedelta(hours=3))
+    fresh = make_ticket(status="awaiting_approval", quoted_price=987.65)
+    RepairTicket.objects.filter(pk=fresh.pk).update(promised_at=timezone.now() + timedelta(days=5))
+
+    first = tasks.sweep()
+    assert first["rules_fired"] == {"sla_at_risk": 1, "ticket_idle": 1}
+    assert RepairTicket.objects.get(pk=idle.pk).priority == "high"
+    assert Alert.objects.filter(kind=Alert.Kind.RULE, subject_id=str(due.pk)).count() == 1
+    assert RepairTicket.objects.get(pk=fresh.pk).priority == "normal"
+    second = tasks.sweep()  # five minutes later nothing new has happened: nothing fires again
+    assert second["rules_fired"] == {"sla_at_risk": 0, "ticket_idle": 0}
+    fired = RuleRun.objects.filter(matched=True, dry_run=False, source="schedule")
+    assert sorted(fired.values_list("rule_id", "ticket_id")) == sorted([(idle_rule.pk, idle.pk), (sla_rule.pk, due.pk)])
+
+
+def test_record_qa_sees_a_status_change_made_through_the_same_instance(quiet_rules, make_ticket):
+    ticket = make_ticket(status="in_repair")
+    services.change_status(ticket, "quality_check")
+    assert ticket.status == "quality_check"  # the caller's instance follows the change
+    services.record_qa(ticket, passed=True)
+    ticket.refresh_from_db()
+    assert ticket.status == "ready" and ticket.completed_at is not None
