@@ -68,6 +68,17 @@ class InventoryPage(AnalyticsPage):
 
     panel = "inventory"
     optional_tables = ()  # titles of tables hidden on screen when empty (e.g. drafts before the button)
+    # InventoryAlert: the open projected-stockout alerts of the stores shown, live (above the figures when
+    # stock_alerts_first, else under them).
+    shows_stock_alerts = False
+    stock_alerts_first = False
+
+    def context(self, request, data, result):
+        context = super().context(request, data, result)
+        if self.shows_stock_alerts:
+            context["stock_alerts"] = (stock_alerts(request.user, data.get("store"))
+                                       if result is not None and result.ok else None)
+        return context
 
     def results_context(self, result):
         if result is not None and result.ok:
@@ -88,7 +99,8 @@ class StockMonitorPage(InventoryPage):
     intro = ("Every SKU per store: on hand, reserved, available, reorder point, status, days of cover and the projected "
              "stockout date. Rows change in place as stock moves (repairs, deliveries, counts, transfers); stockout "
              "alerts appear above the figures as they fire. Click a status, a category or a part for its detail.")
-    template_name = "inventory/stock_monitor.html"
+    template_name = "inventory/with_stock_alerts.html"
+    shows_stock_alerts = stock_alerts_first = True
     form_labels = {"status": "Status", "sku": "SKU", "category": "Category", "search": "Search SKU or name",
                    "ordering": "Order by", "limit": "Rows", "offset": "Skip the first"}
     choice_labels = {"ordering": {"urgency": "Urgency (out, critical, low first)", "sku": "SKU",
@@ -102,13 +114,16 @@ class StockMonitorPage(InventoryPage):
         Kpi("status_counts.ok", "OK", "int", note="between reorder point and maximum"),
     )
     charts = (
+        # RealTimeCharts: a stock event moves a line between status bars and resizes its part's bars at once
+        # (reducers stock_status and stock_levels in static/js/charts.js); the results re-read reconciles.
         Chart.bar("display.status_rows", "label", "count", "SKU lines by status", label="SKU lines", y_fmt="int", height=260,
-                  drill=Link("inventory:stock-monitor", query={"status": "{status}", "store": "{page_store}"}, optional=("store",))),
+                  drill=Link("inventory:stock-monitor", query={"status": "{status}", "store": "{page_store}"}, optional=("store",)),
+                  live="stock_status"),
         Chart("bar", "Available against reorder point, most urgent lines", (
             Series("display.urgent", "label", "available", "Available"),
-            Series("display.urgent", "label", "reorder_point", "Reorder point"),
-        ), orientation="h", y_fmt="int", height=380, drill=sku_link(),
-            note="Click a part for its projected stock path and deliveries."),
+            Series("display.urgent", "label", "reorder_point", "Reorder point", mode="markers"),
+        ), orientation="h", y_fmt="int", height=380, drill=sku_link(), live="stock_levels",
+            note="Bars: units available; diamonds: the reorder point. Click a part for its projected stock path and deliveries."),
     )
     tables = (
         Table("display.results", "Stock by SKU and store", (
@@ -143,11 +158,6 @@ class StockMonitorPage(InventoryPage):
             "urgent": [{**r, "label": _label(r)} for r in urgent],
         }}
 
-    def context(self, request, data, result):
-        context = super().context(request, data, result)
-        context["stock_alerts"] = stock_alerts(request.user, data.get("store")) if result is not None and result.ok else None
-        return context
-
     def is_empty(self, body):
         return not body.get("results")  # subscriptions skip a report with no line matching its filters
 
@@ -171,6 +181,8 @@ def stock_alerts(user, store_code, limit=8):
 class OverviewPage(InventoryPage):
     api_view = api.OverviewView
     slug, title = "overview", "Inventory overview"
+    template_name = "inventory/with_stock_alerts.html"
+    shows_stock_alerts = True
     intro = ("The stock of your stores at a glance: value at cost, SKU lines by status, open purchase orders, turnover and "
              "days of cover, and the most urgent stock alerts. Click a store or a status for the lines behind it.")
     kpis = (
@@ -230,6 +242,8 @@ class ReorderPage(InventoryPage):
     api_view = api.ReorderSuggestionsView
     method = "POST"
     slug, title = "reorder", "Automated Reorder System"
+    template_name = "inventory/with_stock_alerts.html"
+    shows_stock_alerts = True
     intro = ("What to order now under the recommended policy: reorder point (lead-time demand + safety stock at the service "
              "level), EOQ order quantity rounded to MOQ and packs, the cheapest supplier by total cost, and a transfer from "
              "another branch before buying. Managers draft purchase orders for everything short in one click (grouped by "

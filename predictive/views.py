@@ -71,12 +71,44 @@ class PredictivePage(AnalyticsPage):
     panel = "predictive"
     method = "POST"
     optional_charts = ()  # titles of charts hidden on screen when they have no points for the settings
+    template_name = "predictive/page.html"
 
     def results_context(self, result):
         context = super().results_context(result)
         if context.get("charts"):
             context["charts"] = [c for c in context["charts"] if not (c["empty"] and c["title"] in self.optional_charts)]
         return context
+
+    def context(self, request, data, result):
+        # PredictiveInsights under the figures: the registry models this answer was served from, with their
+        # backtest metrics, and the progress of a training run if one is going (live training_progress).
+        context = super().context(request, data, result)
+        if context.get("body") is not None:
+            context["page_models"] = models_shown(result.body)
+            context["training_run"] = running_training()
+        return context
+
+
+def models_shown(body):
+    """The model blocks of an answer that come from the registry (a name and a version or training time):
+    the page's own `model`, and one per metric for answers that serve several (business metrics)."""
+    found = []
+    model = body.get("model")
+    if isinstance(model, dict) and (model.get("version") or model.get("trained_at")):
+        found.append(model)
+    for metric, answer in (body.get("metrics") or {}).items() if isinstance(body.get("metrics"), dict) else ():
+        block = answer.get("model") if isinstance(answer, dict) else None
+        if isinstance(block, dict) and (block.get("version") or block.get("trained_at")):
+            found.append({**block, "name": f"{METRIC_LABELS.get(metric, humanize_key(metric))} · {block.get('name') or 'model'}"})
+    return [_readable_model(m) for m in found]
+
+
+def running_training():
+    """The training run in progress as the PredictiveInsights bar shows it, or None."""
+    from .models import TrainingRun
+
+    run = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).order_by("-started_at").first()
+    return {"done_steps": run.done_steps, "total_steps": run.total_steps, "current_step": run.current_step} if run else None
 
 
 # --- Cost Optimization ---------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ def serialize_alert(alert):
         "subject_type": alert.subject_type,
         "subject_id": alert.subject_id,
         "fired_at": alert.fired_at.isoformat(),
+        "delivered_at": alert.delivered_at.isoformat() if alert.delivered_at else None,
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
         "resolved_at": alert.resolved_at.isoformat() if alert.resolved_at else None,
         "snoozed_until": alert.snoozed_until.isoformat() if alert.snoozed_until else None,
@@ -79,11 +80,17 @@ def raise_alert(*, kind, dedup_key, title, store=None, severity=Alert.Severity.W
         store = Store.objects.get(pk=store)
     existing = Alert.objects.filter(dedup_key=dedup_key).exclude(state=Alert.State.RESOLVED).first()
     if existing:
+        # The condition is seen again: its words follow the latest figures ("runs out on 3 Dec", not the date
+        # of the first sighting), so the inbox, the bell and the catch-up never show a stale title.
+        before = (existing.title, existing.severity, existing.message)
         existing.last_seen_at = now
+        existing.title = title[:200]
         existing.severity = severity
         existing.message = message or existing.message
         existing.data = data if data is not None else existing.data
-        existing.save(update_fields=["last_seen_at", "severity", "message", "data"])
+        existing.save(update_fields=["last_seen_at", "title", "severity", "message", "data"])
+        if (existing.title, existing.severity, existing.message) != before:
+            bump_on_commit("alerts")  # cached pages listing alerts show the new words
         return existing, False
     try:
         with transaction.atomic():
@@ -135,9 +142,31 @@ def snooze(alert, user, until):
     return alert
 
 
-def release_held_alerts(now=None):
-    """Deliver alerts held back while their store was closed, now that it is open. Returns how many."""
+def wake_snoozed_alerts(now=None):
+    """Alerts still firing whose snooze has ended are due again: they go back to the delivery queue, so the
+    next delivery (at once, or when the store opens) notifies the browsers as a new alert would.
+    Returns how many woke."""
+    from . import audit
+
     now = now or timezone.now()
+    woken = 0
+    for alert in Alert.objects.filter(state=Alert.State.FIRING, snoozed_until__isnull=False, snoozed_until__lte=now):
+        ended = alert.snoozed_until
+        alert.snoozed_until = None
+        alert.delivered_at = None
+        alert.save(update_fields=["snoozed_until", "delivered_at"])
+        audit.record(None, "alert.snooze_ended", alert, changes={"until": ended.isoformat()})
+        woken += 1
+    if woken:
+        bump_on_commit("alerts")
+    return woken
+
+
+def release_held_alerts(now=None):
+    """Deliver alerts held back while their store was closed, now that it is open, and alerts whose snooze
+    has ended (wake_snoozed_alerts). Periodic job, every minute. Returns how many were delivered."""
+    now = now or timezone.now()
+    wake_snoozed_alerts(now)
     released = 0
     held = Alert.objects.filter(delivered_at__isnull=True).exclude(state=Alert.State.RESOLVED).select_related("store")
     for alert in held:

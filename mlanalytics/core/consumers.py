@@ -3,15 +3,20 @@
 Session-authenticated (the dashboards' login), origin-checked by the ASGI router, and scoped: a
 user joins the groups of the stores they may see (optionally narrowed by `?stores=LON1,MAN1`).
 The browser sends {"type": "catch_up", "since_alert_id": N, "since": "<sent_at of the last event it
-saw>"} after a reconnect to receive the alerts it missed: those with a higher id, and those delivered
-after `since` (an alert held by a store's mute timing keeps its older id but is delivered later).
-Every event carries `sent_at` (server clock at publish) so the browser can measure live latency.
+saw>"} after every (re)connect to receive the alerts it missed: those with a higher id, and those
+delivered after `since` (an alert held by a store's mute timing, or woken at the end of a snooze, keeps
+its older id but is delivered later). On the first connect the page sends the last alert id and the
+time it was rendered, so alerts released between rendering and connecting are not missed. Only alerts
+still firing and not snoozed are returned: one acknowledged or snoozed meanwhile is not news.
+Every event carries `sent_at` (server clock just after the commit) so the browser can measure
+commit-to-browser latency.
 """
 from datetime import datetime
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.utils import timezone
 
 from . import live
 
@@ -30,7 +35,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
-        await self.send_json({"event": "hello", "payload": {"stores": [s["code"] for s in self.stores], "role": self.role}})
+        # The layer tells a benchmark (and an operator) whether events from other processes can arrive:
+        # the in-memory layer carries only what this server process publishes.
+        layer = "in-memory" if self.channel_layer.__class__.__name__ == "InMemoryChannelLayer" else "redis"
+        await self.send_json({"event": "hello", "payload": {"stores": [s["code"] for s in self.stores], "role": self.role,
+                                                             "channel_layer": layer}})
 
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
@@ -90,8 +99,9 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if since_time is not None:
             missed |= Q(delivered_at__gt=since_time)
         alerts = (
-            Alert.objects.filter(missed, Q(store_id__in=ids) | Q(store__isnull=True), delivered_at__isnull=False)
-            .exclude(state=Alert.State.RESOLVED)
+            Alert.objects.filter(missed, Q(store_id__in=ids) | Q(store__isnull=True), delivered_at__isnull=False,
+                                 state=Alert.State.FIRING)
+            .exclude(snoozed_until__gt=timezone.now())
             .select_related("store")
             .order_by("id")[:200]
         )

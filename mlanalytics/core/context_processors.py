@@ -1,5 +1,8 @@
 """Template context every page needs: the user's role, stores, the chosen store, the navigation
 and the alert bell."""
+from django.utils import timezone
+
+from .models import Alert
 from .navigation import menu_for
 from .pages import SESSION_STORE_KEY
 from .roles import ACKNOWLEDGE_ALERTS, ALL_CAPABILITIES, has_capability, role_of
@@ -26,16 +29,18 @@ def navigation(request):
         "covered_stores": covered,
         "can": {cap: has_capability(user, cap) for cap in ALL_CAPABILITIES},
         "menu": menu_for(user, request.path),
+        # The first catch-up after the socket opens asks for alerts newer than these (the highest alert id and
+        # the time the page was rendered), so an alert raised or released in between is not missed.
         "live_config": {
             "url": "/ws/live/" + (f"?stores={chosen.code}" if chosen else ""),
             "role": role_of(user),
             "stores": [s.code for s in covered],
+            "last_alert_id": Alert.objects.order_by("-id").values_list("id", flat=True).first() or 0,
+            "rendered_at": timezone.now().isoformat(),
         },
     }
     if has_capability(user, ACKNOWLEDGE_ALERTS):
         from .alerts_api import unread_summary
 
-        bell = unread_summary(user, covered)
-        context["bell"] = bell
-        context["live_config"]["last_alert_id"] = bell["last_id"]
+        context["bell"] = unread_summary(user, covered)
     return context

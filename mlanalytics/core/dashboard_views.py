@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from . import alerts_api, selectors
 from .api_views import TicketIntakeView
 from .context_processors import current_stores
+from .formatting import format_value
 from .models import Alert, ReportSubscription
 from .navigation import find_view
 from .pages import PAGES, SESSION_STORE_KEY, AnalyticsPage, Chart, Column, Insight, Kpi, Link, Series, Table, page_for
@@ -37,7 +38,7 @@ def _current_models():
     try:
         from predictive.models import TrainedModel, TrainingRun
     except ImportError:  # the predictive app is always installed; kept defensive for partial deployments
-        return [], None
+        return [], None, 0
     current = TrainedModel.objects.filter(is_current=True, status=TrainedModel.Status.READY)
     models = [
         {"name": f"{m.kind.replace('_', ' ')} · {m.scope.replace('|', ', ')}", "version": m.version, "method": m.method, "trained_at": m.trained_at.isoformat(),
@@ -152,7 +153,8 @@ class TicketIntakePage(AnalyticsPage):
     )
     charts = (
         Chart("timeseries", "Tickets received per day", (
-            Series("daily", "date", "expected", "Expected (same weekday)", lower="lower", upper="upper"),
+            Series("daily", "date", "expected", "Expected (same weekday)", lower="lower", upper="upper",
+                   band="95 % band (mean ± 1.96 sd)"),
             Series("daily", "date", "received", "Received", mode="lines+markers"),
         ), y_label="Tickets", y_fmt="int"),
         Chart.bar("by_store", "store", "received", "Tickets by store", label="Tickets", y_fmt="int",
@@ -172,6 +174,7 @@ class TicketIntakePage(AnalyticsPage):
         ), key=("date",), pdf_rows=62),
     )
     empty_text = "No tickets were received in this window. Pick a longer window or another store."
+    period_window = {"days": "days", "end": "end"}  # a subscription's period sets the days shown
 
     def is_empty(self, body):
         return not body["summary"]["received"]  # a row of zero days is still nothing to report
@@ -246,14 +249,44 @@ def alert_action(request, pk, action):
 # --- Report subscriptions ---------------------------------------------------------------------------
 
 
-def subscribable_pages(user):
-    """(url_name, title) of the declared pages this user may open and download."""
+def _required_params(page_cls):
+    """Request fields the page cannot be computed without (no default), other than the store: a view that
+    needs one (e.g. the Communication Manager's event) is subscribable only with it in its settings."""
+    from .pages import request_fields
+
+    return [name for name, f in request_fields(page_cls.api_view).items()
+            if f.required and name != "store" and name not in page_cls.form_exclude]
+
+
+def subscribable_pages(user, params=None, view=""):
+    """(url_name, title) of the declared pages this user may open and download, and can compute unattended:
+    those needing a parameter without a default appear only when `params` (from "Subscribe to this view"
+    on `view`) carry it."""
     page_for("")  # make sure every app's pages are declared
-    return sorted(
-        ((name, cls.title) for name, cls in PAGES.items()
-         if not cls.required_capability() or has_capability(user, cls.required_capability())),
-        key=lambda item: item[1],
-    )
+    pages = []
+    for name, cls in PAGES.items():
+        if cls.required_capability() and not has_capability(user, cls.required_capability()):
+            continue
+        carried = params if name == view else {}
+        if any(field not in (carried or {}) for field in _required_params(cls)):
+            continue
+        pages.append((name, cls.title))
+    return sorted(pages, key=lambda item: item[1])
+
+
+def carried_params(page_cls, query):
+    """The settings a "Subscribe to this view" link carries (the page's query string), as the page's form
+    reads them, without the store (a field of its own) and the window the period sets."""
+    from django.http import QueryDict
+
+    from .pages import query_data
+
+    if page_cls is None or not query:
+        return {}
+    data = query_data(page_cls.api_view, QueryDict(query), exclude=page_cls.form_exclude)
+    for name in ("store", *page_cls.period_window):
+        data.pop(name, None)
+    return data
 
 
 class SubscriptionForm(forms.Form):
@@ -262,17 +295,44 @@ class SubscriptionForm(forms.Form):
     period = forms.ChoiceField(choices=ReportSubscription.Period.choices)
     format = forms.ChoiceField(choices=ReportSubscription.Format.choices)
     skip_when_empty = forms.BooleanField(required=False, initial=True, label="Skip sending when there is nothing to report")
+    params = forms.CharField(required=False, widget=forms.HiddenInput)  # the view's settings, as a query string
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
-        self.fields["view"].choices = subscribable_pages(user)
+        source = self.data if self.is_bound else self.initial
+        self.carried_view = source.get("view", "")
+        self.carried_query = source.get("params", "") or ""
+        page_cls = page_for(self.carried_view) if self.carried_view else None
+        self.carried = carried_params(page_cls, self.carried_query)
+        self.fields["view"].choices = subscribable_pages(user, self.carried, self.carried_view)
         self.fields["store"].choices = [("", "All my stores")] + [(s.code, f"{s.code} · {s.name}") for s in allowed_stores(user)]
+
+    def carried_settings(self):
+        """The carried settings in words for the form ("Status: low, critical · Rows: 500")."""
+        from .formatting import humanize_key
+
+        page_cls = page_for(self.carried_view)
+        labels = getattr(page_cls, "form_labels", {}) if page_cls else {}
+        return " · ".join(f"{labels.get(k) or humanize_key(k)}: {', '.join(map(str, v)) if isinstance(v, list) else v}"
+                          for k, v in self.carried.items())
 
     def clean(self):
         data = super().clean()
         store = allowed_stores(self.user).filter(code=data.get("store")).first() if data.get("store") else None
         data["store_obj"] = store
+        # The carried settings belong to the view they came from; another view starts from its defaults.
+        data["params_obj"] = self.carried if data.get("view") == self.carried_view else {}
+        page_cls = page_for(data.get("view")) if data.get("view") else None
+        if page_cls is not None and data["params_obj"]:
+            from rest_framework import serializers as drf_serializers
+
+            check = page_cls.api_view.request_serializer(data={**data["params_obj"], **({"store": store.code} if store else {})})
+            try:
+                check.is_valid(raise_exception=True)
+            except drf_serializers.ValidationError:
+                raise forms.ValidationError("The view's settings are no longer valid: open the view again, correct them and "
+                                            "use “Subscribe to this view”.")
         if ReportSubscription.objects.filter(user=self.user, view=data.get("view"), store=store,
                                              period=data.get("period"), format=data.get("format")).exists():
             raise forms.ValidationError("You already subscribe to this report for this store, period and format.")
@@ -284,28 +344,55 @@ class SubscriptionForm(forms.Form):
 @login_required
 def subscriptions(request):
     _require(request, SUBSCRIBE_REPORTS)
-    form = SubscriptionForm(request.POST or None, user=request.user)
+    initial = {}
+    if request.method != "POST" and request.GET.get("view"):  # from a page's "Subscribe to this view"
+        from django.http import QueryDict
+
+        carried = QueryDict(request.GET.get("params", ""))
+        initial = {"view": request.GET["view"], "params": request.GET.get("params", ""),
+                   "store": carried.get("store") or (request.session.get(SESSION_STORE_KEY) or "")}
+    form = SubscriptionForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         sub = ReportSubscription.objects.create(
             user=request.user, view=form.cleaned_data["view"], store=form.cleaned_data["store_obj"],
+            params=form.cleaned_data["params_obj"],
             period=form.cleaned_data["period"], format=form.cleaned_data["format"],
             skip_when_empty=form.cleaned_data["skip_when_empty"],
         )
         from . import audit
 
         audit.record(request.user, "subscription.create", sub)
-        messages.success(request, "Subscribed. The first report goes out at the next scheduled run (within 15 minutes).")
+        messages.success(request, "Subscribed. The first report goes out at the next scheduled run (within 5 minutes "
+                                  "once its period has begun); “Send now” sends one at once.")
         return redirect("dashboard-subscriptions")
+    from mlanalytics.exports.subscriptions import describe_period_window
+
     titles = dict(subscribable_pages(request.user))
-    subs = [{"sub": s, "title": titles.get(s.view, s.view)} for s in request.user.report_subscriptions.select_related("store")]
-    return render(request, "dashboard/subscriptions.html", {"form": form, "subs": subs})
+    subs = []
+    for s in request.user.report_subscriptions.select_related("store"):
+        page_cls = page_for(s.view)
+        subs.append({"sub": s, "title": titles.get(s.view) or (page_cls.title if page_cls else s.view),
+                     "settings": "; ".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in (s.params or {}).items()),
+                     "window": describe_period_window(page_cls, s.period) if page_cls else "",
+                     "sending": s.last_status.startswith("queued")})
+    windows = sorted({cls.title for _, cls in PAGES.items() if cls.period_window})
+    return render(request, "dashboard/subscriptions.html", {"form": form, "subs": subs, "windowed_titles": windows})
 
 
 @login_required
-@require_POST
 def subscription_action(request, pk, action):
     _require(request, SUBSCRIBE_REPORTS)
     sub = get_object_or_404(ReportSubscription, pk=pk, user=request.user)
+    if action == "status":  # polled by the page while a "Send now" is in the queue
+        from django.http import JsonResponse
+
+        return JsonResponse({"status": sub.last_status, "sending": sub.last_status.startswith("queued"),
+                             "last_sent_at": sub.last_sent_at.isoformat() if sub.last_sent_at else None,
+                             "last_sent_text": format_value(sub.last_sent_at, "datetime")})
+    if request.method != "POST":
+        from django.http import HttpResponseNotAllowed
+
+        return HttpResponseNotAllowed(["POST"])
     from . import audit
 
     if action == "delete":
@@ -318,10 +405,14 @@ def subscription_action(request, pk, action):
         audit.record(request.user, "subscription.toggle", sub, changes={"is_active": sub.is_active})
         messages.success(request, "Subscription " + ("resumed." if sub.is_active else "paused."))
     elif action == "send":
-        from mlanalytics.exports.subscriptions import send_subscription
+        from . import jobs
 
-        outcome = send_subscription(sub, force=True)
-        messages.success(request, f"Sent now: {outcome}.")
+        # Rendering a PDF can take a while: the job runs in the background and the status column follows it.
+        sub.last_status = f"queued {format_value(timezone.now(), 'datetime')}: preparing and emailing the report"
+        sub.save(update_fields=["last_status"])
+        jobs.enqueue("mlanalytics.exports.subscriptions.send_subscription_now", sub.pk)
+        audit.record(request.user, "subscription.send_now", sub)
+        messages.success(request, "Queued: the report is being prepared and emailed. Its status below changes when it has gone.")
     else:
         raise Http404("Unknown action.")
     return redirect("dashboard-subscriptions")

@@ -33,6 +33,9 @@ def publish(event, payload, store_id=None, *, audience_roles=None):
     """Send `event` with `payload` to the store's subscribers once the current transaction commits.
 
     `audience_roles` limits delivery to users of those roles (None: everyone who sees the store).
+    `sent_at` is stamped in the on-commit callback, right after the commit and before the channel layer,
+    so receipt − sent_at in the browser is the commit-to-browser latency (not the time the transaction
+    took after the change was published).
     """
     message = {
         "type": "live.event",
@@ -40,7 +43,10 @@ def publish(event, payload, store_id=None, *, audience_roles=None):
         "store_id": store_id,
         "payload": payload,
         "audience_roles": list(audience_roles) if audience_roles else None,
-        "sent_at": timezone.now().isoformat(),
     }
     group = store_group(store_id) if store_id is not None else GLOBAL_GROUP
-    transaction.on_commit(lambda: _send(group, message))
+
+    def send_after_commit():
+        _send(group, {**message, "sent_at": timezone.now().isoformat()})
+
+    transaction.on_commit(send_after_commit)

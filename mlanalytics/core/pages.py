@@ -36,7 +36,7 @@ from rest_framework.request import Request
 
 from .errors import DomainError, ModelNotReady
 from .formatting import D3_FORMATS, format_value, humanize_key, metric_format
-from .roles import DOWNLOAD_REPORTS, has_capability
+from .roles import DOWNLOAD_REPORTS, SUBSCRIBE_REPORTS, has_capability
 from .scoping import allowed_stores
 
 SESSION_STORE_KEY = "dashboard_store"
@@ -149,6 +149,11 @@ class Table:
     # Where the row buttons go: after this many columns (e.g. 2: right after the columns naming the row, so a
     # to-do list wider than the screen shows its buttons without scrolling); -1: the last column.
     actions_after: int = -1
+    # A row whose value at `row_flag` (a dotted key) is true is highlighted (class "row-flagged") and, so the
+    # flag is not told by colour alone, its first cell starts with a badge saying `row_flag_label`
+    # (e.g. row_flag="out_of_control", row_flag_label="Out of control").
+    row_flag: str = ""
+    row_flag_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -180,7 +185,10 @@ class Series:
     mode: str = ""  # line | bar | markers | lines+markers (default by chart kind)
     group: str = ""
     text: str = ""
-    band: str = ""  # legend label of the lower/upper band; "{field}" filled from the response (default "<label> 95 % band")
+    # Legend label of the lower/upper band, as the declaration states its level ("{field}" filled from the
+    # response, e.g. "{interval} % prediction interval"); without one the legend says "<label> band" and
+    # claims no level it does not know.
+    band: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +196,7 @@ class Chart:
     """A chart drawn client-side by static/js/charts.js (and as SVG by the PDF export).
 
     kind: timeseries | bar | heatmap | scatter. A click on a point opens `drill` filled from its row.
+    A series' `mode` is honoured by every kind: in a bar chart "markers" draws points, "lines" a line.
     """
 
     kind: str
@@ -274,6 +283,7 @@ class EndpointResult:
     status: int = 200
     not_ready: bool = False
     seconds: float = 0.0
+    cache: str = ""  # the endpoint's X-Cache: hit | miss | none (not cacheable)
 
     @property
     def ok(self):
@@ -309,6 +319,7 @@ def run_endpoint(api_view, request, data, method="GET"):
         response = view.handle(drf_request, data)
         result.body = response.data
         result.status = response.status_code
+        result.cache = response.headers.get("X-Cache", "")
     except drf_exceptions.ValidationError as exc:
         result.errors, result.status = _messages(exc.detail), 400
         result.message = "Please correct the fields marked below."
@@ -480,6 +491,7 @@ def prepare_table(table, body, limit=None, user=None):
         prepared.append({
             "key": "|".join(str(resolve_path(row, k, "")) for k in table.key) if table.key else "",
             "cells": cells, "row": row, "actions": actions,
+            "flagged": bool(resolve_path(row, table.row_flag)) if table.row_flag else False,
         })
     return {"spec": table, "rows": prepared, "total": len(rows), "shown": len(shown),
             "all_rows": rows}
@@ -547,7 +559,8 @@ def prepare_chart(chart, body, index=0):
                 "upper": [_number_or_none(v) for v in _column(group_rows, series.upper)] if series.upper else None,
                 "text": [str(v) for v in _column(group_rows, series.text)] if series.text else None,
                 "mode": series.mode,
-                "band_label": _fill(series.band, body) if series.band else None,
+                "field": series.y,  # the response field drawn, for live reducers that take it from events
+                "band_label": (_fill(series.band, body) if series.band else f"{label} band") if series.lower else None,
                 "links": [chart.drill.for_row(r, template) for r in group_rows] if chart.drill else None,
             })
             if group_rows:
@@ -660,7 +673,11 @@ class AnalyticsPage(View):
     form_exclude = ()  # serializer fields that are action flags, not form inputs
     form_labels = {}
     choice_labels = {}  # form field -> {choice value: label}
-    refresh_on = ()  # live events after which the results are re-fetched (debounced)
+    refresh_on = ()  # live events after which the results are re-fetched (throttled)
+    # Report subscriptions: parameters that follow the subscription's period (daily: yesterday, weekly: the 7
+    # days to yesterday, monthly: last month), name -> "days" | "weeks" | "end" | "start", e.g.
+    # {"days": "days", "end": "end"}; clamped to the field's limits (mlanalytics.exports.subscriptions).
+    period_window = {}
     empty_text = "There is nothing to show for these settings yet."
     extra_template = ""  # an optional partial rendered under the results (page-specific controls)
     template_name = "dashboard/analytics_page.html"
@@ -710,9 +727,18 @@ class AnalyticsPage(View):
         if self.export:
             return self.export_response(request, fmt, data, result)
         if request.GET.get("fragment") == "results":
-            return HttpResponse(render_to_string("dashboard/_results.html", self.context(request, data, result), request))
-        status = result.status if result is not None and result.status in (400, 403, 404, 409) else 200
-        return render(request, self.template_name, self.context(request, data, result), status=status)
+            response = HttpResponse(render_to_string("dashboard/_results.html", self.context(request, data, result), request))
+        else:
+            status = result.status if result is not None and result.status in (400, 403, 404, 409) else 200
+            response = render(request, self.template_name, self.context(request, data, result), status=status)
+        return self.with_timing(response, result)
+
+    @staticmethod
+    def with_timing(response, result):
+        """Server-Timing `compute`: the endpoint's share of the response and whether its cache answered."""
+        if result is not None:
+            response.headers["Server-Timing"] = f'compute;dur={result.seconds * 1000:.1f};desc="{result.cache or "none"}"'
+        return response
 
     def post(self, request, fmt=None):
         action = next((a for a in self.actions if a.name == request.POST.get("action")), None)
@@ -724,7 +750,7 @@ class AnalyticsPage(View):
         result = run_endpoint(self.api_view, request, data, "POST")
         context = self.context(request, data, result)
         context["action_done"] = action if result.ok else None
-        return render(request, self.template_name, context, status=200 if result.ok else result.status)
+        return self.with_timing(render(request, self.template_name, context, status=200 if result.ok else result.status), result)
 
     def _param_keys(self, querydict):
         names = set(request_fields(self.api_view)) - set(self.form_exclude)
@@ -784,8 +810,14 @@ class AnalyticsPage(View):
                     export_links.append({"fmt": fmt, "label": label, "url": f"{url}?{query}" if query else url})
                 except NoReverseMatch:
                     pass
+        subscribe_url = ""
+        if has_capability(request.user, SUBSCRIBE_REPORTS):
+            try:  # "Subscribe to this view": the subscription form with this page and its current settings
+                subscribe_url = reverse("dashboard-subscriptions") + "?" + urlencode({"view": self.url_name, "params": query})
+            except NoReverseMatch:
+                pass
         return {
-            "page": self, "panel": panel, "dash_view": view,
+            "page": self, "panel": panel, "dash_view": view, "subscribe_url": subscribe_url,
             "tabs": [{"label": ref.label, "url": url, "active": ref.url_name == self.url_name}
                      for ref, url in view.available_pages()] if view else [],
             "form_fields": build_form(self.api_view, data, errors, request.user, self.form_exclude, self.form_labels,

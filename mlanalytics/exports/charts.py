@@ -93,13 +93,23 @@ def _lines(ax, spec):
         color = PALETTE[i % len(PALETTE)]
         if series.get("lower") and series.get("upper"):
             ax.fill_between(xs, _num(series["lower"]), _num(series["upper"]), color=BLUE, alpha=0.55, linewidth=0,
-                            label=series.get("band_label") or f"{series['label']} 95 % band")
-        mode = series.get("mode") or "lines"
-        style = "-o" if "markers" in mode and "lines" in mode else ("o" if mode == "markers" else "-")
-        ax.plot(xs, _num(series["y"]), style, color=color, markersize=2.5, linewidth=1.3, label=series["label"])
+                            label=series.get("band_label") or f"{series['label']} band")
+        # As on screen: a scatter chart (e.g. ADI against CV²) is points unless its series says otherwise.
+        mode = series.get("mode") or ("markers" if spec["kind"] == "scatter" else "lines")
+        style, size = _style(mode)
+        ax.plot(xs, _num(series["y"]), style, color=color, markersize=size, linewidth=1.3, label=series["label"])
     if len(spec["series"]) > 1 or any(s.get("lower") for s in spec["series"]):
         ax.legend(frameon=False, fontsize=7, loc="upper left")
     ax.figure.autofmt_xdate() if _dates(spec["series"][0]["x"]) else None
+
+
+def _style(mode, marker="o"):
+    """A matplotlib format string and marker size for a series mode (markers | lines | lines+markers)."""
+    if mode == "markers":
+        return marker, 4.0
+    if "markers" in mode:
+        return f"-{marker}", 2.5
+    return "-", 2.5
 
 
 def _bars(ax, spec):
@@ -109,18 +119,22 @@ def _bars(ax, spec):
         for x in s["x"]:
             if x not in categories:
                 categories.append(x)
-    n = len(series)
+    bar_series = [s for s in series if (s.get("mode") or "bar") == "bar"]
+    n = max(1, len(bar_series))
     width = 0.8 / (1 if spec.get("stacked") else n)
     bottom = [0.0] * len(categories)
     horizontal = spec.get("orientation") == "h"
     for i, s in enumerate(series):
         values = dict(zip(s["x"], _num(s["y"])))
         heights = [values.get(c, 0) or 0 for c in categories]
-        positions = [j + (0 if spec.get("stacked") else (i - (n - 1) / 2) * width) for j in range(len(categories))]
+        slot = bar_series.index(s) if s in bar_series else 0
+        positions = [j + (0 if spec.get("stacked") else (slot - (n - 1) / 2) * width) for j in range(len(categories))]
         color = PALETTE[i % len(PALETTE)]
-        if (s.get("mode") or "bar") != "bar":
-            (ax.plot(heights, positions, "-", color=color, label=s["label"]) if horizontal
-             else ax.plot(positions, heights, "-", color=color, label=s["label"]))
+        if (s.get("mode") or "bar") != "bar":  # a reference over the bars, drawn as declared (points and/or a line)
+            style, size = _style(s["mode"], marker="D")
+            centres = list(range(len(categories)))
+            (ax.plot(heights, centres, style, color=GREY, markersize=size, label=s["label"]) if horizontal
+             else ax.plot(centres, heights, style, color=GREY, markersize=size, label=s["label"]))
             continue
         if horizontal:
             ax.barh(positions, heights, height=width, left=bottom if spec.get("stacked") else None, color=color, label=s["label"])
@@ -135,7 +149,7 @@ def _bars(ax, spec):
         ax.invert_yaxis()
     else:
         ax.set_xticks(list(ticks), labels, rotation=45 if len(categories) > 8 else 0, ha="right" if len(categories) > 8 else "center")
-    if n > 1:
+    if len(series) > 1:
         ax.legend(frameon=False, fontsize=7)
 
 

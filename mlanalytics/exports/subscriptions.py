@@ -2,8 +2,13 @@
 
 A subscription is due once per period, from 07:00 local time: daily every day, weekly on Mondays,
 monthly on the 1st. The report is computed as the subscriber at send time, so a changed role or
-store access applies at once. `send_due_reports` is a periodic job (core AppConfig.ready)."""
+store access applies at once. `send_due_reports` is a periodic job (core AppConfig.ready).
+
+The period also sets the data window of pages that declare one (`AnalyticsPage.period_window`): a
+daily report covers yesterday, a weekly one the 7 days to yesterday, a monthly one the previous
+calendar month, each clamped to what the endpoint accepts (ticket intake needs at least 7 days)."""
 import logging
+import math
 from datetime import datetime, time as dtime, timedelta
 
 from django.conf import settings
@@ -37,6 +42,58 @@ def period_start(period, now):
     return start
 
 
+def period_window(period, now):
+    """(first day, last day) a report of this period covers when sent at `now`: the last complete day,
+    the 7 days to yesterday, or the previous calendar month."""
+    yesterday = timezone.localtime(now).date() - timedelta(days=1)
+    if period == ReportSubscription.Period.MONTHLY:
+        last = timezone.localtime(now).date().replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last
+    if period == ReportSubscription.Period.WEEKLY:
+        return yesterday - timedelta(days=6), yesterday
+    return yesterday, yesterday
+
+
+def _clamped(field, value):
+    low, high = getattr(field, "min_value", None), getattr(field, "max_value", None)
+    if low is not None:
+        value = max(low, value)
+    if high is not None:
+        value = min(high, value)
+    return value
+
+
+def window_params(page_cls, period, now):
+    """The page's window parameters for the period (see period_window), as the endpoint accepts them."""
+    from mlanalytics.core.pages import request_fields
+
+    declared = getattr(page_cls, "period_window", None) or {}
+    if not declared:
+        return {}
+    fields = request_fields(page_cls.api_view)
+    first, last = period_window(period, now)
+    days = (last - first).days + 1
+    params = {}
+    for name, unit in declared.items():
+        if unit == "end":
+            params[name] = last.isoformat()
+        elif unit == "start":
+            params[name] = first.isoformat()
+        elif unit == "days":
+            params[name] = _clamped(fields.get(name), days)
+        elif unit == "weeks":
+            params[name] = _clamped(fields.get(name), math.ceil(days / 7))
+    return params
+
+
+def describe_period_window(page_cls, period, now=None):
+    """Words for the subscription page: what window a report of this period covers, or "" if the page has none."""
+    params = window_params(page_cls, period, now or timezone.now())
+    if not params:
+        return ""
+    return ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in params.items())
+
+
 def is_due(subscription, now=None):
     now = now or timezone.now()
     start = period_start(subscription.period, now)
@@ -65,7 +122,7 @@ def send_subscription(subscription, now=None, force=False):
     capability = page_cls.required_capability()
     if not has_capability(user, SUBSCRIBE_REPORTS) or (capability and not has_capability(user, capability)):
         return _finish(subscription, "not sent: your role no longer includes this report", now)
-    params = dict(subscription.params or {})
+    params = {**(subscription.params or {}), **window_params(page_cls, subscription.period, now)}
     if subscription.store_id:
         if not allowed_stores(user).filter(pk=subscription.store_id).exists():
             return _finish(subscription, f"not sent: no access to store {subscription.store.code}", now)
@@ -92,6 +149,19 @@ def send_subscription(subscription, now=None, force=False):
     message.attach(filename, content, content_type)
     message.send()
     return _finish(subscription, f"sent {filename}", now)
+
+
+def send_subscription_now(subscription_id):
+    """The "Send now" button's background job (mlanalytics.core.jobs): send one subscription whatever its
+    schedule and empty state; its status says what happened."""
+    subscription = ReportSubscription.objects.select_related("user", "store").filter(pk=subscription_id).first()
+    if subscription is None:
+        return "not sent: the subscription was removed"
+    try:
+        return send_subscription(subscription, force=True)
+    except Exception as exc:  # the status column is where the person looks; the log has the trace
+        log.exception("report subscription %s failed", subscription.pk)
+        return _finish(subscription, f"failed: {exc.__class__.__name__}", timezone.now())
 
 
 def send_due_reports(now=None):

@@ -25,6 +25,15 @@
         var day = /^(\d{4})-(\d{2})-(\d{2})/.exec(String(value));
         return day ? day[3] + " " + MONTHS[Number(day[2]) - 1] + " " + day[1] : String(value);
       }
+      case "datetime": {  // an ISO moment in the shop's time zone, as format_value's "%d %b %Y %H:%M"
+        var moment = new Date(value);
+        if (isNaN(moment)) return String(value);
+        var parts = {};
+        new Intl.DateTimeFormat("en-GB", { timeZone: MLA.timeZone || "Europe/London", year: "numeric", month: "2-digit",
+          day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(moment)
+          .forEach(function (p) { parts[p.type] = p.value; });
+        return parts.day + " " + MONTHS[Number(parts.month) - 1] + " " + parts.year + " " + parts.hour + ":" + parts.minute;
+      }
       default: return String(value);
     }
   };
@@ -46,13 +55,39 @@
     return meta ? meta.getAttribute("content") : "";
   };
 
-  MLA.debounce = function (fn, ms) {
-    var timer = null;
+  /* At most one call every `ms`, leading and trailing: the first event runs at once, a burst runs once
+   * more at its end, and a steady stream still runs every `ms` (a debounce would wait for a quiet gap
+   * that a busy shop never gives, and the page would never refresh). */
+  MLA.throttle = function (fn, ms) {
+    var last = 0, timer = null, pending = null;
+    function run() {
+      timer = null;
+      last = Date.now();
+      var args = pending;
+      pending = null;
+      fn.apply(null, args || []);
+    }
     return function () {
-      var args = arguments;
-      clearTimeout(timer);
-      timer = setTimeout(function () { fn.apply(null, args); }, ms);
+      pending = arguments;
+      if (timer) return;
+      var wait = ms - (Date.now() - last);
+      if (wait <= 0) run();
+      else timer = setTimeout(run, wait);
     };
+  };
+
+  /* A refresh that never overlaps itself: a call while one is running asks for one more run after it. */
+  MLA.serial = function (fn) {
+    var running = false, again = false;
+    function start() {
+      running = true;
+      again = false;
+      Promise.resolve().then(fn).catch(function () {}).then(function () {
+        running = false;
+        if (again) start();
+      });
+    }
+    return function () { if (running) again = true; else start(); };
   };
 
   MLA.getJSON = function (url) {
@@ -175,7 +210,8 @@
         body = JSON.stringify(data);
       }
       if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
-      button.disabled = true;
+      var label = button.textContent.trim();
+      MLA.busy(button);
       fetch(button.dataset.rowAction, {
         method: "POST", credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRFToken": MLA.csrf(), Accept: "application/json" },
@@ -184,7 +220,7 @@
         return r.json().catch(function () { return {}; }).then(function (data) { return { ok: r.ok, data: data }; });
       }).then(function (res) {
         if (res.ok) {
-          MLA.toast({ title: button.textContent.trim() + ": done", severity: "info", timeout: 4000 });
+          MLA.toast({ title: label + ": done", severity: "info", timeout: 4000 });
           if (MLA.refreshResults) MLA.refreshResults();
         } else {
           var msg = res.data.detail || Object.keys(res.data).map(function (k) { return k + ": " + [].concat(res.data[k]).join(" "); }).join("; ");
@@ -192,7 +228,61 @@
         }
       }).catch(function () {
         MLA.toast({ title: "Not done", body: "The server could not be reached. Try again.", severity: "warning" });
-      }).finally(function () { button.disabled = false; });
+      }).finally(function () { MLA.idle(button); });
+    });
+  }
+
+  /* Busy state for every action: the button is disabled and shows a spinner and "Computing…" (or its
+   * data-busy-text) until the answer arrives — a new page for a form, the JSON reply for a row action.
+   * Long computations (a replay, an allocation, a what-if simulation, Apply, Send, Run rules) so
+   * never look ignored, and a second click cannot send the action twice. */
+  MLA.busy = function (button, text) {
+    if (!button || button.dataset.busy === "1") return;
+    button.dataset.busy = "1";
+    button.dataset.idleHtml = button.innerHTML;
+    button.disabled = true;
+    button.setAttribute("aria-busy", "true");
+    button.classList.add("is-busy");
+    button.innerHTML = "";
+    var spinner = document.createElement("span");
+    spinner.className = "spinner";
+    spinner.setAttribute("aria-hidden", "true");
+    button.append(spinner, document.createTextNode(" " + (text || button.dataset.busyText || "Computing…")));
+  };
+
+  MLA.idle = function (button) {
+    if (!button || button.dataset.busy !== "1") return;
+    button.innerHTML = button.dataset.idleHtml;
+    button.disabled = false;
+    button.removeAttribute("aria-busy");
+    button.classList.remove("is-busy");
+    delete button.dataset.busy;
+  };
+
+  function setupBusyForms() {
+    // Bubbling phase: a confirm() answered "Cancel" (capture phase, setupConfirms) has already stopped it.
+    document.addEventListener("submit", function (event) {
+      var form = event.target;
+      if (event.defaultPrevented || form.hasAttribute("data-no-busy")) return;
+      var button = event.submitter || form.querySelector("button[type=submit], button:not([type])");
+      if (!button) return;
+      if (button.dataset.busy === "1") { event.preventDefault(); return; }  // already sent once
+      if (button.name) {  // a disabled button is left out of the form data: carry its name=value over
+        var carry = document.createElement("input");
+        carry.type = "hidden";
+        carry.name = button.name;
+        carry.value = button.value;
+        carry.dataset.busyCarry = "1";
+        form.appendChild(carry);
+      }
+      form.setAttribute("aria-busy", "true");
+      MLA.busy(button);
+    });
+    // Back to a page kept in the browser's cache: its buttons are ready again.
+    window.addEventListener("pageshow", function () {
+      document.querySelectorAll("button[data-busy='1']").forEach(MLA.idle);
+      document.querySelectorAll("[data-busy-carry]").forEach(function (el) { el.remove(); });
+      document.querySelectorAll("form[aria-busy]").forEach(function (f) { f.removeAttribute("aria-busy"); });
     });
   }
 
@@ -252,10 +342,11 @@
     });
   }
 
-  /* KPI tiles whose source is a JSON URL (home): re-read after live events and reconnects. */
-  MLA.refreshKpis = MLA.debounce(function () {
-    document.querySelectorAll("[data-kpi-source]").forEach(function (box) {
-      MLA.getJSON(box.dataset.kpiSource).then(function (data) {
+  /* KPI tiles whose source is a JSON URL (home): re-read after live events and reconnects, at most
+     every 0.6 s however busy the stream, never two reads at once. */
+  MLA.refreshKpis = MLA.throttle(MLA.serial(function () {
+    return Promise.all([].map.call(document.querySelectorAll("[data-kpi-source]"), function (box) {
+      return MLA.getJSON(box.dataset.kpiSource).then(function (data) {
         box.querySelectorAll("[data-kpi]").forEach(function (tile) {
           var value = MLA.path(data, tile.dataset.kpi);
           var el = tile.querySelector("[data-kpi-value]");
@@ -267,21 +358,26 @@
           }
         });
       }).catch(function () { /* keep the figures shown; the next event or reconnect retries */ });
-    });
-  }, 600);
+    }));
+  }), 600);
 
-  /* Analytics pages: re-fetch the server-rendered results (same template) after live events. */
-  MLA.refreshResults = MLA.debounce(function () {
+  /* Analytics pages: re-fetch the server-rendered results (same template) after live events, at most
+     every 1.5 s (the first event at once), never two fetches at once. */
+  MLA.refreshResults = MLA.throttle(MLA.serial(function () {
     var wrap = document.querySelector("[data-results-wrap]");
-    if (!wrap || !wrap.dataset.fragmentUrl) return;
-    fetch(wrap.dataset.fragmentUrl, { credentials: "same-origin" }).then(function (r) {
+    if (!wrap || !wrap.dataset.fragmentUrl) return null;
+    var asked = Date.now();
+    return fetch(wrap.dataset.fragmentUrl, { credentials: "same-origin" }).then(function (r) {
       if (!r.ok) throw new Error("HTTP " + r.status);
       return r.text();
     }).then(function (html) {
       wrap.innerHTML = html;
       if (MLA.charts) MLA.charts.renderAll(wrap);
+      // The server may have rendered these results before a change that reached this page while they were on
+      // their way: rows take those changes again, so a re-read never puts an older figure back.
+      if (MLA.live && MLA.live.replayRowsSince) MLA.live.replayRowsSince(asked);
     }).catch(function () { /* keep the current figures */ });
-  }, 1500);
+  }), 1500);
 
   /* On a phone the figures come first: a page's settings fold away once results are shown,
      unless a field needs attention. The summary line opens them again. */
@@ -295,13 +391,37 @@
     if (!hasErrors && hasResults) details.open = false;
   }
 
+  /* Report subscriptions: while a "Send now" is queued, follow its status until it has gone. */
+  function setupSubscriptionStatus() {
+    document.querySelectorAll("[data-sub-status]").forEach(function (cell) {
+      var row = cell.closest("tr");
+      var tries = 0;
+      function poll() {
+        MLA.getJSON(cell.dataset.subStatus).then(function (data) {
+          cell.querySelector("[data-sub-status-text]").textContent = data.status;
+          if (data.sending && tries++ < 150) { setTimeout(poll, 2000); return; }
+          var spinner = cell.querySelector(".spinner");
+          if (spinner) spinner.remove();
+          var sent = row.querySelector("[data-sub-sent]");
+          if (sent && data.last_sent_text) sent.textContent = data.last_sent_text;
+          var button = row.querySelector("form[action$='/send/'] button");
+          if (button) button.disabled = false;
+          MLA.flash(cell);
+        }).catch(function () { setTimeout(poll, 5000); });
+      }
+      setTimeout(poll, 1000);
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupSubscriptionStatus();
     setupParamDetails();
     setupNav();
     setupStoreSwitch();
     setupBell();
     setupConfirms();
     setupRowActions();
+    setupBusyForms();
     setupExports();
   });
 })();

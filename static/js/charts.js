@@ -24,12 +24,14 @@
     var phone = small();
     return {
       font: { family: FONT, color: GREY, size: phone ? 11 : 12 },
-      margin: { l: phone ? 44 : 56, r: 12, t: 12, b: phone ? 48 : 56 },
+      margin: { l: phone ? 44 : 56, r: 12, t: 12, b: phone ? 40 : 48, autoexpand: true },
       height: spec.height || 320,
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "rgba(0,0,0,0)",
       showlegend: (spec.series || []).length > 1 || (spec.series || []).some(function (s) { return s.lower; }),
-      legend: { orientation: "h", y: -0.22, x: 0 },
+      // Above the plot, left-aligned: the margin grows to fit it (autoexpand), so it never sits on the axis
+      // titles or tick labels below the plot, at any width.
+      legend: { orientation: "h", x: 0, xanchor: "left", y: 1.02, yanchor: "bottom", bgcolor: "rgba(0,0,0,0)" },
       hovermode: "closest",
       // On a phone a drag scrolls the page instead of zooming the chart; taps still drill down.
       dragmode: phone ? false : "zoom",
@@ -50,7 +52,7 @@
           dash = "dot";
           traces.push({ x: s.x, y: s.upper, type: "scatter", mode: "lines", line: { width: 0 }, hoverinfo: "skip", showlegend: false });
           traces.push({ x: s.x, y: s.lower, type: "scatter", mode: "lines", line: { width: 0 }, fill: "tonexty",
-            fillcolor: "rgba(173,216,230,0.55)", name: s.band_label || s.label + " 95 % band", hoverinfo: "skip" });
+            fillcolor: "rgba(173,216,230,0.55)", name: s.band_label || s.label + " band", hoverinfo: "skip" });
         }
         traces.push({ x: s.x, y: s.y, type: "scatter", mode: s.mode || "lines", name: s.label, customdata: s.links,
           line: { color: color, width: 2, dash: dash }, marker: { color: color, size: 5 },
@@ -62,9 +64,13 @@
       var horizontal = spec.orientation === "h";
       var traces = spec.series.map(function (s, i) {
         var color = PALETTE[i % PALETTE.length];
-        if (s.mode && s.mode !== "bar") {
-          return { x: horizontal ? s.y : s.x, y: horizontal ? s.x : s.y, type: "scatter", mode: "lines+markers", name: s.label,
-            line: { color: GREY, width: 2, dash: "dot" }, marker: { size: 4, color: GREY } };
+        if (s.mode && s.mode !== "bar") {  // a reference drawn over the bars, as declared: points, a line or both
+          var mode = s.mode === "line" ? "lines" : s.mode;
+          var markers = mode.indexOf("markers") >= 0;
+          return { x: horizontal ? s.y : s.x, y: horizontal ? s.x : s.y, type: "scatter", mode: mode, name: s.label,
+            customdata: s.links, line: { color: GREY, width: 2, dash: "dot" },
+            marker: { size: markers && mode === "markers" ? 9 : 5, color: GREY, symbol: mode === "markers" ? "diamond" : "circle" },
+            hovertemplate: "%{" + (horizontal ? "y" : "x") + "}: " + hoverValue(spec, horizontal ? "x" : "y") + "<extra>" + s.label + "</extra>" };
         }
         return { x: horizontal ? s.y : s.x, y: horizontal ? s.x : s.y, type: "bar", orientation: horizontal ? "h" : "v",
           name: s.label, customdata: s.links, marker: { color: color },
@@ -162,6 +168,33 @@
       if (index < 0) return false;
       today.y[index] = (today.y[index] || 0) + 1;
       return true;
+    },
+    // Stock monitor, "SKU lines by status": a line that changes status moves from one bar to the other at once
+    // (live.js notes the row's status before the table takes the new one); the results re-read reconciles.
+    stock_status: function (spec, message) {
+      var p = message.payload || {};
+      if (message.event !== "stock" || !p.status || !message.previous_status || p.status === message.previous_status) return false;
+      var series = spec.series[0];
+      var keys = (series.x || []).map(function (x) { return String(x).toLowerCase(); });
+      var from = keys.indexOf(message.previous_status), to = keys.indexOf(p.status);
+      if (from < 0 && to < 0) return false;
+      if (from >= 0) series.y[from] = Math.max(0, (series.y[from] || 0) - 1);
+      if (to >= 0) series.y[to] = (series.y[to] || 0) + 1;
+      return true;
+    },
+    // Bars labelled "SKU · store" take the event's figure for the field each series shows (available,
+    // reorder point): the bar of the part that moved changes height at once.
+    stock_levels: function (spec, message) {
+      var p = message.payload || {};
+      if (message.event !== "stock" || !p.sku) return false;
+      var label = p.sku + " · " + (message.store || p.store);
+      var changed = false;
+      spec.series.forEach(function (s) {
+        if (!s.field || p[s.field] === undefined || p[s.field] === null) return;
+        var index = (s.x || []).indexOf(label);
+        if (index >= 0 && s.y[index] !== p[s.field]) { s.y[index] = p[s.field]; changed = true; }
+      });
+      return changed;
     },
   };
 

@@ -18,8 +18,9 @@
     connected: false,
     everConnected: false,
     attempt: 0,
+    // The first catch-up asks for what came after the page was rendered (alert id and server time).
     lastAlertId: config.last_alert_id || 0,
-    lastSentAt: null,
+    lastSentAt: config.rendered_at || null,
     seenAlerts: new Set(),
     socket: null,
     on: function (event, fn) { (this.handlers[event] = this.handlers[event] || []).push(fn); },
@@ -60,6 +61,7 @@
       });
       return;
     }
+    if (message.event === "hello") live.hello = message.payload;
     dispatch(message);
   }
 
@@ -98,7 +100,7 @@
   var bellList = document.querySelector("[data-bell-list]");
   var inboxUrl = (document.querySelector(".bell-head a") || {}).href || null;
 
-  var refreshBell = MLA.debounce(function () {
+  var refreshBell = MLA.throttle(function () {
     if (!bellCount) return;
     var store = config.url.split("stores=")[1];
     MLA.getJSON("/api/core/alerts/summary/" + (store ? "?store=" + encodeURIComponent(store) : "")).then(function (data) {
@@ -114,9 +116,13 @@
 
   live.on("alert", function (message) {
     var alert = message.payload;
-    if (live.seenAlerts.has(alert.id)) return;
-    live.seenAlerts.add(alert.id);
+    // One notice per delivery: an alert woken at the end of its snooze is delivered (and shown) again.
+    var delivery = alert.id + "@" + (alert.delivered_at || "");
+    if (live.seenAlerts.has(delivery)) return;
+    live.seenAlerts.add(delivery);
     if (alert.id > live.lastAlertId) live.lastAlertId = alert.id;
+    // Only news is a notice: an alert someone acknowledged, resolved or snoozed meanwhile is not.
+    if (alert.state !== "firing" || (alert.snoozed_until && Date.parse(alert.snoozed_until) > Date.now())) return;
     var where = alert.store ? alert.store + " · " : "";
     MLA.toast({
       id: alert.id, severity: alert.severity, title: alert.title,
@@ -133,7 +139,10 @@
         var a = document.createElement("a");
         a.textContent = alert.title;
         a.href = (inboxUrl || "#").split("?")[0] + "?focus=" + alert.id;
-        li.appendChild(a);
+        var when = document.createElement("span");
+        when.className = "muted";
+        when.textContent = (alert.store || "all stores") + " · " + MLA.fmt(alert.fired_at, "datetime");
+        li.append(a, when);
         bellList.prepend(li);
         while (bellList.children.length > 5) bellList.lastElementChild.remove();
       }
@@ -223,7 +232,26 @@
       });
     });
   }
-  live.on("*", function (message) { if (message.event !== "alert") updateTables(message); });
+  // Row updates of the last minute, replayed after a results re-read (MLA.refreshResults) on rows the server
+  // may have rendered before these changes committed. Setting a row to an event's values is idempotent.
+  var rowLog = [];
+  live.on("*", function (message) {
+    if (message.event === "alert" || message.event === "catch_up") return;
+    updateTables(message);
+    if (document.querySelector('[data-live-table="' + message.event + '"]')) {
+      rowLog.push({ at: Date.now(), message: message });
+      while (rowLog.length && (rowLog.length > 1000 || rowLog[0].at < Date.now() - 60000)) rowLog.shift();
+    }
+  });
+  live.replayRowsSince = function (since) {
+    rowLog.forEach(function (entry) { if (entry.at >= since) updateTables(entry.message); });
+  };
+  // Before the row takes the new figures: note the status it had, for charts counting lines by status.
+  live.on("stock", function (message) {
+    var key = (message.payload.sku || "") + "|" + (message.store || message.payload.store || "");
+    var badge = document.querySelector('[data-live-table="stock"] tr[data-key="' + CSS.escape(key) + '"] [data-field="status"] .badge');
+    if (badge) message.previous_status = badge.textContent.trim().toLowerCase();
+  });
 
   /* --- Training progress (PredictiveInsights) ---------------------------------------------------- */
   live.on("training_progress", function (message) {

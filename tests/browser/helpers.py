@@ -1,6 +1,13 @@
 """Helpers shared by the browser tests of every panel."""
 
 ALL_CHARTS_DRAWN = "() => [...document.querySelectorAll('[data-chart]')].every(el => el.querySelector('.main-svg'))"
+# Charts whose legend reaches into the plot area or below it (where the axis titles and tick labels are).
+LEGENDS_IN_THE_WAY = """() => [...document.querySelectorAll('[data-chart]')].flatMap(el => {
+  const legend = el.querySelector('g.legend'), plot = el.querySelector('.nsewdrag');
+  if (!legend || !plot) return [];
+  const l = legend.getBoundingClientRect(), p = plot.getBoundingClientRect();
+  return l.height && l.bottom > p.top + 1 ? [el.id] : [];
+})"""
 
 
 def load_and_time(bp, path):
@@ -50,6 +57,7 @@ def check_pages_load_cleanly(page_as, shoot, panel, base, pages):
             assert bp.console_errors == [], (name, width, bp.console_errors)
             assert bp.page.locator("[data-chart]").count() >= 2, name  # figures, not an empty state
             assert bp.page.locator(".notice-error").count() == 0, name
+            assert bp.page.evaluate(LEGENDS_IN_THE_WAY) == [], f"{name} at {width}px: a legend overlaps its plot or axis titles"
             overflow = bp.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"{name} overflows {width}px by {overflow}px"
             timings[f"{name}@{width}"] = {"server_ms": round(statistics.median(server), 1),

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from .conftest import ROOT, WIDTHS
-from .helpers import open_settings
+from .helpers import LEGENDS_IN_THE_WAY, open_settings
 
 pytestmark = pytest.mark.browser
 
@@ -40,6 +40,11 @@ def test_each_role_sees_only_what_it_may(page_as, shoot, role):
         assert has_reports == (role in ("admin", "manager", "stakeholder"))
         shoot(bp, f"home-{role}")
         assert bp.console_errors == []
+    # The actions the API offers are buttons only for the roles that may use them (one page here; every
+    # action and role is checked on the rendered HTML in mlanalytics/core/tests/test_role_actions.py).
+    bp.goto("/admin/ml-analytics/inventory/reorder/", timeout=60000)
+    assert (bp.page.locator("button[name=action][value=draft]").count() == 1) == (role in ("admin", "manager"))
+    assert bp.console_errors == []
     if role == "staff":  # a page outside the role answers 403 in words, not a stack trace
         response = bp.goto("/admin/ml-analytics/views/predictive/cost-optimization/")
         assert response.status == 403
@@ -66,6 +71,7 @@ def test_pages_load_without_console_errors(page_as, shoot, path, name):
             bp.page.wait_for_selector("[data-chart] .main-svg")
         shoot(bp, name)
         assert bp.console_errors == [], bp.console_errors
+        assert bp.page.evaluate(LEGENDS_IN_THE_WAY) == [], f"{path} at {width}px: a legend overlaps its plot or axis titles"
         # Nothing wider than the viewport except inside scrolling table boxes.
         overflow = bp.page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 1, f"{path} overflows {width}px by {overflow}px"
@@ -82,6 +88,23 @@ def test_bad_input_shows_the_message_beside_the_field(page_as, shoot):
     assert "greater than or equal to 7" in error.inner_text()
     assert bp.page.get_attribute("#id_days", "aria-invalid") == "true"
     shoot(bp, "intake-bad-input")
+
+
+def test_a_submitted_form_says_it_is_computing_until_the_answer_arrives(page_as):
+    bp = page_as("manager", 1440)
+    bp.goto("/admin/ml-analytics/intake/")
+    # After the page's own submit handling, note the button's state where the next page can read it.
+    bp.page.evaluate("""() => window.addEventListener('submit', (e) => sessionStorage.setItem('busy', JSON.stringify({
+      text: e.submitter.textContent.trim(), disabled: e.submitter.disabled, spinner: !!e.submitter.querySelector('.spinner'),
+      busy: e.target.getAttribute('aria-busy') })))""")
+    bp.page.fill("#id_days", "90")
+    with bp.page.expect_navigation():
+        bp.page.click(".param-form button[type=submit]")
+    busy = json.loads(bp.page.evaluate("() => sessionStorage.getItem('busy')"))
+    assert busy == {"text": "Computing…", "disabled": True, "spinner": True, "busy": "true"}
+    button = bp.page.locator(".param-form button[type=submit]")
+    assert button.inner_text() == "Update" and button.is_enabled()  # the answer is the new page, ready again
+    assert bp.console_errors == []
 
 
 def test_chart_click_drills_down_to_the_store(page_as):
@@ -158,6 +181,18 @@ def test_stock_change_updates_the_open_home_page_in_place(page_as, app_server):
         arg=['[data-kpi="stock_value"] [data-kpi-value]', expected], timeout=1500,
     )
     assert bp.page.url == url_before  # updated in place, not by a reload
+
+
+def test_figures_keep_refreshing_under_a_steady_stream_of_events(page_as, app_server):
+    """A debounce would wait for a quiet gap a busy shop never gives; the throttled re-read runs during the stream."""
+    bp = page_as("manager", 1440)
+    bp.goto("/admin/ml-analytics/")
+    bp.wait_live()
+    reads = "() => performance.getEntriesByType('resource').filter(e => e.name.includes('/api/core/home/')).length"
+    before = bp.page.evaluate(reads)
+    app_server.hook("stock_burst", store="LON1", count=100, gap_ms=30)  # about 3 s of events, never 0.6 s apart
+    during = bp.page.evaluate(reads) - before
+    assert during >= 3, f"the KPI tiles were re-read {during} times during a 3 s stream"
 
 
 def test_live_latency_commit_to_browser_over_a_hundred_events(page_as, app_server):

@@ -117,3 +117,34 @@ def test_held_alerts_are_released_by_a_registered_periodic_job(store_codes):
     jobs.call(jobs._periodic["release_held_alerts"][1])
     alert.refresh_from_db()
     assert alert.delivered_at is not None
+
+
+def test_a_refreshed_alert_takes_the_latest_title_severity_and_detail(api_for, store_codes):
+    """The periodic stock check raises the same projected stockout again with new figures: the open alert's
+    words follow them, so the inbox and the bell never say a date that is no longer true."""
+    store = Store.objects.get(code=store_codes[0])
+    first, created = alerts.raise_alert(kind="stockout_risk", dedup_key="stockout:SKU-1:LON", store=store,
+                                        title="SKU-1 at LON1 is projected to run out on 12 Dec 2026",
+                                        message="3 on hand, lead time 5 days", severity=Alert.Severity.WARNING)
+    again, created_again = alerts.raise_alert(kind="stockout_risk", dedup_key="stockout:SKU-1:LON", store=store,
+                                              title="SKU-1 at LON1 is projected to run out on 3 Dec 2026",
+                                              message="1 on hand, lead time 5 days", severity=Alert.Severity.CRITICAL)
+    assert created and not created_again and again.id == first.id
+    shown = api_for("manager").get(f"/api/core/alerts/{first.id}/").json()
+    assert shown["title"] == "SKU-1 at LON1 is projected to run out on 3 Dec 2026"
+    assert shown["severity"] == "critical" and shown["message"] == "1 on hand, lead time 5 days"
+    assert Alert.objects.filter(dedup_key="stockout:SKU-1:LON").count() == 1
+
+
+def test_the_bell_shows_when_an_alert_fired_in_shop_time(client, make_user, store_codes):
+    from datetime import datetime, timezone as dt_timezone
+
+    store = Store.objects.get(code=store_codes[0])
+    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.save()
+    fired = datetime(2030, 7, 1, 11, 14, tzinfo=dt_timezone.utc)  # 12:14 in London (BST)
+    alerts.raise_alert(kind="stockout_risk", dedup_key="t:bell-time", title="Bell time", store=store, now=fired)
+    client.force_login(make_user("manager"))
+    html = client.get("/admin/ml-analytics/").content.decode()
+    bell = html[html.index("data-bell-list"):html.index("</ul>", html.index("data-bell-list"))]
+    assert "Bell time" in bell and "01 Jul 2030 12:14" in bell
