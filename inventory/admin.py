@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from mlanalytics.core.admin import ViewOnlyMixin
+
 from .models import (
     Part,
     PartDay,
@@ -27,18 +29,8 @@ class PartAdmin(admin.ModelAdmin):
     list_select_related = ("device_model",)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Listed and viewable, never written here: these rows change only through their services, which keep
-    the ledger, the audit log and the live events in step."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+class ReadOnlyAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Stock, its ledger and receipts change only through inventory.services."""
 
 
 @admin.register(Stock)

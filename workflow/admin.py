@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from mlanalytics.core.admin import ViewOnlyMixin
+
 from .models import (
     AutomationRule, Customer, DeviceModel, MessageTemplate, OutboxMessage, QAInspection, RepairTicket,
     RepairType, RepairTypePart, RuleRun, Skill, Technician, TicketStatusEvent,
@@ -59,21 +61,13 @@ class TechnicianAdmin(admin.ModelAdmin):
     filter_horizontal = ("skills",)
 
 
-class StatusEventInline(admin.TabularInline):
+class StatusEventInline(ViewOnlyMixin, admin.TabularInline):
+    """Events are written by workflow.services.change_status only: shown here, never added, edited or deleted."""
+
     model = TicketStatusEvent
     extra = 0
     readonly_fields = ("from_status", "to_status", "at", "user", "note")
     can_delete = False
-
-    # Events are written by workflow.services.change_status only: shown here, never added, edited or deleted.
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(RepairTicket)
@@ -90,7 +84,7 @@ class RepairTicketAdmin(admin.ModelAdmin):
 
 
 @admin.register(TicketStatusEvent)
-class TicketStatusEventAdmin(admin.ModelAdmin):
+class TicketStatusEventAdmin(ViewOnlyMixin, admin.ModelAdmin):
     """The status history: written by workflow.services.change_status only, never edited."""
 
     list_display = ("ticket", "from_status", "to_status", "at", "user")
@@ -98,15 +92,6 @@ class TicketStatusEventAdmin(admin.ModelAdmin):
     search_fields = ("ticket__reference",)
     raw_id_fields = ("ticket",)
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(QAInspection)

@@ -4,6 +4,21 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from .models import Alert, AuditLogEntry, DemoDataset, ReportSubscription, Store, User
 
 
+class ViewOnlyMixin:
+    """For a ModelAdmin or an inline: listed and viewable, never added, edited or deleted here. For rows that
+    change only through their services (ledgers, status history, the audit log), which keep the balances, the
+    audit trail and the live events in step."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "city", "timezone", "is_active", "opened_on")
@@ -33,20 +48,13 @@ class AlertAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditLogEntry)
-class AuditLogEntryAdmin(admin.ModelAdmin):
+class AuditLogEntryAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Append-only: written by core.audit.record() from services."""
+
     list_display = ("at", "user", "action", "object_type", "object_id", "store")
     list_filter = ("action", "object_type", "store")
     search_fields = ("object_id", "user__username", "action")
     date_hierarchy = "at"
-
-    def has_add_permission(self, request):
-        return False  # written by core.audit.record() from services
-
-    def has_change_permission(self, request, obj=None):
-        return False  # the audit log is append-only
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(DemoDataset)

@@ -139,10 +139,15 @@ def open_alert_counts(user, stores):
     from .models import Alert
 
     qs = visible_alerts(user, stores).exclude(state=Alert.State.RESOLVED)
+    firing = qs.filter(state=Alert.State.FIRING).count()
+    # Held: raised while the store was closed (mute timings); the bell shows them once the store opens.
+    held = qs.filter(state=Alert.State.FIRING, delivered_at__isnull=True).count()
     return {
         "open": qs.count(),
-        "firing": qs.filter(state=Alert.State.FIRING).count(),
+        "firing": firing,
+        "held": held,
         "critical": qs.filter(severity=Alert.Severity.CRITICAL).count(),
+        "summary": f"{firing} not yet acknowledged" + (f", {held} held until the store opens" if held else ""),
     }
 
 

@@ -80,13 +80,17 @@
       if (horizontal) {
         layout = { barmode: spec.stacked ? "stack" : "group", yaxis: { type: "category", autorange: "reversed", tickformat: "", tickprefix: "" },
           xaxis: { tickformat: numberFormat(spec).format || undefined, tickprefix: numberFormat(spec).prefix || undefined } };
-        if (small()) {  // long category names would leave the bars no room on a phone: shorten them (hover keeps the full name)
-          var names = [];
-          spec.series.forEach(function (s) { (s.x || []).forEach(function (x) { if (names.indexOf(x) < 0) names.push(x); }); });
-          if (names.some(function (n) { return String(n).length > 22; })) {
-            layout.yaxis.tickvals = names;
-            layout.yaxis.ticktext = names.map(function (n) { n = String(n); return n.length > 22 ? n.slice(0, 21) + "…" : n; });
-          }
+        var names = [];
+        spec.series.forEach(function (s) { (s.x || []).forEach(function (x) { if (names.indexOf(x) < 0) names.push(x); }); });
+        // Every bar keeps its own label: Plotly would skip labels of a crowded axis, leaving bars a reader cannot
+        // name, so the chart grows with its categories instead.
+        layout.yaxis.tickmode = "array";
+        layout.yaxis.tickvals = names;
+        layout.yaxis.ticktext = names.map(String);
+        layout.height = Math.max(spec.height || 320, 20 * names.length + 110);
+        if (small() && names.some(function (n) { return String(n).length > 22; })) {
+          // long category names would leave the bars no room on a phone: shorten them (hover keeps the full name)
+          layout.yaxis.ticktext = names.map(function (n) { n = String(n); return n.length > 22 ? n.slice(0, 21) + "…" : n; });
         }
       }
       return { traces: traces, layout: layout };

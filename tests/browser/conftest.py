@@ -81,6 +81,7 @@ def app_server(tmp_path_factory):
     _manage(env, "seed_demo", "--scale", "small", "--seed", "7", "-v", "0")
     try:  # once train_models does real work, pages with model output have something to show
         _manage(env, "train_models", "--if-needed", timeout=900)
+        _manage(env, "train_workflow_models", "--if-needed", timeout=900)  # as `make run` does
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"train_models did not complete for the browser tests: {exc}", file=sys.stderr)
     port = _free_port()

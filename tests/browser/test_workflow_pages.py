@@ -29,9 +29,9 @@ def _post(url, data, token=None, timeout=60):
 
 
 @pytest.fixture(scope="module", autouse=True)
-def workflow_models_trained(app_server):
-    """The repair-time (triage) and comeback-risk models are trained on their first use (train_models trains
-    the predictive kinds): train them here through the API, so no page below waits for a training."""
+def workflow_answers_warm(app_server):
+    """The app server trained the workflow models at start (train_workflow_models, as `make run` does); one
+    call per model-backed endpoint loads them into the server process before pages are timed."""
     token = _post(app_server.url + "/api/auth/token/", {"username": "manager", "password": PASSWORDS["manager"]})["access"]
     for endpoint in ("repair-automation/", "quality-assurance/"):
         _post(app_server.url + API + endpoint, {}, token, timeout=900)

@@ -148,3 +148,19 @@ def test_the_bell_shows_when_an_alert_fired_in_shop_time(client, make_user, stor
     html = client.get("/admin/ml-analytics/").content.decode()
     bell = html[html.index("data-bell-list"):html.index("</ul>", html.index("data-bell-list"))]
     assert "Bell time" in bell and "01 Jul 2030 12:14" in bell
+
+
+def test_home_says_how_many_open_alerts_are_held_until_the_store_opens(as_role, store_codes):
+    """An alert raised while the store is closed is open but not yet in the bell: the home tile says so,
+    so its count and the bell's never disagree without a reason."""
+    client = as_role("manager", stores=[store_codes[0]])
+    before = client.get("/api/core/home/", {"store": store_codes[0]}).json()["alerts"]
+    fire(store_codes[0], "delivered now")
+    closed = Store.objects.get(code=store_codes[0])
+    closed.opening_hours = {}
+    closed.save()
+    alerts.raise_alert(kind="sla_risk", dedup_key="t:held at night", title="held at night", store=closed)
+    after = client.get("/api/core/home/", {"store": store_codes[0]}).json()["alerts"]
+    assert after["open"] == before["open"] + 2
+    assert after["held"] == before["held"] + 1
+    assert after["summary"] == f"{after['firing']} not yet acknowledged, {after['held']} held until the store opens"
