@@ -323,17 +323,19 @@ INVENTORY_POLICY_MAX_AGE_MINUTES = env.int("INVENTORY_POLICY_MAX_AGE_MINUTES", d
 # Threads that run Prophet fits side by side during training (each waits on its own cmdstan process).
 PREDICTIVE_TRAINING_WORKERS = env.int("PREDICTIVE_TRAINING_WORKERS", default=2)
 # A supplier counts as a qualified alternative (cost-optimization's "cheapest qualified supplier") only if
-# its purchase orders of the last year arrived on time at least this share of the time, with at most this
-# share of units defective, over at least this many deliveries.
+# its purchase orders of the last RECORD_DAYS days up to the data end arrived on time at least this share of
+# the time, with at most this share of units defective, over at least this many deliveries.
 PREDICTIVE_QUALIFIED_MIN_ON_TIME = env.float("PREDICTIVE_QUALIFIED_MIN_ON_TIME", default=0.75)
 PREDICTIVE_QUALIFIED_MAX_DEFECT = env.float("PREDICTIVE_QUALIFIED_MAX_DEFECT", default=0.05)
 PREDICTIVE_QUALIFIED_MIN_DELIVERIES = env.int("PREDICTIVE_QUALIFIED_MIN_DELIVERIES", default=5)
+PREDICTIVE_SUPPLIER_RECORD_DAYS = env.int("PREDICTIVE_SUPPLIER_RECORD_DAYS", default=365)
 # Lead time (days) and service level assumed for a part with no supplier price line / no service level
 # of its own; inventory-demand-prediction says when it used them (lead_time_source / service_level_source).
 PREDICTIVE_DEFAULT_LEAD_TIME_DAYS = env.int("PREDICTIVE_DEFAULT_LEAD_TIME_DAYS", default=7)
 PREDICTIVE_DEFAULT_SERVICE_LEVEL = env.float("PREDICTIVE_DEFAULT_SERVICE_LEVEL", default=0.95)
-# A forecast or customer model whose data ends more than this many days before the data does is refitted
-# on the next request (the nightly run normally refreshes every model, including those fitted on demand).
+# A forecast or customer model whose data ends more than this many days before the data does is served
+# flagged `stale` while a refit runs in the background (the nightly run normally refreshes every model,
+# including those fitted on demand).
 PREDICTIVE_MAX_STALE_DAYS = env.int("PREDICTIVE_MAX_STALE_DAYS", default=1)
 
 # --- Workflow: hand-set weights and simulation thresholds (docs/workflow.md; responses flag them `assumed`) ----

@@ -391,18 +391,25 @@ def load_purchase_lines():
     return frame
 
 
-SUPPLIER_RECORD_DAYS = 365  # the delivery record a supplier is qualified on: the last year of orders
+def supplier_record_days():
+    """The days of purchase orders up to the data end a supplier's delivery record covers (setting
+    PREDICTIVE_SUPPLIER_RECORD_DAYS)."""
+    from django.conf import settings
+
+    return settings.PREDICTIVE_SUPPLIER_RECORD_DAYS
 
 
-def supplier_delivery_records(end, window_days=SUPPLIER_RECORD_DAYS):
+def supplier_delivery_records(end, window_days=None, store_ids=None):
     """Per supplier code: purchase orders placed and received, on-time rate, defect rate and mean days
-    late over the `window_days` up to `end` (a date) — the inventory app's supplier scorecard
+    late over the `window_days` (default supplier_record_days()) up to `end` (a date), over every store's
+    orders or only `store_ids`' — the inventory app's supplier scorecard
     (inventory.ml.suppliers.supplier_scorecards) on its purchase-order history and delivery receipts."""
     from inventory import selectors as inventory
     from inventory.ml.suppliers import supplier_scorecards
 
-    history = inventory.purchase_order_history(window_days, end=end)
-    quality = inventory.receipt_quality(window_days, end=end)
+    window_days = window_days or supplier_record_days()
+    history = inventory.purchase_order_history(window_days, store_ids=store_ids, end=end)
+    quality = inventory.receipt_quality(window_days, store_ids=store_ids, end=end)
     suppliers = inventory.suppliers_frame().set_index("supplier_id")
     if history.empty:
         cards = pd.DataFrame(index=suppliers.index, columns=["orders_received", "on_time_rate", "defect_rate", "mean_days_late"], dtype=float)
@@ -422,19 +429,24 @@ def qualification_rule():
     from django.conf import settings
 
     return {"min_on_time_rate": settings.PREDICTIVE_QUALIFIED_MIN_ON_TIME, "max_defect_rate": settings.PREDICTIVE_QUALIFIED_MAX_DEFECT,
-            "min_deliveries": settings.PREDICTIVE_QUALIFIED_MIN_DELIVERIES, "record_days": SUPPLIER_RECORD_DAYS}
+            "min_deliveries": settings.PREDICTIVE_QUALIFIED_MIN_DELIVERIES, "record_days": supplier_record_days()}
 
 
-def qualified_offers(records, rule):
-    """The price-list lines of active suppliers whose delivery record qualifies them (part, supplier,
-    price, min_order_qty, pack_size, valid_from as a timestamp or NaT)."""
-    from inventory.models import SupplierPrice
-
+def qualified_codes(records, rule):
+    """Per supplier code (the index of supplier_delivery_records): True when it is active and its delivery
+    record meets the rule (ml.costs.qualified_suppliers)."""
     from .ml.costs import qualified_suppliers
 
     ok = qualified_suppliers(records, rule["min_on_time_rate"], rule["max_defect_rate"], rule["min_deliveries"])
-    codes = [code for code in records.index[ok & records.is_active.astype(bool)]]
-    rows = SupplierPrice.objects.filter(supplier__is_active=True, supplier__code__in=codes).values_list(
+    return ok & records.is_active.astype(bool)
+
+
+def qualified_offers(codes):
+    """The price-list lines of the active suppliers `codes` (those qualified_codes() accepts): part,
+    supplier, price, min_order_qty, pack_size, valid_from as a timestamp or NaT."""
+    from inventory.models import SupplierPrice
+
+    rows = SupplierPrice.objects.filter(supplier__is_active=True, supplier__code__in=list(codes)).values_list(
         "part_id", "supplier__code", "unit_price", "min_order_qty", "pack_size", "valid_from")
     frame = pd.DataFrame(list(rows), columns=["part", "supplier", "price", "min_order_qty", "pack_size", "valid_from"])
     frame["price"] = frame.price.astype(float)

@@ -55,9 +55,14 @@ def current_model(kind, scope, with_artifact=False):
 
 
 def model_or_fit(kind, scope, with_artifact=False):
-    """The current model of a kind and scope, fitting it on demand when no run trained it, and refitting
-    it when its data ends more than PREDICTIVE_MAX_STALE_DAYS before the data of its stores does (a scope
-    fitted on demand weeks ago, or a nightly run that did not happen)."""
+    """The current model of a kind and scope, fitting it on demand when nothing was ever trained for the
+    scope (there is nothing to serve yet).
+
+    A forecast or customer model whose data ends more than PREDICTIVE_MAX_STALE_DAYS before the data of
+    its stores does (a scope fitted on demand weeks ago, a nightly run that did not happen) is served as
+    it is, with `model.stale` set ({data_end, days_behind, refit}; model_block shows it), while its refit
+    runs in the background (services.queue_refit): the request never waits for a Prophet fit.
+    """
     from . import services
 
     model = current_model(kind, scope, with_artifact)
@@ -67,10 +72,12 @@ def model_or_fit(kind, scope, with_artifact=False):
         if kind in training.SHARED_KINDS or services.fit_on_demand(kind, scope) is None:
             raise ModelNotReady(f"No {kind} model for {scope} could be trained: too little data.")
         model = current_model(kind, scope, with_artifact)
-    elif kind in training.STORE_SCOPED_KINDS and is_stale(model):
-        # A failed refit keeps serving the model it would have replaced (and is not retried for an hour).
-        if services.refit_stale(model) is not None:
-            model = current_model(kind, scope, with_artifact)
+    elif kind in training.STORE_SCOPED_KINDS:
+        end = scope_data_end(scope)
+        if is_stale(model, end):
+            # A failed refit keeps serving this version, flagged, and is retried after REFIT_RETRY_SECONDS.
+            model.stale = {"data_end": end.isoformat(), "days_behind": (end - model.data_end).days,
+                           "refit": services.queue_refit(model)}
     return model
 
 
@@ -86,9 +93,10 @@ def scope_data_end(scope):
     return found or None
 
 
-def is_stale(model):
-    """True when the model's data ends more than PREDICTIVE_MAX_STALE_DAYS before its scope's data does."""
-    end = scope_data_end(model.scope)
+def is_stale(model, scope_end=None):
+    """True when the model's data ends more than PREDICTIVE_MAX_STALE_DAYS before its scope's data does
+    (`scope_end`, read with scope_data_end when not given)."""
+    end = scope_end or scope_data_end(model.scope)
     return bool(end and model.data_end and (end - model.data_end).days > settings.PREDICTIVE_MAX_STALE_DAYS)
 
 
@@ -126,6 +134,8 @@ def model_block(model):
         "version": model.version, "method": model.method, "trained_at": model.trained_at.isoformat(),
         "data_window": data_window(model), "backtest": summary_metrics(model),
         "drift": (model.monitoring or {}).get("status", "not_checked"),
+        # Set by model_or_fit when the model's data ends well before its stores' data (a refit is queued).
+        "stale": getattr(model, "stale", None),
     }
 
 
@@ -213,6 +223,7 @@ def business_metrics_forecast(stores, granularity="week", horizon=12, metrics=ds
             "version": max(m.version for m in models), "versions": {m.parameters["filters"]["metric"]: m.version for m in models},
             "trained_at": latest.trained_at.isoformat(),
             "backtest": {m.parameters["filters"]["metric"]: summary_metrics(m) for m in models},
+            "stale": {m.parameters["filters"]["metric"]: m.stale for m in models if getattr(m, "stale", None)} or None,
         },
         "stores": [s.code for s in stores], "granularity": granularity, "horizon": horizon, "interval": interval,
         "metrics": series,
@@ -575,16 +586,56 @@ def cost_optimization(stores, months=6, min_monthly_saving=0.0, kinds=None, limi
         "technician_cost_vs_norm": in_scope(analysis["technician_cost_vs_norm"]),
         "labour_variability": _labour_variability(model, analysis, stores),
         "labour_outliers": in_scope(analysis["labour_outliers"]),
-        "supplier_qualification": model.output.get("supplier_qualification"),
+        "supplier_qualification": _supplier_qualification(model, stores, opportunities),
     }
+
+
+def _covers_model_stores(model, stores):
+    """True when the requested stores are every store the model saw (its stored tables then answer as they are)."""
+    return {s.code for s in stores} >= set(model.output.get("stores") or ds.active_store_codes())
+
+
+RECORD_FIGURES = ("deliveries", "on_time_rate", "defect_rate", "mean_days_late")
+
+
+def _supplier_qualification(model, stores, opportunities):
+    """The qualification rule and each supplier's verdict, with delivery figures of the requested stores only.
+
+    A supplier is qualified on its deliveries to every store (the verdict the model was trained with, in
+    `qualified`). The figures beside it (and those in the opportunities' `cheapest_suppliers` evidence)
+    are the stored every-store ones only when every store is requested; otherwise they are recomputed
+    from the requested stores' own purchase orders over the same window, so a user who sees one store
+    never sees another store's orders. `record_stores` says whose orders the figures count.
+    """
+    stored = model.output.get("supplier_qualification")
+    if not stored:
+        return stored
+    if _covers_model_stores(model, stores):
+        return {**stored, "record_stores": sorted(model.output.get("stores") or ds.active_store_codes()), "qualified_on": "every store"}
+    records = ds.supplier_delivery_records(model.data_end, window_days=stored.get("record_days"), store_ids=[s.pk for s in stores])
+
+    def figures(code):
+        if code not in records.index:
+            return {"deliveries": 0, "on_time_rate": None, "defect_rate": None, "mean_days_late": None}
+        row = records.loc[code]
+        return {"deliveries": int(row.deliveries), **{k: _rounded(row[k]) for k in RECORD_FIGURES[1:]}}
+
+    for item in opportunities:
+        for entry in item.get("evidence", {}).get("cheapest_suppliers", []):
+            entry.update({k: v for k, v in figures(entry["supplier"]).items() if k in entry})
+    suppliers = [{**row, **figures(row["supplier"])} for row in stored.get("suppliers", [])]
+    return {**stored, "suppliers": suppliers, "record_stores": sorted(s.code for s in stores), "qualified_on": "every store"}
+
+
+def _rounded(value, places=4):
+    return None if value is None or pd.isna(value) else round(float(value), places)
 
 
 def _labour_variability(model, analysis, stores):
     """Labour-time spread by repair type over the requested stores' jobs of the window: the stored table
     when they are every store the model saw, otherwise recomputed from those stores' tickets (medians and
     spreads do not add up across stores)."""
-    model_stores = set(model.output.get("stores") or ds.active_store_codes())
-    if {s.code for s in stores} >= model_stores:
+    if _covers_model_stores(model, stores):
         return analysis["labour_variability"]
     jobs = ds.labour_times([s.pk for s in stores], analysis["since"], analysis["end"])
     return training._clean(cost_methods.labour_variability(jobs).to_dict(orient="records"))

@@ -160,15 +160,20 @@ def train_all_models(kinds=None, if_needed=False, triggered_by="task", progress=
 
 
 def planned_tasks(data, kinds=training.KINDS):
-    """The tasks of a training run: every scope trained ahead, and every scope a request had fitted on
-    demand that is still current (otherwise it would keep answering from the data it was first fitted on)."""
-    return training.plan(data, kinds, extra_scopes=on_demand_scopes(kinds))
+    """The tasks of a training run: every scope trained ahead, and every other scope that has a current
+    model (first fitted on demand by a request, otherwise it would keep answering from the data it was
+    fitted on). training.plan() adds only the current scopes it does not already train ahead."""
+    return training.plan(data, kinds, extra_scopes=current_scopes(kinds))
 
 
-def on_demand_scopes(kinds=training.KINDS):
-    """Scopes of the current models that no training run trained (fitted on demand), per kind."""
-    rows = (TrainedModel.objects.filter(is_current=True, kind__in=[k for k in kinds if k in training.STORE_SCOPED_KINDS],
-                                        training_run__isnull=True).values_list("kind", "scope"))
+def current_scopes(kinds=training.KINDS):
+    """Scopes of the current store-scoped models, per kind.
+
+    Not only those no run trained: a scope fitted on demand is refitted by the next run (which then owns
+    its current version), and must be refitted by every run after that too.
+    """
+    rows = (TrainedModel.objects.filter(is_current=True, kind__in=[k for k in kinds if k in training.STORE_SCOPED_KINDS])
+            .values_list("kind", "scope"))
     scopes = {}
     for kind, scope in rows:
         scopes.setdefault(kind, []).append(scope)
@@ -236,14 +241,14 @@ def start_training(user=None, kinds=None):
 
 def fit_on_demand(kind, scope, replacing=None):
     """Fit and register one model for a scope no training run covers (e.g. one store's phones), or a
-    newer version of a stale model (`replacing`).
+    newer version of a stale model (`replacing`, from the background job of `queue_refit`).
 
-    The first request pays for the fit; the model is then in the registry like any other, so later
-    requests (and other processes) answer from it.
+    The first request of a never-trained scope pays for the fit (there is nothing to serve yet); the model
+    is then in the registry like any other, so later requests (and other processes) answer from it.
     """
     lock = f"predictive:on-demand:{kind}:{scope}"
     if not cache.add(lock, 1, 300):
-        if replacing is not None:  # another request is refitting it: keep serving the current version
+        if replacing is not None:  # another process is refitting it: the current version keeps serving
             return None
         for _ in range(100):  # another request is fitting the same scope: wait for it
             time.sleep(0.2)
@@ -269,12 +274,48 @@ def fit_on_demand(kind, scope, replacing=None):
         cache.delete(lock)
 
 
-def refit_stale(model):
-    """Refit a model whose data window ends well before its scope's data (see selectors.is_stale), at most
-    once an hour per scope and data end; returns the new model or None."""
-    if not cache.add(f"predictive:refit:{model.kind}:{model.scope}:{model.data_end}", 1, 3600):
+# A stale model's refit is queued at most once per this many seconds for the same data end (a failed one
+# is retried after it).
+REFIT_RETRY_SECONDS = 3600
+
+
+def _refit_key(kind, scope, data_end):
+    return f"predictive:refit:{kind}:{scope}:{data_end}"
+
+
+def queue_refit(model):
+    """Queue a background refit of a model whose data window ends well before its scope's data (see
+    selectors.is_stale), so the request that noticed it answers at once from the stale version.
+
+    Returns the refit's state for the response: "queued" (by this request or an earlier one), or
+    "failed" (an attempt in the last REFIT_RETRY_SECONDS failed; the next request after that retries).
+    """
+    from mlanalytics.core import jobs
+
+    key = _refit_key(model.kind, model.scope, model.data_end)
+    if cache.add(key, "queued", REFIT_RETRY_SECONDS):
+        jobs.enqueue("predictive.tasks.refit_stale_model", model.kind, model.scope, _iso_day(model.data_end))
+        return "queued"
+    return cache.get(key) or "queued"
+
+
+def refit_stale(kind, scope, data_end):
+    """The background job of queue_refit: fit a new version of the current model of a kind and scope whose
+    data ends on `data_end` (ISO date). Does nothing when that version is no longer current (a training
+    run or another refit replaced it). Returns the new model, or None."""
+    model = TrainedModel.objects.filter(kind=kind, scope=scope, is_current=True).defer("artifact", "output").first()
+    if model is None or _iso_day(model.data_end) != data_end:
         return None
-    return fit_on_demand(model.kind, model.scope, replacing=model)
+    fitted = fit_on_demand(kind, scope, replacing=model)
+    if fitted is None and TrainedModel.objects.filter(pk=model.pk, is_current=True).exists():
+        # Still the stale version: say so in the answers (they are cached until the models domain moves).
+        cache.set(_refit_key(kind, scope, model.data_end), "failed", REFIT_RETRY_SECONDS)
+        result_cache.bump("models")
+    return fitted
+
+
+def _iso_day(day):
+    return day.isoformat() if day else None
 
 
 # ---------------------------------------------------------------------------------------------

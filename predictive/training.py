@@ -393,7 +393,8 @@ def cost_task(data, scope="all"):
         lines = ds.load_purchase_lines()
         rule = ds.qualification_rule()
         records = ds.supplier_delivery_records(data.end.date())
-        offers = ds.qualified_offers(records, rule)
+        qualified = ds.qualified_codes(records, rule)
+        offers = ds.qualified_offers(records.index[qualified])
         technician_store = frame.drop_duplicates("technician").set_index("technician").store.to_dict()
         analyses = {}
         for months in COST_WINDOWS_MONTHS:
@@ -401,10 +402,9 @@ def cost_task(data, scope="all"):
             window = frame[frame.received_at >= since]
             window_lines = lines[(lines.ordered_at >= since) & (lines.ordered_at < data.end + pd.Timedelta(days=1))]
             analyses[str(months)] = cost_analysis(window, window_lines, offers, records, technician_store, months, since, data.end)
-        qualified = cost_methods.qualified_suppliers(records, rule["min_on_time_rate"], rule["max_defect_rate"], rule["min_deliveries"])
         qualification = {**rule, "suppliers": [
             {"supplier": code, "deliveries": int(row.deliveries), "on_time_rate": row.on_time_rate, "defect_rate": row.defect_rate,
-             "mean_days_late": row.mean_days_late, "active": bool(row.is_active), "qualified": bool(qualified[code] and row.is_active)}
+             "mean_days_late": row.mean_days_late, "active": bool(row.is_active), "qualified": bool(qualified[code])}
             for code, row in records.iterrows()]}
         output = {"windows": analyses, "features": model.features, "technician_store": technician_store,
                   "stores": data.store_codes, "supplier_qualification": qualification}

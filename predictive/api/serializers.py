@@ -140,6 +140,11 @@ class ModelBlockSerializer(serializers.Serializer):
     data_window = DataWindowSerializer(required=False)
     backtest = serializers.DictField(help_text="Backtest metrics of the served model (MASE, coverage, holdout error, ...).")
     drift = serializers.CharField(required=False, help_text="ok, drift, waiting_for_data or not_checked.")
+    stale = serializers.DictField(
+        required=False, allow_null=True,
+        help_text="null, or when the model's data ends more than PREDICTIVE_MAX_STALE_DAYS before its stores' data: "
+                  "data_end (the stores' last complete day), days_behind and refit (queued or failed). The stale model "
+                  "is served while a refit runs in the background. Business metrics: one entry per stale metric.")
 
 
 class EnvelopeSerializer(serializers.Serializer):
@@ -203,7 +208,9 @@ class CostOptimizationResponse(EnvelopeSerializer):
                                                help_text="Labour-time spread by repair type over the requested stores' jobs.")
     supplier_qualification = serializers.DictField(
         allow_null=True, help_text="The thresholds a supplier's delivery record must meet to count as a cheaper alternative, "
-                                   "and each supplier's record (on-time rate, defect rate, deliveries, qualified).")
+                                   "each supplier's verdict (qualified, on its orders from every store) and its delivery "
+                                   "figures (deliveries, on-time rate, defect rate) over the orders of `record_stores`: "
+                                   "every store only when every store is requested, otherwise the requested stores'.")
 
 
 class ModelPerformanceResponse(serializers.Serializer):

@@ -141,25 +141,63 @@ def test_repair_demand_forecast_fits_an_unseen_combination_once_and_keeps_it(tra
     assert TrainedModel.objects.filter(kind=training.REPAIR_DEMAND, scope=scope).count() == 1
 
 
-def test_a_model_whose_data_ends_before_the_data_does_is_refitted_on_the_next_request(trained_models, api_for, store_codes):
+def test_a_stale_model_is_served_at_once_flagged_while_its_refit_runs_in_the_background(trained_models, api_for, store_codes,
+                                                                                        monkeypatch):
     from django.core.cache import cache
+
+    from mlanalytics.core import jobs
 
     api = api_for("manager")
     data = {"store": store_codes[0], "device_category": "tablet", "horizon_days": 7}
     first = api.post(BASE + "repair-demand-forecast", data, format="json").json()
+    assert first["model"]["stale"] is None
     scope = first["model"]["scope"]
     model = TrainedModel.objects.get(kind=training.REPAIR_DEMAND, scope=scope, is_current=True)
-    data_end = model.data_end
+    data_end, old_end = model.data_end, model.data_end - timedelta(days=21)
     # The scope was fitted on demand weeks ago and nothing has refreshed it since.
-    TrainedModel.objects.filter(pk=model.pk).update(data_end=data_end - timedelta(days=21))
+    TrainedModel.objects.filter(pk=model.pk).update(data_end=old_end)
+    queued = []
+    monkeypatch.setattr(jobs, "enqueue", lambda path, *args, **kwargs: queued.append((path, args)))
     cache.clear()
     second = api.post(BASE + "repair-demand-forecast", data, format="json").json()
-    assert second["model"]["version"] == model.version + 1
-    assert second["data_window"]["end"] == data_end.isoformat()
-    assert second["forecast"][0]["date"] == (data_end + timedelta(days=1)).isoformat()
-    cache.clear()
+    assert second["model"]["version"] == model.version and second["data_window"]["end"] == old_end.isoformat()
+    assert second["model"]["stale"] == {"data_end": data_end.isoformat(), "days_behind": 21, "refit": "queued"}
+    assert queued == [("predictive.tasks.refit_stale_model", (training.REPAIR_DEMAND, scope, old_end.isoformat()))]
+    # Another request while the refit waits in the queue does not queue it again.
+    again = api.post(BASE + "repair-demand-forecast", {**data, "horizon_days": 8}, format="json").json()
+    assert again["model"]["stale"]["refit"] == "queued" and len(queued) == 1
+    # The background job fits the new version; the next answer comes from it, no longer stale.
+    path, args = queued[0]
+    jobs.call(path, *args)
     third = api.post(BASE + "repair-demand-forecast", data, format="json").json()
-    assert third["model"]["version"] == second["model"]["version"]  # up to date now: answered from the registry
+    assert third["model"]["version"] == model.version + 1 and third["model"]["stale"] is None
+    assert third["data_window"]["end"] == data_end.isoformat()
+    assert third["forecast"][0]["date"] == (data_end + timedelta(days=1)).isoformat()
+
+
+def test_a_failed_background_refit_is_shown_on_the_stale_business_metric_it_would_have_replaced(trained_models, api_for, store_codes,
+                                                                                              monkeypatch):
+    from predictive import services
+
+    scope = f"store={store_codes[0]}|granularity=week|metric=revenue"
+    model = TrainedModel.objects.get(kind=training.BUSINESS_METRICS, scope=scope, is_current=True)
+    TrainedModel.objects.filter(pk=model.pk).update(data_end=model.data_end - timedelta(days=10))
+    fits = []
+    monkeypatch.setattr(services, "fit_on_demand", lambda kind, scope, replacing=None: fits.append((kind, scope)))  # fails
+    api = api_for("manager")
+    data = {"store": store_codes[0], "granularity": "week", "horizon": 4, "metrics": ["revenue", "ticket_count"]}
+    body = api.post(BASE + "business-metrics-forecast", data, format="json").json()
+    assert fits == [(training.BUSINESS_METRICS, scope)]  # jobs run eagerly in tests: the refit was tried (and failed)
+    assert body["metrics"]["revenue"]["model"]["version"] == model.version
+    assert body["metrics"]["revenue"]["model"]["stale"]["days_behind"] == 10
+    assert body["metrics"]["ticket_count"]["model"]["stale"] is None
+    assert set(body["model"]["stale"]) == {"revenue"}
+    # The failure moved the answers on (models cache domain): the next one says the refit failed, and it is
+    # not tried again within the hour.
+    later = api.post(BASE + "business-metrics-forecast", data, format="json")
+    assert later["X-Cache"] == "miss"
+    assert later.json()["metrics"]["revenue"]["model"]["stale"]["refit"] == "failed"
+    assert len(fits) == 1
 
 
 def test_repair_demand_forecast_validates_repair_type_against_category(trained_models, api_for):
@@ -361,6 +399,52 @@ def test_cost_optimization_shows_only_the_users_stores_and_adds_up(trained_model
         assert low <= item["monthly_saving"] <= high
     everyone = api_for("manager").post(BASE + "cost-optimization", {"months": 12, "limit": 500}, format="json").json()
     assert everyone["summary"]["opportunities"] > body["summary"]["opportunities"]
+
+
+def received_orders_by_supplier(store_codes, end, days):
+    """Purchase orders of the stores placed on the local days end-days+1..end and received, per supplier code."""
+    from inventory.models import PurchaseOrder
+
+    rows = (PurchaseOrder.objects.filter(store__code__in=store_codes, ordered_at__gte=reference.local_midnight(end - timedelta(days=days - 1)),
+                                         ordered_at__lt=reference.local_midnight(end + timedelta(days=1)), received_at__isnull=False)
+            .exclude(status__in=["draft", "cancelled"]).values("supplier__code").annotate(n=Count("id")))
+    return {row["supplier__code"]: row["n"] for row in rows}
+
+
+def test_cost_optimization_shows_a_single_store_user_only_their_own_stores_supplier_deliveries(trained_models, api_for, store_codes):
+    mine = store_codes[0]
+    model = TrainedModel.objects.get(kind=training.REPAIR_COST, scope="all", is_current=True)
+    body = api_for("manager", stores=[mine]).post(BASE + "cost-optimization", {"months": 12, "limit": 500}, format="json").json()
+    block = body["supplier_qualification"]
+    days = block["record_days"]
+    assert block["record_stores"] == [mine] and block["qualified_on"] == "every store"
+    own = received_orders_by_supplier([mine], model.data_end, days)
+    shop_wide = received_orders_by_supplier(store_codes, model.data_end, days)
+    assert sum(own.values()) < sum(shop_wide.values())  # the other stores do order from these suppliers
+    stored = {row["supplier"]: row for row in model.output["supplier_qualification"]["suppliers"]}
+    for row in block["suppliers"]:
+        assert row["deliveries"] == own.get(row["supplier"], 0), row["supplier"]
+        assert row["qualified"] == stored[row["supplier"]]["qualified"]  # the verdict rests on every store's orders
+    evidence = [c for o in body["opportunities"] for c in o["evidence"].get("cheapest_suppliers", [])]
+    assert evidence
+    assert all(c["deliveries"] == own.get(c["supplier"], 0) for c in evidence)
+    # Someone who asks for every store sees every store's record, as the model stored it.
+    everyone = api_for("manager").post(BASE + "cost-optimization", {"months": 12, "limit": 500}, format="json").json()
+    assert everyone["supplier_qualification"]["record_stores"] == sorted(store_codes)
+    assert {r["supplier"]: r["deliveries"] for r in everyone["supplier_qualification"]["suppliers"]} == {
+        code: shop_wide.get(code, 0) for code in stored}
+
+
+def test_the_supplier_delivery_record_covers_the_days_of_its_setting(trained_models, store_codes, settings):
+    from predictive import datasets as ds
+
+    end = TrainedModel.objects.get(kind=training.REPAIR_COST, scope="all", is_current=True).data_end
+    settings.PREDICTIVE_SUPPLIER_RECORD_DAYS = 60
+    assert ds.qualification_rule()["record_days"] == 60
+    records = ds.supplier_delivery_records(end)
+    expected = received_orders_by_supplier(store_codes, end, 60)
+    assert records.deliveries.to_dict() == {code: expected.get(code, 0) for code in records.index}
+    assert sum(expected.values()) < sum(received_orders_by_supplier(store_codes, end, 365).values())
 
 
 def window_of(body):

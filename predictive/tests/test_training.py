@@ -223,12 +223,32 @@ def test_a_business_metric_forecast_far_from_what_happened_is_flagged_as_drift_a
 
 
 def test_model_performance_shows_the_drift_check_of_business_metric_models(trained_models, api_for):
-    services.check_forecasts()
+    store = Store.objects.order_by("code").first()
+    drifting_scope = f"store={store.code}|granularity=week|metric=ticket_count"
+    model = selectors.current_model(training.BUSINESS_METRICS, drifting_scope)
+    # One model pretends it was trained 8 weeks ago and forecast three times the tickets that then came.
+    history = model.output["history"]
+    weeks, actual = history["ds"][-8:], history["y"][-8:]
+    yhat = [3 * v for v in actual]
+    output = {**model.output, "forecast": {"ds": weeks, "yhat": yhat, "lower_80": yhat, "upper_80": yhat, "lower_95": yhat,
+                                            "upper_95": yhat}}
+    services.register_model(training.ModelResult(model.kind, model.scope, model.method, model.parameters, model.metrics, output,
+                                                 data_start=model.data_start,
+                                                 data_end=pd.Timestamp(weeks[0]).date() - timedelta(days=1)))
+    # The day after the data ends: every other business model has no complete period since training yet.
+    now = timezone.make_aware(pd.Timestamp(model.data_end + timedelta(days=1)).to_pydatetime()) + timedelta(hours=9)
+    services.check_forecasts(now=now)
     body = api_for("admin").get("/api/predictive-analytics/model-performance", {"kind": "business_metrics"}).json()
-    assert body["models"]
-    for model in body["models"]:
-        assert model["drift"]["status"] in ("waiting_for_data", "ok", "drift"), model["scope"]
-        assert "weeks" in model["drift"]["rule"] or "months" in model["drift"]["rule"]
+    listed = {m["scope"]: m["drift"] for m in body["models"]}
+    assert set(listed) == set(TrainedModel.objects.filter(kind=training.BUSINESS_METRICS, is_current=True).values_list("scope", flat=True))
+    assert listed[drifting_scope]["status"] == "drift" and listed[drifting_scope]["points"] == 8
+    assert listed[drifting_scope]["rule"].endswith("over ≥ 4 weeks")
+    assert body["summary"]["drifting"] == 1
+    for scope, drift in listed.items():
+        if scope != drifting_scope:
+            granularity = "weeks" if "granularity=week" in scope else "months"
+            assert drift["status"] == "waiting_for_data" and drift["points"] == 0, scope
+            assert drift["rule"].endswith(f"over ≥ {4 if granularity == 'weeks' else 3} {granularity}"), scope
 
 
 def test_the_next_training_run_refits_the_scopes_fitted_on_demand(trained_models):
@@ -244,6 +264,24 @@ def test_the_next_training_run_refits_the_scopes_fitted_on_demand(trained_models
     # The planned task fits the same slice of the data as the request did.
     result = next(task for task in planned[training.REPAIR_DEMAND] if task.scope == scope).run()
     assert not result.error and result.parameters["filters"]["category"] == "console"
+
+
+def test_every_nightly_run_refits_a_scope_first_fitted_on_demand(trained_models, monkeypatch):
+    """Two nightly cycles: the first run takes over the on-demand scope's current version, the second must
+    still refit it (it once dropped out of the plan, refitted only every other night)."""
+    monkeypatch.setattr(services.live, "publish", lambda *args, **kwargs: None)
+    monkeypatch.setattr("mlanalytics.core.jobs.enqueue", lambda *args, **kwargs: None)
+    scope = "store=" + Store.objects.order_by("code").first().code + "|category=console"  # never trained ahead
+    on_demand = services.fit_on_demand(training.REPAIR_DEMAND, scope)
+    assert on_demand.training_run is None
+    versions = [on_demand.version]
+    for night in (1, 2):
+        run = services.train_all_models(kinds=[training.REPAIR_DEMAND], triggered_by=f"nightly {night}")
+        current = selectors.current_model(training.REPAIR_DEMAND, scope)
+        assert current.training_run_id == run.pk, f"night {night} did not refit {scope}"
+        assert [entry["scope"] for entry in run.log].count(scope) == 1
+        versions.append(current.version)
+    assert versions == [versions[0], versions[0] + 1, versions[0] + 2]
 
 
 def test_the_benchmark_reports_the_training_time_of_each_model_kind(trained_models):
