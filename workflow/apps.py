@@ -15,4 +15,5 @@ class WorkflowConfig(AppConfig):
         jobs.periodic("workflow.deliver_outbox", 60, "workflow.tasks.deliver_outbox")
         jobs.periodic("workflow.sweep", 300, "workflow.tasks.sweep")
         jobs.periodic("workflow.qa_control", 3600, "workflow.tasks.check_qa_control")
+        jobs.periodic("workflow.qa_recheck", 60, "workflow.tasks.recheck_qa_control")
         jobs.periodic("workflow.retrain_models", 24 * 3600, "workflow.tasks.retrain_models")

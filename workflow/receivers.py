@@ -17,7 +17,8 @@ from .signals import qa_recorded, ticket_created, ticket_status_changed
 
 log = logging.getLogger(__name__)
 T = AutomationRule.Trigger
-QA_CHECK_FLAG = "workflow:qa-check-pending"
+QA_CHECK_FLAG = "workflow:qa-check-pending"  # set for WORKFLOW_QA_RECHECK_SECONDS after a re-check starts
+QA_CHECK_DIRTY = "workflow:qa-check-dirty"  # a failure came in while the flag was set: re-check when it expires
 
 
 def _depth():
@@ -61,10 +62,26 @@ def handle_qa_failed(ticket_id, depth=0):
 
     rules.run_safely(T.QA_FAILED, [ticket_id], context={"ticket_id": ticket_id}, chain_depth=depth)
     # Re-check the control charts now, then at most once per WORKFLOW_QA_RECHECK_SECONDS however many
-    # failures come in: the flag is left to expire (the check does not clear it), so a burst of failures
-    # makes one run; failures after it are in the next one (at the latest the hourly check).
+    # failures come in (the flag is left to expire). A failure inside that window is not dropped: it marks
+    # a re-check as due, which the minute job workflow.qa_recheck (recheck_qa_control_if_due below) runs once
+    # the window is over, so no failure waits for the hourly check.
     if cache.add(QA_CHECK_FLAG, 1, settings.WORKFLOW_QA_RECHECK_SECONDS):
         jobs.enqueue("workflow.tasks.check_qa_control")
+    else:
+        cache.set(QA_CHECK_DIRTY, 1, timeout=max(4 * settings.WORKFLOW_QA_RECHECK_SECONDS, 3600))
+
+
+def recheck_qa_control_if_due():
+    """The trailing run of the throttle above: when failures came in during a window that has now ended,
+    open a new window and re-check the control charts (they count every failure committed before). Returns
+    whether it ran."""
+    from . import tasks
+
+    if not cache.get(QA_CHECK_DIRTY) or not cache.add(QA_CHECK_FLAG, 1, settings.WORKFLOW_QA_RECHECK_SECONDS):
+        return False
+    cache.delete(QA_CHECK_DIRTY)  # before the check: a failure arriving during it marks the next window
+    tasks.check_qa_control()
+    return True
 
 
 def handle_parts_received(part_id, store_id, depth=0):

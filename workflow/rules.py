@@ -461,12 +461,13 @@ def load_tickets(ticket_ids):
 
 
 def run_rules(trigger, ticket_ids, *, context=None, dry_run=False, source="event", rules=None, now=None,
-              skip_fired=True, user=None, tickets=None, contexts=None, chain_depth=None):
+              skip_fired=True, user=None, tickets=None, contexts=None, chain_depth=None, facts=None):
     """Evaluate the enabled rules of `trigger` (or the given `rules`) for these tickets.
 
     Returns {ticket id: [ {rule, name, matched, actions, error} ]}. Every rule whose trigger fired for
     a ticket is logged as a RuleRun (dry or real). Never raises: an action that fails rolls back that
-    rule's actions and is logged with its error.
+    rule's actions and is logged with its error. `facts`: ticket_facts of `tickets` already computed for
+    the same moment and contexts (a dry run over several triggers computes them once).
     """
     now = now or timezone.now()
     context = dict(context or {})
@@ -487,7 +488,8 @@ def run_rules(trigger, ticket_ids, *, context=None, dry_run=False, source="event
         return results
     tickets = tickets if tickets is not None else load_tickets(ticket_ids)
     contexts = {pk: {**context, **c} for pk, c in (contexts or {}).items()}
-    facts = ticket_facts(tickets, now=now, context=context, contexts=contexts)
+    if facts is None:
+        facts = ticket_facts(tickets, now=now, context=context, contexts=contexts)
     fired = last_fired(rules, [t.pk for t in tickets]) if skip_fired else {}
     logs = []
     outer_depth = _depth()
@@ -527,7 +529,12 @@ def run_rules(trigger, ticket_ids, *, context=None, dry_run=False, source="event
         _chain.depth = outer_depth
     if logs:
         RuleRun.objects.bulk_create(logs)
-        result_cache.bump_on_commit("rules")
+        if not dry_run:
+            # Cached figures count real runs only, so a dry run's log invalidates nothing. Most figures count
+            # runs that matched (fired in the last 7 days, the analytics' automations per period: "rules");
+            # only the overview's runs today also counts the others ("rule_runs"), which the sweep logs every
+            # few minutes for tickets whose trigger fired but whose conditions did not match.
+            result_cache.bump_on_commit("rule_runs", *(("rules",) if any(run.matched for run in logs) else ()))
     return results
 
 
@@ -567,12 +574,15 @@ def run_on_demand(tickets, triage, *, triggers=ON_DEMAND_DEFAULT_TRIGGERS, rule_
     previous = dict(TicketStatusEvent.objects.filter(ticket__in=tickets).order_by("ticket_id", "at", "id")
                     .values_list("ticket_id", "from_status"))  # last event per ticket wins
     contexts = {t.pk: {"ticket_id": t.pk, "to_status": t.status, "from_status": previous.get(t.pk)} for t in tickets}
+    # The facts do not depend on the trigger; a real run re-reads them per trigger, since the rules of one
+    # trigger may change the tickets the next one judges.
+    facts = ticket_facts(tickets, now=now, contexts=contexts) if dry_run and tickets and rules else None
     for trigger in triggers:
         chosen = [r for r in rules if r.trigger == trigger]
         if not chosen:
             continue
         result = run_rules(trigger, [t.pk for t in tickets], dry_run=dry_run, source=RuleRun.Source.MANUAL, rules=chosen,
-                           now=now, user=user, tickets=tickets, contexts=contexts)
+                           now=now, user=user, tickets=tickets, contexts=contexts, facts=facts)
         for ticket_id, items in result.items():
             outcomes[ticket_id].extend(items)
     return outcomes

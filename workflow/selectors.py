@@ -329,12 +329,19 @@ def _chart_rows(table, labels, stores_of=None, complement=None):
     return rows
 
 
-def _per_supplier(frame, suppliers):
-    """Explode per-ticket rows (ticket, n, x) into per-supplier rows, a ticket counting for each supplier it used."""
-    pairs = [(t, sup) for t in frame.ticket for sup in suppliers.get(t, ())]
-    if not pairs:
+def _supplier_pairs(suppliers):
+    """{ticket: [supplier ids]} as a frame of (ticket, key) pairs, built once for every chart that needs it."""
+    tickets = np.fromiter((t for t, used in suppliers.items() for _ in used), dtype=np.int64)
+    keys = np.fromiter((sup for used in suppliers.values() for sup in used), dtype=np.int64)
+    return pd.DataFrame({"ticket": tickets, "key": keys})
+
+
+def _per_supplier(frame, pairs):
+    """Explode per-ticket rows (ticket, n, x) into per-supplier rows, a ticket counting for each supplier it used
+    (`pairs`: _supplier_pairs of the tickets' parts)."""
+    exploded = pairs.merge(frame[["ticket", "n", "x"]].astype({"ticket": np.int64}), on="ticket")
+    if exploded.empty:
         return pd.DataFrame(columns=["key", "n", "x"])
-    exploded = pd.DataFrame(pairs, columns=["ticket", "key"]).merge(frame[["ticket", "n", "x"]], on="ticket")
     return exploded.groupby("key")[["n", "x"]].sum().reset_index()
 
 
@@ -388,6 +395,7 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
     repairs["x"] = repairs.x.astype(int)
     # Parts used by those tickets (consumption happens after booking in, so a margin before the window is enough).
     suppliers = training.consumption_suppliers(ids, start - timedelta(days=60), now)
+    supplier_pairs = _supplier_pairs(suppliers)
 
     flags = []
     sections = {}
@@ -399,7 +407,7 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
         for dimension in ("technician", "repair_type", "supplier"):
             scoped = frame if dimension == "technician" or not flagged_techs else frame[~frame.technician.isin(flagged_techs)]
             if dimension == "supplier":
-                counts = _per_supplier(scoped, suppliers)
+                counts = _per_supplier(scoped, supplier_pairs)
                 counts["key"] = counts.key.map(supplier_code)
             else:
                 counts = scoped.groupby(dimension)[["n", "x"]].sum().reset_index().rename(columns={dimension: "key"})
@@ -443,9 +451,8 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
         store_id__in=ids, completed_at__gte=recent_start, completed_at__lt=now, status__in=[S.READY, S.COLLECTED],
         labour_minutes__isnull=False, comebacks__isnull=True,
     ).values_list("id", "reference", "technician_id", "repair_type_id", "repair_type__device_category", "labour_minutes",
-                  "repair_type__standard_labour_minutes", "received_at", "completed_at", "warranty_of_id")),
-        columns=["id", "reference", "technician", "repair_type", "device_category", "labour", "standard", "received", "completed",
-                 "warranty_of"])
+                  "repair_type__standard_labour_minutes", "completed_at", "warranty_of_id")),
+        columns=["id", "reference", "technician", "repair_type", "device_category", "labour", "standard", "completed", "warranty_of"])
     risk_rows, risk_by_technician, risk_summary = [], [], {"repairs": int(len(recent))}
     if model is not None and len(recent):
         failed_recent = set(qa.ticket[qa.x > 0])  # the QA window covers the recent repairs' inspections
@@ -456,8 +463,9 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
             is_comeback=recent.warranty_of.notna(),
         )
         # The track record as it stands now (aggregated in the database; the model learned it as it stood
-        # when each past repair was done, and now is when these are scored).
-        recent = comeback_risk.features_from_counts(recent, *training.track_record_now(now))
+        # when each past repair was done, and now is when these are scored), without each repair's own
+        # inspections, which training never counts in its record.
+        recent = training.features_now(recent, now)
         recent["risk"] = comeback_risk.predict_comeback(model, recent)
         base_rate = record.metrics.get("base_rate") or 0
         risk_summary.update({
@@ -517,12 +525,6 @@ def _first_pass_ratios(tickets, failed):
                    & ~tickets.id.isin(failed)]
     return pd.DataFrame({"technician_id": done.technician_id.astype(int),
                          "ratio": done.labour_minutes.astype(float) / done.repair_type__standard_labour_minutes.astype(float)})
-
-
-def technician_efficiency(tickets, failed):
-    """Median labour / standard minutes per technician over repairs that passed QA first time (not comebacks)."""
-    ratios = _first_pass_ratios(tickets, failed)
-    return ratios.groupby("technician_id").ratio.median()
 
 
 def _rework_ratios(tickets, failed, efficiency):

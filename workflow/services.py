@@ -252,7 +252,10 @@ def apply_triage(predictions):
         ticket.predicted_completion_at = p["predicted_completion_at"]
         ticket.priority_score = p["priority_score"]
     RepairTicket.objects.bulk_update(tickets, ["predicted_minutes", "predicted_completion_at", "priority_score"], batch_size=500)
-    bump_on_commit("tickets")
+    # Its own domain: the sweep refreshes the triage of every open ticket every few minutes, and the stored
+    # triage is read only by what renders or judges one ticket (messages, rule conditions), not by the
+    # overview or the analyses, so refreshing it must not invalidate everything cached on "tickets".
+    bump_on_commit("triage")
     return len(tickets)
 
 

@@ -61,15 +61,28 @@ def sweep(now=None):
 
 def check_qa_control():
     """Hourly (and soon after a QA failure): raise or resolve "QA out of control" alerts from the p-charts."""
+    from django.core.cache import cache
+
     from . import selectors, services
+    from .receivers import QA_CHECK_DIRTY
 
     # The "re-check pending" flag a QA failure sets is not cleared here: it expires by itself, which is
-    # what limits the re-checks to one per WORKFLOW_QA_RECHECK_SECONDS.
+    # what limits the re-checks to one per WORKFLOW_QA_RECHECK_SECONDS. A re-check marked as due is
+    # covered by this one (it counts every failure committed before it starts).
+    cache.delete(QA_CHECK_DIRTY)
     stores = list(Store.objects.filter(is_active=True))
     if not stores:
         return {}
     report = selectors.qa_report(stores)
     return services.sync_qa_alerts(report["out_of_control"], [s.pk for s in stores])
+
+
+def recheck_qa_control():
+    """Every minute: the re-check of the control charts that QA failures inside the throttle window left due
+    (receivers.recheck_qa_control_if_due); nothing when none is due."""
+    from .receivers import recheck_qa_control_if_due
+
+    return recheck_qa_control_if_due()
 
 
 def retrain_models():

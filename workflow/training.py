@@ -85,18 +85,21 @@ def consumption_suppliers(store_ids, since, until):
     (the costliest part's supplier first). One indexed scan of the ledger, no join to tickets."""
     from inventory.models import StockMovement
 
-    rows = pd.DataFrame(list(StockMovement.objects.filter(
+    from django.db.models import FloatField
+    from django.db.models.functions import Cast
+
+    # The cost as a float in SQL: only its order matters here, and a Decimal per ledger row costs more than the query.
+    rows = StockMovement.objects.filter(
         kind=StockMovement.Kind.CONSUMPTION, store_id__in=store_ids, at__gte=since, at__lt=until,
         supplier_id__isnull=False, ticket_id__isnull=False,
-    ).values_list("ticket_id", "supplier_id", "unit_cost")), columns=["ticket", "supplier", "cost"])
-    if rows.empty:
-        return {}
-    rows["cost"] = rows.cost.astype(float)
-    rows = rows.sort_values("cost", ascending=False, kind="stable").drop_duplicates(["ticket", "supplier"])
-    found = {}
-    for ticket, supplier in zip(rows.ticket.tolist(), rows.supplier.tolist()):  # far quicker than groupby(...).agg(list)
-        found.setdefault(ticket, []).append(supplier)
-    return found
+    ).annotate(cost=Cast("unit_cost", FloatField())).values_list("ticket_id", "supplier_id", "cost")
+    costliest = {}  # ticket -> {supplier: its costliest part's unit cost}
+    for ticket, supplier, cost in rows:
+        per_ticket = costliest.setdefault(ticket, {})
+        if cost > per_ticket.get(supplier, float("-inf")):
+            per_ticket[supplier] = cost
+    return {ticket: list(per_ticket) if len(per_ticket) == 1 else sorted(per_ticket, key=per_ticket.__getitem__, reverse=True)
+            for ticket, per_ticket in costliest.items()}
 
 
 def _came_back(repairs, until):
@@ -144,10 +147,13 @@ def add_comeback_features(frame, until):
 
 
 def track_record_now(now):
-    """The counts behind the track-record features as of `now`, aggregated in the database (three GROUP BY
+    """The counts behind the track-record features as of `now`, aggregated in the database (two GROUP BY
     queries instead of a year of rows): ({technician: (repairs, comebacks)}, {repair type: (repairs,
-    comebacks)}, {technician: (inspections, failures)}) over the same windows as in training."""
+    comebacks)}, {technician: (inspections, failures)}) over the same windows as in training. Repairs are
+    counted once per (technician, repair type) and summed both ways here, so the comeback check runs once."""
     from django.db.models import Count, Exists, OuterRef
+
+    from .models import RepairType, Technician
 
     follow = timedelta(days=comeback_risk.FOLLOW_UP_DAYS)
     lookback = timedelta(days=comeback_risk.TRAILING_DAYS)
@@ -155,14 +161,44 @@ def track_record_now(now):
         completed_at__gte=now - lookback - follow, completed_at__lte=now - follow, status__in=[S.READY, S.COLLECTED],
         labour_minutes__isnull=False,
     ).annotate(came_back=Exists(RepairTicket.objects.filter(warranty_of=OuterRef("pk"), received_at__lte=OuterRef("completed_at") + follow)))
+    technician_code = dict(Technician.objects.values_list("pk", "code"))
+    type_code = dict(RepairType.objects.values_list("pk", "code"))
 
-    def counts(queryset, key, failed):
-        rows = queryset.values(key).annotate(n=Count("id"), x=Count("id", filter=failed)).values_list(key, "n", "x")
-        return {k if k is not None else "none": (n, x) for k, n, x in rows}
+    def add(record, key, n, x):
+        key = key if key is not None else "none"
+        previous = record.get(key, (0, 0))
+        record[key] = (previous[0] + n, previous[1] + x)
 
-    inspections = QAInspection.objects.filter(inspected_at__gte=now - lookback, inspected_at__lt=now)
-    return (counts(repairs, "technician__code", Q(came_back=True)), counts(repairs, "repair_type__code", Q(came_back=True)),
-            counts(inspections, "ticket__technician__code", Q(passed=False)))
+    by_technician, by_type, inspected = {}, {}, {}
+    for technician, repair_type, n, x in (repairs.order_by().values("technician_id", "repair_type_id")
+                                          .annotate(n=Count("id"), x=Count("id", filter=Q(came_back=True)))
+                                          .values_list("technician_id", "repair_type_id", "n", "x")):
+        add(by_technician, technician_code.get(technician), n, x)
+        add(by_type, type_code.get(repair_type), n, x)
+    for technician, n, x in (QAInspection.objects.filter(inspected_at__gte=now - lookback, inspected_at__lt=now).order_by()
+                             .values("ticket__technician_id").annotate(n=Count("id"), x=Count("id", filter=Q(passed=False)))
+                             .values_list("ticket__technician_id", "n", "x")):
+        add(inspected, technician_code.get(technician), n, x)
+    return by_technician, by_type, inspected
+
+
+def own_inspections_now(ticket_ids, now):
+    """{ticket id: (inspections, failures)} of these repairs' own QA inspections within the window
+    track_record_now counts ([now − TRAILING_DAYS, now)): what comes out of their technician's record."""
+    from django.db.models import Count
+
+    rows = (QAInspection.objects.filter(ticket_id__in=list(ticket_ids), inspected_at__gte=now - timedelta(days=comeback_risk.TRAILING_DAYS),
+                                        inspected_at__lt=now)
+            .values("ticket_id").annotate(n=Count("id"), x=Count("id", filter=Q(passed=False))).values_list("ticket_id", "n", "x"))
+    return {t: (n, x) for t, n, x in rows}
+
+
+def features_now(frame, now):
+    """The track-record features of repairs (id, technician, repair_type) scored at `now`: the record as it
+    stands now, less each repair's own inspections (training never counts a repair's own inspections)."""
+    own = own_inspections_now(frame.id.tolist(), now)
+    return comeback_risk.features_from_counts(frame, *track_record_now(now),
+                                              own_inspections=[own.get(i, (0, 0)) for i in frame.id])
 
 
 def comeback_frame(since, until, store_ids=None):

@@ -14,7 +14,8 @@ from django.core.cache import cache
 log = logging.getLogger(__name__)
 
 VERSION_TTL = 7 * 24 * 3600  # longer than any cached result, so an expired version never revives old entries
-DOMAINS = ("tickets", "stock", "purchasing", "models", "customers", "rules", "messages", "qa", "catalogue", "alerts")
+DOMAINS = ("tickets", "stock", "purchasing", "models", "customers", "rules", "messages", "qa", "catalogue", "alerts",
+           "triage", "rule_runs")
 _stats = {"hits": 0, "misses": 0}
 
 

@@ -119,36 +119,56 @@ def stock_value_at_cost(stores):
     return float(value or 0)
 
 
-def visible_alerts(user, stores=None):
-    """Alerts the user may see: their stores (or store-less ones) and addressed to their role."""
+def _alerts_of_stores(user, stores):
+    """(the user's role, alerts of their stores or of no store), before the audience filter."""
     from .models import Alert
-    from .roles import ADMIN, role_of
+    from .roles import role_of
     from .scoping import allowed_stores
 
-    role = role_of(user)
     store_ids = [s.id for s in stores] if stores is not None else list(allowed_stores(user).values_list("id", flat=True))
-    qs = Alert.objects.filter(Q(store_id__in=store_ids) | Q(store__isnull=True))
+    return role_of(user), Alert.objects.filter(Q(store_id__in=store_ids) | Q(store__isnull=True))
+
+
+def _addressed_to(role, audience):
+    """Whether an alert with this audience_roles list reaches the role (an empty list: everyone)."""
+    from .roles import ADMIN
+
+    return role == ADMIN or not audience or role in audience
+
+
+def visible_alerts(user, stores=None):
+    """Alerts the user may see: their stores (or store-less ones) and addressed to their role."""
+    from .roles import ADMIN
+
+    role, qs = _alerts_of_stores(user, stores)
     if role != ADMIN:
         # audience_roles is a JSON list; an empty list means everyone who sees the store.
-        allowed_ids = [a_id for a_id, roles in qs.values_list("id", "audience_roles") if not roles or role in roles]
+        allowed_ids = [a_id for a_id, roles in qs.values_list("id", "audience_roles") if _addressed_to(role, roles)]
         qs = qs.filter(id__in=allowed_ids)
     return qs
 
 
 def open_alert_counts(user, stores):
+    """Open alerts the user may see: open, firing (not acknowledged), held (firing but not yet delivered:
+    raised while the store was closed; the bell shows them once it opens) and critical.
+
+    One query: a conditional aggregate per distinct audience list (a handful), the audience filter applied
+    to those few rows, since a JSON list cannot be matched portably in SQL."""
     from .models import Alert
 
-    qs = visible_alerts(user, stores).exclude(state=Alert.State.RESOLVED)
-    firing = qs.filter(state=Alert.State.FIRING).count()
-    # Held: raised while the store was closed (mute timings); the bell shows them once the store opens.
-    held = qs.filter(state=Alert.State.FIRING, delivered_at__isnull=True).count()
-    return {
-        "open": qs.count(),
-        "firing": firing,
-        "held": held,
-        "critical": qs.filter(severity=Alert.Severity.CRITICAL).count(),
-        "summary": f"{firing} not yet acknowledged" + (f", {held} held until the store opens" if held else ""),
-    }
+    role, qs = _alerts_of_stores(user, stores)
+    firing = Q(state=Alert.State.FIRING)
+    rows = (qs.exclude(state=Alert.State.RESOLVED).order_by().values("audience_roles")
+            .annotate(open=Count("id"), firing=Count("id", filter=firing),
+                      held=Count("id", filter=firing & Q(delivered_at__isnull=True)),
+                      critical=Count("id", filter=Q(severity=Alert.Severity.CRITICAL))))
+    counts = {"open": 0, "firing": 0, "held": 0, "critical": 0}
+    for row in rows:
+        if _addressed_to(role, row["audience_roles"]):
+            for key in counts:
+                counts[key] += row[key]
+    held = counts["held"]
+    return {**counts, "summary": f"{counts['firing']} not yet acknowledged" + (f", {held} held until the store opens" if held else "")}
 
 
 def home_kpis(user, stores, now=None):

@@ -89,7 +89,7 @@ class WorkflowAnalyticsView(AnalyticsAPIView):
 class OverviewView(WorkflowAnalyticsView):
     http_method_names = ["get", "head", "options"]
     request_serializer = s.StoreScopedRequest
-    cache_domains = ("tickets", "rules", "messages", "alerts")
+    cache_domains = ("tickets", "rules", "rule_runs", "messages", "alerts")
     cache_bucket_seconds = 60
 
     def compute(self, params, stores, request):
@@ -164,7 +164,21 @@ class RepairAutomationView(WorkflowAnalyticsView):
 class CustomerCommunicationView(WorkflowAnalyticsView):
     http_method_names = ["post", "options"]
     request_serializer = s.CustomerCommunicationRequest
-    cache_domains = ()
+    # A preview stores nothing, so it is cached like the overview: per data version (the tickets and their
+    # customers, the templates and the outbox it de-duplicates against, the stored triage the delay message
+    # quotes) and per minute, planned as of the start of that minute (quiet hours begin and end on a minute,
+    # so the minute decides "held" exactly). Sending is never cached.
+    cache_domains = ("tickets", "customers", "messages", "triage")
+    cache_bucket_seconds = 60
+
+    def validate(self, request, data):
+        params = super().validate(request, data)
+        # Addresses are masked for roles that may not message customers: that is part of the answer, so of its key.
+        params["addresses_shown"] = has_capability(request.user, roles.SEND_MESSAGES)
+        return params
+
+    def is_cacheable(self, params):
+        return params["mode"] == "preview"
 
     def compute(self, params, stores, request):
         if params["mode"] == "send":
@@ -178,7 +192,7 @@ class CustomerCommunicationView(WorkflowAnalyticsView):
             statuses = params.get("statuses") or [messaging.EVENT_STATUS[params["event"]]]
             tickets = list(RepairTicket.objects.filter(store__in=stores, status__in=statuses).select_related(
                 "store", "customer", "repair_type", "device_model", "technician").order_by("-received_at")[: params["limit"]])
-        now = timezone.now()
+        now = params["as_of"] if params["mode"] == "preview" else timezone.now()
         rows, queued_ids = [], []
         with transaction.atomic():
             for ticket in tickets:
@@ -205,7 +219,7 @@ class CustomerCommunicationView(WorkflowAnalyticsView):
         if params["mode"] == "send":
             audit.record(request.user, "messages.send", None, object_type="workflow.outboxmessage",
                          changes={"event": params["event"], "messages": [r["message_id"] for r in rows if r.get("message_id")]})
-        if not has_capability(request.user, roles.SEND_MESSAGES):
+        if not params["addresses_shown"]:
             for row in rows:  # people who may not message customers do not see their addresses
                 row["to"] = mask_address(row["to"])
         counts = {}

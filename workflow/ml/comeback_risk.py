@@ -88,22 +88,32 @@ def add_trailing_features(frame, history, inspections, *, lookback_days=TRAILING
     return out
 
 
-def features_from_counts(frame, tech_record, type_record, tech_inspections):
+def features_from_counts(frame, tech_record, type_record, tech_inspections, own_inspections=None):
     """The same track-record features for repairs scored now, from counts already aggregated as of now:
     each record maps a technician / repair type code to (n, x) — repairs and comebacks whose window had
-    closed, or inspections and failures (equal to add_trailing_features with every query at now)."""
+    closed, or inspections and failures (equal to add_trailing_features with every query at now).
+
+    own_inspections: per row of `frame`, (n, x) of that repair's own inspections among `tech_inspections`.
+    They are taken out of its technician's QA record, as in training, where a repair's record is counted
+    before it was booked in and so never holds its own inspections (its own first result is `qa_failed`)."""
     out = frame.copy()
 
-    def rate_and_n(column, record):
+    def rate_and_n(column, record, minus=None):
         pairs = out[column].fillna("none").map(lambda k: record.get(k, (0, 0)))
         n = np.array([p[0] for p in pairs], dtype=float)
         x = np.array([p[1] for p in pairs], dtype=float)
+        if minus is not None:
+            n = np.maximum(n - minus[0], 0)
+            x = np.clip(x - minus[1], 0, n)
         return np.where(n > 0, x / np.maximum(n, 1), np.nan), n
 
     out["tech_comeback_rate"], n = rate_and_n("technician", tech_record)
     out["tech_prior_repairs"] = np.log1p(n)
     out["type_comeback_rate"], _ = rate_and_n("repair_type", type_record)
-    out["tech_qa_fail_rate"], n = rate_and_n("technician", tech_inspections)
+    own = None
+    if own_inspections is not None:
+        own = np.asarray(own_inspections, dtype=float).reshape(len(out), 2).T
+    out["tech_qa_fail_rate"], n = rate_and_n("technician", tech_inspections, own)
     out["tech_prior_inspections"] = np.log1p(n)
     return out
 

@@ -189,3 +189,42 @@ def test_track_record_aggregated_in_the_database_equals_the_one_computed_row_by_
     columns = ["tech_comeback_rate", "tech_prior_repairs", "tech_qa_fail_rate", "tech_prior_inspections", "type_comeback_rate"]
     pd.testing.assert_frame_equal(by_rows[columns], by_counts[columns], atol=1e-9)
     assert by_counts.tech_comeback_rate.notna().all() and by_counts.tech_qa_fail_rate.notna().all()
+
+
+def test_scoring_leaves_a_repairs_own_inspections_out_of_its_technicians_qa_record():
+    """As in training (a record counted before the repair was booked in), the record used to score a repair
+    now does not hold its own inspections: technician a has 10 inspections, 3 failed, of which 2 (both
+    failed) are the first repair's own, so its record is 1 of 8; the second repair has none of its own."""
+    from workflow.ml.comeback_risk import features_from_counts
+
+    frame = pd.DataFrame({"technician": ["a", "a", "b"], "repair_type": ["x", "x", "x"]})
+    out = features_from_counts(frame, {}, {}, {"a": (10, 3), "b": (2, 2)}, own_inspections=[(2, 2), (0, 0), (2, 2)])
+    assert out.tech_qa_fail_rate[0] == pytest.approx(1 / 8) and out.tech_prior_inspections[0] == pytest.approx(np.log1p(8))
+    assert out.tech_qa_fail_rate[1] == pytest.approx(3 / 10)
+    assert np.isnan(out.tech_qa_fail_rate[2]) and out.tech_prior_inspections[2] == 0  # b's only inspections were its own
+
+
+@pytest.mark.django_db
+def test_a_scored_repairs_own_qa_failures_are_not_in_its_technicians_record(make_ticket, quiet_rules):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from workflow import services, training
+    from workflow.ml.comeback_risk import TRAILING_DAYS
+    from workflow.models import QAInspection, Technician
+
+    technician = Technician.objects.filter(is_active=True).order_by("code").first()
+    ticket = make_ticket(status="quality_check", technician=technician)
+    services.record_qa(ticket, passed=False, defects=["loose port"])
+    services.change_status(ticket, "quality_check")
+    services.record_qa(ticket, passed=True)
+    now = timezone.now() + timedelta(seconds=1)
+    frame = pd.DataFrame({"id": [ticket.pk], "technician": [technician.code], "repair_type": [ticket.repair_type.code]})
+    scored = training.features_now(frame, now)
+    others = QAInspection.objects.filter(ticket__technician=technician, inspected_at__gte=now - timedelta(days=TRAILING_DAYS),
+                                         inspected_at__lt=now).exclude(ticket=ticket)
+    n, x = others.count(), others.filter(passed=False).count()
+    assert n > 0  # the technician has a record of their own in the demo data
+    assert scored.tech_qa_fail_rate[0] == pytest.approx(x / n)
+    assert scored.tech_prior_inspections[0] == pytest.approx(np.log1p(n))

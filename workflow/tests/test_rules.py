@@ -317,6 +317,32 @@ def test_a_burst_of_qa_failures_rechecks_the_control_charts_once(quiet_rules, ma
     assert len(checks) == 2
 
 
+
+def test_a_qa_failure_inside_the_throttle_window_is_rechecked_when_the_window_ends(
+        quiet_rules, make_ticket, api_for, store_codes, monkeypatch, settings, django_capture_on_commit_callbacks):
+    """The throttle has a trailing edge: a failure after the leading re-check is not left for the hourly check."""
+    import time
+
+    from mlanalytics.core import jobs
+    from workflow import tasks
+
+    settings.WORKFLOW_QA_RECHECK_SECONDS = 1
+    checks = []
+    monkeypatch.setattr(tasks, "check_qa_control", lambda: checks.append(timezone.now()))
+    first, second = (make_ticket(store_code=store_codes[0], status="quality_check") for _ in range(2))
+    staff = api_for("staff", stores=[store_codes[0]])
+    for ticket in (first, second):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert staff.post("/api/workflow-automation/qa-inspections/", {"ticket": ticket.reference, "passed": False,
+                                                                            "defects": ["housing gap"]}, format="json").status_code == 201
+    assert len(checks) == 1  # the leading edge: at once for the first failure
+    assert tasks.recheck_qa_control() is False and len(checks) == 1  # the window is still open
+    time.sleep(1.1)
+    assert tasks.recheck_qa_control() is True and len(checks) == 2  # the second failure, once the window is over
+    time.sleep(1.1)
+    assert tasks.recheck_qa_control() is False and len(checks) == 2  # nothing new since: nothing to do
+    assert jobs._periodic["workflow.qa_recheck"] == (60, "workflow.tasks.recheck_qa_control")
+
 def test_the_sweep_fires_idle_and_sla_rules_once(models_ready, quiet_rules, make_ticket):
     from workflow import tasks
     from workflow.models import TicketStatusEvent
