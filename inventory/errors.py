@@ -1,6 +1,6 @@
 """Errors of the inventory app, raised where detected and answered by the project's one mapping
 (`mlanalytics.core.api.exception_handler`: a DomainError's status code and message)."""
-from mlanalytics.core.errors import DomainError
+from mlanalytics.core.errors import DomainError, ModelNotReady
 
 
 class UnknownPart(DomainError):
@@ -15,3 +15,15 @@ class DecisionConflict(DomainError):
 
     status_code = 409
     code = "conflict"
+
+
+class ReplayNotReady(ModelNotReady):
+    """The stored cost replay of a store asked about is still being computed in the background (503);
+    the answer says how many of the stores are ready."""
+
+    def __init__(self, message, progress):
+        super().__init__(message)
+        self.progress = progress
+
+    def as_response_data(self):
+        return {**super().as_response_data(), "progress": self.progress}

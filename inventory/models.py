@@ -83,11 +83,6 @@ class Stock(models.Model):
     def available(self):
         return max(self.on_hand - self.reserved, 0)
 
-    @property
-    def backordered(self):
-        """Units reserved for committed repairs beyond what is on the shelf (they wait for a delivery)."""
-        return max(self.reserved - self.on_hand, 0)
-
 
 class Supplier(models.Model):
     """A parts supplier with its quoted terms."""

@@ -37,13 +37,22 @@ def reservations_on_ticket_status(sender, ticket, to_status, **kwargs):
     reservations_on_status_change(ticket, to_status)
 
 
+def release_parts_of_deleted_ticket(sender, instance, **kwargs):
+    """A ticket deleted (admin, cascade) gives back the parts held for it before its reservation rows go
+    with it, so Stock.reserved stays the sum of the rows. Inside the delete's transaction."""
+    from .services import release_ticket_parts
+
+    release_ticket_parts(instance)
+
+
 def connect():
-    from django.db.models.signals import post_save
+    from django.db.models.signals import post_save, pre_delete
 
     from workflow.signals import ticket_status_changed
 
     stock_changed.connect(stockout_alert_on_stock_change, dispatch_uid="inventory-stockout-alert")
     ticket_status_changed.connect(reservations_on_ticket_status, dispatch_uid="inventory-reservations")
+    pre_delete.connect(release_parts_of_deleted_ticket, sender="workflow.RepairTicket", dispatch_uid="inventory-release-on-delete")
     post_save.connect(refresh_policies_after_training, sender="predictive.TrainedModel",
                       dispatch_uid="inventory-refresh-after-training")
 

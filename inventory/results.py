@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db.models import F, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from mlanalytics.core.models import Alert
@@ -91,12 +92,14 @@ def resolve_parts(skus=None, category=None):
     None means every part."""
     part_ids = None
     if skus:
-        part_ids, missing = [], []
-        for sku in dict.fromkeys(s.strip() for s in skus):
-            found = Part.objects.filter(sku__iexact=sku).values_list("id", flat=True).first()
-            (part_ids.append(found) if found is not None else missing.append(sku))
+        wanted = list(dict.fromkeys(s.strip() for s in skus))
+        # One query for the whole list (SKUs are unique; compared case-insensitively).
+        found = dict(Part.objects.annotate(sku_lower=Lower("sku")).filter(sku_lower__in={sku.lower() for sku in wanted})
+                     .values_list("sku_lower", "id"))
+        missing = [sku for sku in wanted if sku.lower() not in found]
         if missing:
             raise UnknownPart(f"Unknown SKU: {', '.join(missing)}.")
+        part_ids = [found[sku.lower()] for sku in wanted]
     if category:
         qs = Part.objects.filter(category=category)
         if part_ids is not None:
@@ -106,7 +109,7 @@ def resolve_parts(skus=None, category=None):
 
 
 def _position_rows(positions, codes):
-    frame = positions.copy()
+    frame = positions.copy(deep=False)  # new columns only: the positions' own arrays are not written
     frame["store"] = frame.store_id.map(codes)
     frame["stock_value"] = frame.on_hand * frame.unit_cost
     frame["days_of_cover"] = frame.days_of_cover.where(np.isfinite(frame.days_of_cover))
@@ -123,15 +126,14 @@ def overview(stores):
     codes = store_codes(stores)
     end = sel.today() - timedelta(days=1)
     start = end - timedelta(days=364)
-    positions = _position_rows(sel.stock_positions(store_ids), codes)
+    positions = _position_rows(sel.stock_positions(store_ids, detail=False), codes)
     stock_value = float(positions.stock_value.sum()) if len(positions) else 0.0
     active = positions[positions.is_active.fillna(False).astype(bool) & ((positions.on_hand > 0) | (positions.daily_mean > 0))]
     open_lines = PurchaseOrderLine.objects.filter(po__store_id__in=store_ids, po__status__in=sel.OPEN_PO_STATUSES)
     open_value = open_lines.aggregate(v=Sum((F("quantity") - F("quantity_received")) * F("unit_price")))["v"] or 0
     drafts = PurchaseOrder.objects.filter(store_id__in=store_ids, status=PurchaseOrder.Status.DRAFT)
     draft_value = PurchaseOrderLine.objects.filter(po__in=drafts).aggregate(v=Sum(F("quantity") * F("unit_price")))["v"] or 0
-    used = sel.consumption_summary(store_ids, start, end)
-    cogs = float(used.cost.sum()) if len(used) else 0.0
+    cogs = sel.consumption_cost(store_ids, start, end)
     average_value = sel.average_inventory_value(sel.inventory_value_history(store_ids, start))
     alerts = (Alert.objects.filter(store_id__in=store_ids, kind=Alert.Kind.STOCKOUT_RISK).exclude(state=Alert.State.RESOLVED)
               .select_related("store").order_by("severity", "-fired_at"))
@@ -183,7 +185,7 @@ def stock_monitoring(stores, status=None, sku=None, category=None, search=None, 
     """Every SKU per store with its stock, policy and status: the list the live monitor shows."""
     store_ids = [s.pk for s in stores]
     part_ids = resolve_parts([sku] if sku else None, category)
-    positions = _position_rows(sel.stock_positions(store_ids, part_ids=part_ids), store_codes(stores))
+    positions = _position_rows(sel.stock_positions(store_ids, part_ids=part_ids, detail=False), store_codes(stores))
     counts = sel.status_counts(positions)
     frame = positions
     if status:
@@ -200,7 +202,7 @@ def stock_monitoring(stores, status=None, sku=None, category=None, search=None, 
         frame = frame.sort_values(["days_of_cover", "sku"], na_position="last", kind="stable")
     else:
         frame = frame.sort_values(["sku", "store"], kind="stable")
-    page = frame.iloc[offset: offset + limit]
+    page = sel.with_policy_details(frame.iloc[offset: offset + limit])
     return {
         "data_window": {"stock_as_of": timezone.now().isoformat(), "forecast": "stored reorder policies (see model.policy_computed_at)"},
         "model": forecast_model(store_ids),
@@ -223,9 +225,10 @@ def demand_forecast(stores, skus=None, category=None, horizon_days=28, service_l
     codes = store_codes(stores)
     part_ids = resolve_parts(skus, category)
     as_of = sel.today()
-    positions = _position_rows(sel.stock_positions(store_ids, service_level, part_ids, as_of=as_of), codes)
+    positions = _position_rows(sel.stock_positions(store_ids, service_level, part_ids, as_of=as_of, detail=False), codes)
     frame = positions[positions.daily_mean > 0] if not skus else positions
     frame = frame.sort_values(["days_to_stockout", "sku", "store"], na_position="last", kind="stable").head(limit)
+    frame = sel.with_policy_details(frame)
     orders = sel.open_order_lines(store_ids, frame.part_id.unique())
     deliveries = {}
     for row in orders.itertuples(index=False):
@@ -299,14 +302,16 @@ def _rounded(quantity, moq, pack):
 
 
 def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, service_level=None, include_all=False,
-                        include_snoozed=False, limit=200):
-    """What to order (or transfer) now, per store and part, under the recommended policy.
+                        include_snoozed=False, limit=200, part_ids=None):
+    """What to order (or transfer) now, per store and part, under the recommended policy. `part_ids`: the
+    request's `skus` / `category` already resolved (`resolve_parts`), when the caller has them.
 
     Returns the response body and the order lines (for draft purchase orders) as a second value."""
     store_ids = [s.pk for s in stores]
-    part_ids = resolve_parts(skus, category)
+    if part_ids is None:
+        part_ids = resolve_parts(skus, category)
     as_of = sel.today()
-    requested = sel.stock_positions(store_ids, service_level, part_ids, as_of=as_of)
+    requested = sel.stock_positions(store_ids, service_level, part_ids, as_of=as_of, detail=False)
     codes = store_codes(stores)
     from mlanalytics.core.models import Store
 
@@ -320,11 +325,11 @@ def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, servi
 
     stocked = positions.is_active.fillna(False).astype(bool) & (positions.order_qty > 0) & (positions.daily_mean > 0)
     needs = stocked & (positions.position <= positions.reorder_point)
-    keys = list(zip(positions.store_id, positions.part_id))
-    wanted = needs | pd.Series([k in order_once for k in keys], index=positions.index)
+    ordered_once = sel.item_keys([k[0] for k in order_once], [k[1] for k in order_once])
+    wanted = needs | pd.Series(np.isin(sel.item_keys(positions.store_id, positions.part_id), ordered_once), index=positions.index)
     if include_all:
         wanted = wanted | stocked
-    chosen = positions[wanted]
+    chosen = sel.with_policy_details(positions[wanted])
 
     # Stores with stock above their own maximum (by their own stored policy) can give it away before
     # anyone buys: the requested stores themselves and the other stores the user may see.
@@ -332,7 +337,7 @@ def reorder_suggestions(stores, scope_store_ids, skus=None, category=None, servi
     needed_parts = chosen[chosen.position <= chosen.reorder_point].part_id.unique().tolist()
     everywhere = requested
     if others and needed_parts:
-        elsewhere = sel.stock_positions(others, part_ids=needed_parts, as_of=as_of)
+        elsewhere = sel.stock_positions(others, part_ids=needed_parts, as_of=as_of, detail=False)
         columns = ["store_id", "part_id", "on_hand", "reserved", "available", "max_level", "reorder_point"]
         if len(elsewhere):
             everywhere = pd.concat([requested[columns], elsewhere[columns]], ignore_index=True)
@@ -463,8 +468,8 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
     store_ids = [s.pk for s in stores]
     codes = store_codes(stores)
     end = sel.today() - timedelta(days=1)
-    stored = sel.stored_policies(store_ids)
-    forecast = sel.stored_policies_as_forecast(stored)
+    # Only what has demand is allocated (and weighs the price index).
+    forecast = sel.stored_policies_as_forecast(sel.stored_policies(store_ids, fields=sel.POLICY_FORECAST_FIELDS, with_demand=True))
     part_demand = (forecast.groupby("part_id").daily_mean.sum() * 365.0) if len(forecast) else pd.Series(dtype=float)
     history = sel.purchase_order_history(window_days, store_ids, end)
     quality = sel.receipt_quality(window_days, store_ids, end)
@@ -477,7 +482,7 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
 
     # Cost per unit of each qualified supplier for each (store, part), from the same total-relevant-cost
     # model as the reorder policy, then averaged per part over the stores by their demand.
-    _, candidates = sel.policy_candidates(store_ids, service_level=service_level, forecast=forecast)
+    _, candidates = sel.policy_candidates(store_ids, service_level=service_level, forecast=forecast, demand_only=True)
     candidates = candidates[candidates.supplier_id.notna() & (candidates.daily_mean > 0)].copy()
     candidates["supplier_id"] = candidates.supplier_id.astype(int)
     candidates["cost_per_unit"] = candidates.landed_cost_per_unit + risk_aversion * candidates.risk_cost_per_unit
@@ -508,24 +513,26 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
     store_demand["units"] = store_demand.daily_mean * horizon_days
     optimal_unit = effective.cost_per_unit
     optimal_landed = effective.landed_cost_per_unit
-    today = lines.merge(per_part[["part_id", "supplier_id", "cost_per_unit", "landed_cost_per_unit"]],
-                        on=["part_id", "supplier_id"], how="inner")
-    today = today.assign(weighted=today.share * today.cost_per_unit, weighted_landed=today.share * today.landed_cost_per_unit)
-    by_pair = today.groupby(["store_id", "part_id"])
-    today_unit = by_pair.weighted.sum() / by_pair.share.sum()
-    today_landed = by_pair.weighted_landed.sum() / by_pair.share.sum()
-    compare = store_demand.set_index(["store_id", "part_id"]).join(today_unit.rename("today_unit")).join(
-        today_landed.rename("today_landed_unit"))
+    # Each store's demand split by today's shares among the suppliers qualified for the part, ...
+    today = lines[["store_id", "part_id", "supplier_id", "share"]].merge(per_part[["part_id", "supplier_id"]],
+                                                                        on=["part_id", "supplier_id"], how="inner")
+    today = today.merge(store_demand[["store_id", "part_id", "units"]], on=["store_id", "part_id"], how="inner")
+    today = today[today.part_id.map(optimal_unit).notna().to_numpy()]
+    today["units"] = today.units * today.share / today.groupby(["store_id", "part_id"]).share.transform("sum")
+    # ... costed with the same per-order MOQ rule as the optimum: units bought only to reach an MOQ are paid
+    # for today too, so the saving compares like with like.
+    today = sup.todays_mix_costs(today, per_part, ("cost_per_unit", "landed_cost_per_unit"), min_lots=min_lots)
+    today_costs = today.groupby(["store_id", "part_id"])[["cost_per_unit_spent", "landed_cost_per_unit_spent", "bought"]].sum()
+    compare = store_demand.set_index(["store_id", "part_id"]).join(today_costs, how="inner")
     part_level = compare.index.get_level_values("part_id")
     compare["optimal_unit"] = part_level.map(optimal_unit)
     compare["optimal_landed_unit"] = part_level.map(optimal_landed)
-    compare = compare[compare.today_unit.notna() & compare.optimal_unit.notna()]
-    compare["today_cost"] = compare.units * compare.today_unit
+    compare["today_cost"] = compare.cost_per_unit_spent
     compare["optimal_cost"] = compare.units * compare.optimal_unit
     compare["saving"] = compare.today_cost - compare.optimal_cost
     # The cash part of the saving (price, defects, ordering, cycle stock) apart from the risk part
     # (safety stock, expected stockouts and late deliveries, priced by the same model).
-    compare["landed_saving"] = compare.units * (compare.today_landed_unit - compare.optimal_landed_unit)
+    compare["landed_saving"] = compare.landed_cost_per_unit_spent - compare.units * compare.optimal_landed_unit
     by_store = []
     for store_id, group in compare.groupby(level="store_id"):
         today_total = float(group.today_cost.sum())
@@ -537,9 +544,8 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
     today_cost, optimal_cost = float(compare.today_cost.sum()), float(compare.optimal_cost.sum())
 
     names = suppliers.set_index("supplier_id").code
-    today_units = today.merge(store_demand[["store_id", "part_id", "units"]].rename(columns={"units": "horizon_units"}),
-                              on=["store_id", "part_id"])
-    today_units = (today_units.share * today_units.horizon_units).groupby(today_units.supplier_id).sum()
+    # Today's units per supplier counted as the optimum's are: what is bought, MOQ surplus included.
+    today_units = today.groupby("supplier_id").bought.sum()
     allocation = result.allocation.groupby("supplier_id").agg(units=("units", "sum"), cost=("cost", "sum"))
     allocation["today_units"] = today_units.reindex(allocation.index).fillna(0.0)
     allocation = allocation[(allocation.units > 0) | (allocation.today_units > 0)].reset_index()
@@ -577,8 +583,11 @@ def supply_chain_optimization(stores, horizon_days=90, window_days=365, weights=
                     "rule": "each supplier used for a part gets at least orders_per_horizon × its MOQ (an order covers at "
                             "most INVENTORY_MAX_ORDER_COVER_DAYS of demand, and each order is at least the MOQ)",
                     "surplus_units": round(float(effective.surplus_units.sum()), 2),
-                    "note": "units bought only to reach an MOQ are charged to the optimum: optimal_cost is what the "
-                            "optimum pays, divided over the demand it covers"},
+                    "today_surplus_units": round(float((compare.bought - compare.units).sum()), 2),
+                    "note": "units bought only to reach an MOQ are paid for on both sides: optimal_cost is what the "
+                            "optimum pays, today_cost what today's mix pays under the same per-order MOQ rule (each "
+                            "supplier used for a part buys at least orders_per_horizon × its MOQ of it), each "
+                            "divided over the demand it covers"},
             "capacity": {"suppliers_with_capacity": int(capacity.notna().sum()),
                          "source": "Supplier.monthly_capacity_units × horizon / 30 (empty: unlimited)"},
             "by_supplier": records(allocation.sort_values("units", ascending=False),
@@ -615,15 +624,18 @@ REPLAY_POLICIES = {
 
 def replay_summaries(store_ids, service_level=None, replay_days=365):
     """Per store, the replay totals of each policy: the stored ones (`StockReplay`, refreshed in the
-    background with the policies) for the default request, otherwise a replay now. Returns
+    background with the policies; a store without one is 503 until its first replay is stored) for the
+    default request, otherwise a replay now. Returns
     (summaries by store id, start, end, where they came from, the PolicyReplay when computed now)."""
     from . import services
 
     if service_level is None and replay_days == services.REPLAY_DAYS:
-        stored = services.ensure_stock_replays(store_ids)
+        stored, stale = services.ensure_stock_replays(store_ids)
         if stored:
             rows = list(stored.values())
-            source = {"stored": True, "computed_at": min(r.computed_at for r in rows).isoformat()}
+            source = {"stored": True, "computed_at": min(r.computed_at for r in rows).isoformat(),
+                      # A window that no longer ends yesterday is served while its refresh runs in the background.
+                      "stale": bool(stale), "stale_stores": len(stale)}
             return ({s: r.summary for s, r in stored.items()}, min(r.start for r in rows), max(r.end for r in rows), source, None)
     replay = sel.policy_replay(store_ids, replay_days, service_level)
     return sel.store_replay_summaries(replay), replay.start, replay.end, {"stored": False}, replay
@@ -693,7 +705,8 @@ def cost_optimization(stores, service_level=None, replay_days=365, dead_stock_da
                 for store_id, s in sorted(summaries.items(), key=lambda kv: codes.get(kv[0], ""))}
     assumed_weekdays = sorted(codes.get(store_id) for store_id, s in summaries.items() if s["today_policy"]["review_weekdays_assumed"])
 
-    positions = sel.stock_positions(store_ids, service_level, policies=replay.policies if replay is not None else None)
+    positions = sel.stock_positions(store_ids, service_level, policies=replay.policies if replay is not None else None,
+                                    detail=False)
     stock = sel.dead_and_excess_stock(positions, store_ids, dead_stock_days)
     stock["store"] = stock.store_id.map(codes)
     stock["days_since_consumed"] = (pd.Timestamp(sel.today()) - stock.last_consumed).dt.days
@@ -762,14 +775,17 @@ def performance_analytics(stores, window_days=365):
     now_value = float(value_history["now"].sum())
     average_value = sel.average_inventory_value(value_history)
     scale = 365.0 / window_days
-    days = sel.part_days(store_ids, start, end, ("needed", "waited", "closing_balance"))
+    # The daily summary from the window's start until now: the window's demand and balances, and (after it)
+    # what moved since, which takes today's stock back to the window's opening balance.
+    since_start = sel.part_days(store_ids, start, sel.LAST_DAY, ("needed", "waited", "closing_balance", "net"))
+    days = since_start[since_start.day <= pd.Timestamp(end)]
     daily = days[days.needed > 0].rename(columns={"needed": "units"})
     weekly = sel.weekly_demand_matrix(daily, start, end)
     units_needed = int(daily.units.sum()) if len(daily) else 0
     units_waited = int(daily.waited.sum()) if len(daily) else 0
 
     # Stockout days of items that had demand, from the daily closing balances.
-    profile = sel.stockout_days(store_ids, start, end, days)
+    profile = sel.stockout_days(store_ids, start, end, since_start)
 
     # ABC by consumption value and XYZ by weekly demand variability, per SKU.
     parts = sel.parts_frame(used.part_id.unique() if len(used) else [])

@@ -5,9 +5,11 @@ Every function takes the store ids it may read (already scoped by the caller) an
 pandas frames or JSON-ready dicts. Nothing loops over parts in Python against the database: rows
 are aggregated in SQL and computed on as arrays.
 """
+import io
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -86,8 +88,60 @@ def _fetched_datetime(field):
 
 
 def _frame(queryset, columns):
+    """The rows of a values_list queryset as a DataFrame with `columns`. On PostgreSQL the rows come as
+    one CSV text aggregated by the server and parsed by pandas' C reader: no Python object per value,
+    several times faster than iterating the ORM's rows for the 10⁵–10⁶ rows of the large scale. Values
+    come back as pandas holds the ORM's: numbers (numeric as float, exactly), text as text ('' stays
+    ''), booleans, NULL as NaN, datetimes as ISO text (`local_dates` parses both)."""
+    if connection.vendor == "postgresql":
+        return _server_csv_frame(queryset, columns)
     rows = list(queryset)
     return pd.DataFrame(rows, columns=columns) if rows else pd.DataFrame(columns=columns)
+
+
+TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "DateTimeField", "DateField", "JSONField"}
+FREE_TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "JSONField"}
+
+
+def _server_csv_frame(queryset, columns):
+    compiler = queryset.query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    # The columns in the order the SQL selects them (values_list() hands them back in the order asked for).
+    selected = [alias for _, _, alias in compiler.select]
+    kinds = [expression.output_field.get_internal_type() for expression, _, _ in compiler.select]
+    # The server writes the rows as one CSV text (text quoted, NULL as an unquoted \N), fetched as one value:
+    # no per-row trip through the driver, which COPY or a cursor would make.
+    names = [f"c{i}" for i in range(len(selected))]
+    fields = ", ".join(
+        f"""coalesce('"' || replace({name}::text, '"', '""') || '"', '\\N')""" if kind in FREE_TEXT_FIELDS
+        else f"coalesce({name}::text, '\\N')" for name, kind in zip(names, kinds))
+    statement = connection.ops.compose_sql(sql, params)
+    with connection.cursor() as cursor:
+        if queryset.ordered:
+            # An aggregate need not keep the rows in order: an ordered read goes through COPY, row by row.
+            chunks = []
+            with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv, NULL '\\N')") as copy:
+                for block in copy:
+                    chunks.append(bytes(block))
+            text = b"".join(chunks).decode()
+        else:
+            cursor.execute(f"SELECT string_agg(concat_ws(',', {fields}), E'\\n') FROM ({statement}) AS q({', '.join(names)})")
+            text = cursor.fetchone()[0]
+    if not text:
+        return pd.DataFrame(columns=columns)
+    # NULL is the unquoted \N, so an empty text stays '' as the ORM gives it. Numbers are parsed exactly
+    # (round_trip): the server writes the shortest text that reads back as the same double, and pandas'
+    # fast reader would be a unit in the last place off for many of them.
+    frame = pd.read_csv(io.StringIO(text), names=selected, header=None, keep_default_na=False, na_values=["\\N"],
+                        dtype={name: str for name, kind in zip(selected, kinds) if kind in TEXT_FIELDS},
+                        float_precision="round_trip")
+    for name, kind in zip(selected, kinds):
+        if kind == "BooleanField" and frame[name].dtype != bool:  # pandas reads true/false itself, not COPY's t/f
+            frame[name] = frame[name].map({"true": True, "false": False, "t": True, "f": False, True: True, False: False})
+    asked = list(queryset._fields) or selected
+    frame = frame[asked]
+    frame.columns = columns
+    return frame
 
 
 # --- Master data and stock -------------------------------------------------------------------------
@@ -273,29 +327,45 @@ def forecast_model_block(frame):
 # --- Reorder policy --------------------------------------------------------------------------------------
 
 
-def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None, delivery=None):
+def policy_inputs(store_ids):
+    """What `policy_candidates` reads besides the forecast and delivery statistics: the stores' stock rows,
+    the parts and the active price list — read once by a caller that computes policies several times
+    (the out-of-sample replay re-estimates them through the window)."""
+    return {"stock": stock_frame(store_ids), "parts": parts_frame(), "prices": price_list()}
+
+
+def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None, delivery=None, inputs=None,
+                      demand_only=False):
     """Every (store, part) item paired with each supplier qualified for it, priced by its yearly total
     relevant cost (`ml.policy.sourcing_costs`).
 
     Items join the parts forecast with stock rows and part settings; a candidate carries the price
     list terms and that supplier's delivered lead time and defect rate. `service_level` overrides each
-    part's own target. Returns (items, candidates).
+    part's own target. `inputs`: `policy_inputs(store_ids)` already read. `demand_only`: only the items
+    of active parts with forecast demand (what an allocation of demand prices; each candidate's cost is
+    its own, so it is the same as in the full set). Returns (items, candidates).
     """
     forecast = parts_forecast(store_ids) if forecast is None else forecast
-    stock = stock_frame(store_ids)
-    pairs = pd.concat([stock[["store_id", "part_id"]], forecast[["store_id", "part_id"]]]).drop_duplicates()
+    if demand_only:
+        forecast = forecast[forecast.daily_mean > 0]
+        pairs = forecast[["store_id", "part_id"]].drop_duplicates()
+    else:
+        stock = inputs["stock"] if inputs else stock_frame(store_ids)
+        pairs = pd.concat([stock[["store_id", "part_id"]], forecast[["store_id", "part_id"]]]).drop_duplicates()
     items = pairs.merge(forecast, on=["store_id", "part_id"], how="left")
     for column, default in FORECAST_DEFAULTS.items():
         if default is not None:
             items[column] = items[column].fillna(default)
-    parts = parts_frame(items.part_id.unique())
+    parts = inputs["parts"] if inputs else parts_frame(items.part_id.unique())
     items = items.merge(parts, on="part_id", how="inner")
     items.loc[~items.is_active.astype(bool), "daily_mean"] = 0.0
+    if demand_only:
+        items = items[items.daily_mean > 0]
     items["service_level"] = float(service_level) if service_level is not None else items.part_service_level
     items = items.reset_index(drop=True)
     items["item"] = np.arange(len(items))
 
-    prices = price_list(items.part_id.unique())
+    prices = inputs["prices"] if inputs else price_list(items.part_id.unique())
     delivery = supplier_delivery_stats(end=as_of) if delivery is None else delivery
     candidates = items[["item", "store_id", "part_id", "daily_mean", "daily_sd", "demand_class", "service_level", "part_moq",
                         "part_pack", "unit_cost"]].merge(prices, on="part_id", how="left").merge(delivery, on="supplier_id", how="left")
@@ -329,12 +399,13 @@ def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None, 
     return items, candidates
 
 
-def compute_policies(store_ids, service_level=None, forecast=None, as_of=None, delivery=None):
+def compute_policies(store_ids, service_level=None, forecast=None, as_of=None, delivery=None, inputs=None):
     """The recommended reorder policy of every stocked or forecast part at the stores: for each item the
     qualified supplier with the lowest yearly total relevant cost, with its reorder point, safety stock
     and order quantity. `as_of` / `delivery`: the day whose last 365 days of deliveries give the lead
-    times (default today), or those delivery statistics themselves. Returns one row per (store, part)."""
-    items, candidates = policy_candidates(store_ids, service_level, forecast, as_of, delivery)
+    times (default today), or those delivery statistics themselves; `inputs`: see `policy_candidates`.
+    Returns one row per (store, part)."""
+    items, candidates = policy_candidates(store_ids, service_level, forecast, as_of, delivery, inputs)
     chosen = pol.choose_suppliers(candidates, ["item"]).set_index("item")
     keep = ["supplier_id", "unit_price", "lead_time_mean", "lead_time_sd", "lead_time_source", "defect_rate", "on_time_rate",
             "order_cost", "min_order_qty",
@@ -358,15 +429,29 @@ POLICY_FIELDS = [
 POLICY_READ_FIELDS = [f for f in POLICY_FIELDS if f not in ("computed_at", "adi", "cv2", "forecast_backtest", "model_version", "trained_at")]
 
 
-def stored_policies(store_ids, part_ids=None):
-    """The stored policy rows (computing them first for stores that have none)."""
+# What every stock position needs (status, position, value, the monitor's order, the lead-time stand-ins);
+# the rest of a policy is read only for the rows an answer lists (`with_policy_details`), which keeps the
+# read of every row at the large scale to a third of the columns.
+POLICY_STATUS_FIELDS = ["id", "store_id", "part_id", "daily_mean", "lead_time_days", "reorder_point", "order_qty", "max_level",
+                        "lead_time_source"]
+POLICY_DETAIL_FIELDS = [f for f in POLICY_READ_FIELDS if f not in POLICY_STATUS_FIELDS]  # (the row's id: policy_id)
+# The forecast a stored policy was computed from (`stored_policies_as_forecast`).
+POLICY_FORECAST_FIELDS = ["store_id", "part_id", "demand_class", "forecast_method", "daily_mean", "daily_sd"]
+
+
+def stored_policies(store_ids, part_ids=None, fields=None, with_demand=False):
+    """The stored policy rows, all of POLICY_READ_FIELDS or the `fields` given, of every item or only of
+    those `with_demand` (forecast daily mean above zero) (computing them first for stores that have none)."""
     from .services import ensure_stock_policies
 
+    fields = list(fields or POLICY_READ_FIELDS)
     ensure_stock_policies(store_ids)
     qs = StockPolicy.objects.filter(store_id__in=store_ids)
     if part_ids is not None:
         qs = qs.filter(part_id__in=list(part_ids))
-    return _frame(qs.values_list(*POLICY_READ_FIELDS), POLICY_READ_FIELDS)
+    if with_demand:
+        qs = qs.filter(daily_mean__gt=0)
+    return _frame(qs.values_list(*fields), fields)
 
 
 def policy_forecast_summary(store_ids):
@@ -413,13 +498,14 @@ def stored_policies_as_forecast(policies):
                   "model_version", "trained_at"]]
 
 
-def current_policies(store_ids, service_level=None, part_ids=None):
-    """Policies for the stores: the stored ones, or recomputed from their stored forecast when a
-    service level other than each part's own is asked for."""
-    stored = stored_policies(store_ids, part_ids)
+def current_policies(store_ids, service_level=None, part_ids=None, fields=None):
+    """Policies for the stores: the stored ones (all of POLICY_READ_FIELDS, or `fields`), or recomputed
+    from their stored forecast when a service level other than each part's own is asked for."""
+    stored = stored_policies(store_ids, part_ids, fields if service_level is None else None)
     if service_level is None or stored.empty:
-        frame = stored.rename(columns={"lead_time_days": "lead_time_mean"})
-        frame["supplier_id"] = frame.supplier_id.astype("Int64")
+        frame = stored.rename(columns={"lead_time_days": "lead_time_mean", "id": "policy_id"})
+        if "supplier_id" in frame:
+            frame["supplier_id"] = frame.supplier_id.astype("Int64")
         return frame
     forecast = stored_policies_as_forecast(stored)
     computed = compute_policies(store_ids, service_level=service_level, forecast=forecast)
@@ -442,30 +528,95 @@ POSITION_COLUMNS = [
 ]
 
 
-def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, policies=None):
+def item_keys(store_ids, part_ids):
+    """One int64 per (store, part), ordered as the pairs are: for aligning frames by item with numpy."""
+    return (np.asarray(store_ids, dtype=np.int64) << 32) | np.asarray(part_ids, dtype=np.int64)
+
+
+def _spread(column, at, size):
+    """A column's values placed at rows `at` of a frame of `size` rows, missing (NaN / None) elsewhere —
+    what an outer merge gives the rows one side lacks (integers become floats, as there)."""
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(column.dtype):
+        column = column.astype(float)  # e.g. Int64 with <NA>: NaN, restored by the caller
+    values = column.to_numpy()
+    if len(at) == size:
+        out = np.empty(size, dtype=values.dtype) if values.dtype != object else np.empty(size, dtype=object)
+        out[at] = values
+        return out
+    if values.dtype.kind in "iub":
+        out = np.full(size, np.nan)
+    elif values.dtype.kind in "fc":
+        out = np.full(size, np.nan, dtype=values.dtype)
+    else:
+        out = np.full(size, np.nan, dtype=object)
+    out[at] = values
+    return out
+
+
+def outer_join_items(left, right):
+    """left ⟗ right on (store_id, part_id), one row per item in (store, part) order: pandas' outer merge
+    by key arithmetic (no hashing of 10⁵ pairs of columns)."""
+    left_keys = item_keys(left.store_id, left.part_id)
+    right_keys = item_keys(right.store_id, right.part_id)
+    keys = np.union1d(left_keys, right_keys)
+    columns = {"store_id": (keys >> 32).astype(np.int64), "part_id": (keys & 0xFFFFFFFF).astype(np.int64)}
+    for side, side_keys in ((left, left_keys), (right, right_keys)):
+        at = np.searchsorted(keys, side_keys)
+        for name in side.columns:
+            if name not in ("store_id", "part_id"):
+                columns[name] = _spread(side[name], at, len(keys))
+    frame = pd.DataFrame(columns)
+    for side in (left, right):
+        for name in side.columns:
+            if isinstance(side[name].dtype, pd.Int64Dtype):
+                frame[name] = frame[name].astype("Int64")
+    return frame
+
+
+def _policy_defaults(frame):
+    """What a position without a stored policy (or a column of one) holds: no demand, nothing to reorder."""
+    for column in ("daily_mean", "daily_sd", "reorder_point", "order_qty", "max_level", "safety_stock", "protection_demand",
+                   "lead_time_mean", "lead_time_sd", "review_days", "unit_price"):
+        if column in frame:
+            frame[column] = frame[column].fillna(0.0).astype(float)
+    if "demand_class" in frame:
+        frame["demand_class"] = frame.demand_class.fillna("none")
+    if "policy_method" in frame:
+        frame["policy_method"] = frame.policy_method.fillna(pol.NO_DEMAND)
+    return frame
+
+
+def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, policies=None, detail=True):
     """Every part at every store with its stock, what is on order, its policy and its status.
 
     Columns include on_hand, reserved, available (on hand − reserved, ≥ 0), backordered (reserved beyond on
     hand), on_order, position (on hand − reserved + on order), the policy
     (reorder_point, safety_stock, order_qty, max_level; approved min/max when a manager set them),
     days_of_cover, days_to_stockout (deliveries counted), projected_stockout_date, status.
+    Set-based throughout: two bulk reads, arrays, and a per-item step only for items with deliveries due.
+    `detail=False`: of the stored policy only what the status and position need (POLICY_STATUS_FIELDS);
+    `with_policy_details()` adds the rest to the rows an answer lists.
     """
     as_of = as_of or today()
     if policies is None:
-        policies = current_policies(store_ids, service_level, part_ids)
+        lean = not detail and service_level is None
+        policies = current_policies(store_ids, service_level, part_ids, fields=POLICY_STATUS_FIELDS if lean else None)
     stock = stock_frame(store_ids, part_ids)
-    frame = stock.merge(policies, on=["store_id", "part_id"], how="outer")
-    if frame.empty:  # e.g. a category with no parts: the same columns, no rows
+    if not len(stock) and not len(policies):  # e.g. a category with no parts: the same columns, no rows
         return pd.DataFrame({column: pd.Series(dtype=float) for column in POSITION_COLUMNS})
-    parts = parts_frame(frame.part_id.unique())
-    frame = frame.merge(parts[["part_id", "sku", "name", "category", "unit_cost", "price", "is_active"]], on="part_id", how="left")
+    frame = outer_join_items(stock, policies)
+    parts = parts_frame().set_index("part_id")  # every part (thousands): cheaper than picking out the ones held
+    at = parts.index.get_indexer(frame.part_id)
+    known = at >= 0
+    for column in ("sku", "name", "category", "unit_cost", "price", "is_active"):
+        values = parts[column].to_numpy()
+        if known.all():
+            frame[column] = values[at]
+        else:
+            frame[column] = pd.Series(values[np.where(known, at, 0)]).where(known).to_numpy()
     for column in ("on_hand", "reserved"):
         frame[column] = frame[column].fillna(0).astype(int)
-    for column in ("daily_mean", "daily_sd", "reorder_point", "order_qty", "max_level", "safety_stock", "protection_demand",
-                   "lead_time_mean", "lead_time_sd", "review_days", "unit_price"):
-        frame[column] = frame[column].fillna(0.0).astype(float)
-    frame["demand_class"] = frame.demand_class.fillna("none")
-    frame["policy_method"] = frame.policy_method.fillna(pol.NO_DEMAND)
+    _policy_defaults(frame)
     frame["lead_time_source"] = frame.lead_time_source.fillna("none") if "lead_time_source" in frame else "none"
     frame["available"] = (frame.on_hand - frame.reserved).clip(lower=0)
     # Units reserved for committed repairs beyond the shelf: back-orders the position must cover.
@@ -474,42 +625,74 @@ def stock_positions(store_ids, service_level=None, part_ids=None, as_of=None, po
     # A manager's approved min/max replaces the computed reorder point and maximum.
     approved = frame.min_qty.notna() | frame.max_qty.notna()
     frame["approved_min_max"] = approved
-    frame.loc[frame.min_qty.notna(), "reorder_point"] = frame.min_qty
-    frame.loc[frame.max_qty.notna(), "max_level"] = frame.max_qty
+    frame["reorder_point"] = frame.min_qty.where(frame.min_qty.notna(), frame.reorder_point)
+    frame["max_level"] = frame.max_qty.where(frame.max_qty.notna(), frame.max_level)
     frame["max_level"] = np.maximum(frame.max_level, frame.reorder_point)
 
+    # What is on order: per item its outstanding units, next delivery and (for the projection) each delivery.
+    n = len(frame)
+    on_order = np.zeros(n, dtype=np.int64)
+    next_delivery = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
     orders = open_order_lines(store_ids, part_ids)
+    due = np.zeros(0, dtype=np.int64)
     if len(orders):
         orders["offset"] = (orders.expected_date - pd.Timestamp(as_of)).dt.days.clip(lower=0)
-        grouped = orders.groupby(["store_id", "part_id"])
-        on_order = grouped.outstanding.sum().rename("on_order")
-        next_delivery = grouped.expected_date.min().rename("next_delivery")
-        lists = grouped.agg(offsets=("offset", list), quantities=("outstanding", list))
-        arrivals = pd.Series(list(zip(lists.offsets, lists.quantities)), index=lists.index, name="arrivals")
-        frame = frame.join(pd.concat([on_order, next_delivery, arrivals], axis=1), on=["store_id", "part_id"])
-    else:
-        frame["on_order"], frame["next_delivery"], frame["arrivals"] = 0, pd.NaT, None
-    frame["on_order"] = frame.on_order.fillna(0).astype(int)
-    frame["position"] = frame.available - frame.backordered + frame.on_order  # on hand − reserved + on order
+        keys, wanted = item_keys(frame.store_id, frame.part_id), item_keys(orders.store_id, orders.part_id)
+        row = np.minimum(np.searchsorted(keys, wanted), n - 1)
+        orders = orders.assign(row=row)[keys[row] == wanted].sort_values("row", kind="stable")  # lines of items held
+        due, first = np.unique(orders.row.to_numpy(), return_index=True)
+        outstanding = orders.outstanding.to_numpy(dtype=np.int64)
+        on_order[due] = np.add.reduceat(outstanding, first) if len(due) else 0
+        next_delivery[due] = np.minimum.reduceat(orders.expected_date.to_numpy(dtype="datetime64[ns]"), first) if len(due) else 0
+        arrival_days = np.split(orders.offset.to_numpy(), first[1:])
+        arrival_quantities = np.split(outstanding, first[1:])
+    frame["on_order"] = on_order
+    frame["next_delivery"] = next_delivery
+    frame["position"] = frame.on_hand - frame.reserved + frame.on_order
 
     with np.errstate(divide="ignore", invalid="ignore"):
         frame["days_of_cover"] = np.where(frame.daily_mean > 0, frame.available / frame.daily_mean, np.inf)
-    has_arrivals = frame.arrivals.notna()
-    arrival_days = [a[0] if isinstance(a, tuple) else [] for a in frame.arrivals]
-    arrival_qty = [a[1] if isinstance(a, tuple) else [] for a in frame.arrivals]
     days = pol.days_until_stockout(frame.available, frame.daily_mean)
-    if has_arrivals.any():
-        idx = np.nonzero(has_arrivals.to_numpy())[0]
-        days[idx] = pol.days_until_stockout(frame.available.to_numpy()[idx], frame.daily_mean.to_numpy()[idx],
-                                            [arrival_days[i] for i in idx], [arrival_qty[i] for i in idx])
+    if len(due):
+        days[due] = pol.days_until_stockout(frame.available.to_numpy()[due], frame.daily_mean.to_numpy()[due],
+                                            arrival_days, arrival_quantities)
     frame["days_to_stockout"] = days
     # Beyond ten years a projected date means nothing (and overflows a timestamp).
     finite = np.isfinite(days) & (days <= STOCKOUT_PROJECTION_DAYS)
-    frame["projected_stockout_date"] = pd.NaT
-    frame.loc[finite, "projected_stockout_date"] = pd.Timestamp(as_of) + pd.to_timedelta(np.floor(days[finite]), unit="D")
+    projected = np.full(n, np.datetime64("NaT"), dtype="datetime64[ns]")
+    projected[finite] = (pd.Timestamp(as_of) + pd.to_timedelta(np.floor(days[finite]), unit="D")).to_numpy()
+    frame["projected_stockout_date"] = projected
     frame["status"] = pol.stock_status(frame.available, frame.reorder_point, frame.max_level, frame.days_to_stockout,
                                        frame.lead_time_mean, frame.daily_mean)
-    return frame.drop(columns=["arrivals"])
+    return frame
+
+
+def with_policy_details(rows):
+    """Rows of a `stock_positions(detail=False)` frame with the rest of their stored policy
+    (POLICY_DETAIL_FIELDS: forecast class and method, spread, supplier and price, safety stock, …), read
+    for these rows only. Rows that already carry them come back as they are."""
+    missing = [c for c in POLICY_DETAIL_FIELDS if c not in rows.columns]
+    if not missing:
+        return rows
+    rows = rows.copy()
+    fields = ["store_id", "part_id", *missing]
+    details = pd.DataFrame(columns=fields)
+    if len(rows):
+        if "policy_id" in rows:  # the lean read kept each row's policy id: read exactly those
+            policies = StockPolicy.objects.filter(pk__in=sorted(set(rows.policy_id.dropna().astype(int))))
+        else:
+            policies = StockPolicy.objects.filter(store_id__in=sorted(set(rows.store_id.astype(int))),
+                                                  part_id__in=sorted(set(rows.part_id.astype(int))))
+        details = _frame(policies.values_list(*fields), fields)
+    keys = item_keys(details.store_id, details.part_id) if len(details) else np.zeros(0, dtype=np.int64)
+    at = pd.Index(keys).get_indexer(item_keys(rows.store_id, rows.part_id))
+    for column in missing:
+        values = details[column].to_numpy() if len(details) else np.zeros(0, dtype=object)
+        picked = pd.Series(values[np.where(at >= 0, at, 0)] if len(values) else np.full(len(rows), np.nan, dtype=object),
+                           index=rows.index)
+        rows[column] = picked.where(at >= 0)
+    rows["supplier_id"] = rows.supplier_id.astype("Float64").astype("Int64") if "supplier_id" in missing else rows.supplier_id
+    return _policy_defaults(rows)
 
 
 def status_counts(positions):
@@ -550,6 +733,7 @@ def stock_status_of(stock, as_of=None):
 # --- Demand history: the PartDay summary of the ledger ------------------------------------------------------
 
 REDATE_DAYS = 62  # a consumption is re-dated to its ticket's wait, which began at most this long before
+LAST_DAY = date(9999, 12, 31)  # "until now" for a read of the daily summary (no row is dated after today)
 
 
 def build_part_days(store_id, since):
@@ -563,12 +747,15 @@ def build_part_days(store_id, since):
     """
     from workflow.models import TicketStatusEvent
 
+    # The newest movement of the whole ledger before the store is read: every movement of the store up to it is
+    # summarised, so its unsummarised ones are those above it (`ledger_tail` reads from here, not from the
+    # store's own last movement, which for a quiet store lies far back in the ledger).
+    ceiling = int(StockMovement.objects.aggregate(m=Max("id"))["m"] or 0)
     columns = ["id", "part_id", "kind", "ticket_id", "at", "quantity", "balance_after", "unit_cost"]
     moves = _frame(StockMovement.objects.filter(store_id=store_id, at__gte=local_day_start(since)).order_by("at", "id")
                    .annotate(at_text=_fetched_datetime("at"))
                    .values_list("id", "part_id", "kind", "ticket_id", "at_text", "quantity", "balance_after", "unit_cost"), columns)
-    last_id = int(moves.id.max()) if len(moves) else int(
-        StockMovement.objects.filter(store_id=store_id).aggregate(m=Max("id"))["m"] or 0)
+    last_id = max(ceiling, int(moves.id.max()) if len(moves) else 0)
     out_columns = ["part_id", "day", "needed", "waited", "consumed", "consumed_cost", "net", "closing_balance"]
     if moves.empty:
         return pd.DataFrame(columns=out_columns), last_id
@@ -603,6 +790,14 @@ def build_part_days(store_id, since):
     return frame[out_columns], last_id
 
 
+def _parsed_days(values):
+    """'YYYY-MM-DD' texts (a date cast to text) as timestamps, in one vectorised parse."""
+    try:
+        return pd.to_datetime(values, format="%Y-%m-%d")
+    except ValueError:  # a backend that writes a time after the date
+        return pd.to_datetime(values.astype(str).str[:10], format="%Y-%m-%d")
+
+
 def part_days(store_ids, start, end, fields=("needed", "waited")):
     """PartDay rows of the stores between two local dates (the summary is brought up to date first)."""
     from .services import ensure_part_days
@@ -612,7 +807,7 @@ def part_days(store_ids, start, end, fields=("needed", "waited")):
     columns = ["store_id", "part_id", "day", *fields]
     frame = _frame(qs.annotate(day_text=Cast("day", output_field=CharField())).values_list("store_id", "part_id", "day_text", *fields),
                    columns)
-    frame["day"] = pd.to_datetime(frame.day.astype(str).str[:10], format="%Y-%m-%d") if len(frame) else pd.Series(dtype="datetime64[ns]")
+    frame["day"] = _parsed_days(frame.day) if len(frame) else pd.Series(dtype="datetime64[ns]")
     return frame
 
 
@@ -624,19 +819,36 @@ def daily_demand(store_ids, start, end):
     return frame.reset_index(drop=True)
 
 
-def net_movements_since(store_ids, since):
-    """Net units moved per (store, part) from the local day `since` until now: on hand then = on hand now
-    − this. PartDay sums, plus the ledger movements newer than the summary."""
+def ledger_tail(store_ids):
+    """The ledger movements of the stores newer than their PartDay summary (ids above the store's
+    `PartDayRefresh.last_movement_id`; every movement of a store without one), as a queryset to
+    aggregate: one range read on the primary key from the oldest summary on."""
+    from django.db.models import Case, IntegerField, Value, When
+
     from .models import PartDayRefresh
+
+    last = dict(PartDayRefresh.objects.filter(store_id__in=store_ids).values_list("store_id", "last_movement_id"))
+    bounds = [last.get(s, 0) for s in store_ids]
+    movements = StockMovement.objects.filter(store_id__in=store_ids, id__gt=min(bounds, default=0))
+    if len(set(bounds)) > 1:
+        movements = movements.filter(id__gt=Case(*[When(store_id=s, then=Value(v)) for s, v in last.items()],
+                                                 default=Value(0), output_field=IntegerField()))
+    return movements
+
+
+def net_movements_since(store_ids, since, days=None):
+    """Net units moved per (store, part) from the local day `since` until now: on hand then = on hand now
+    − this. PartDay sums, plus the ledger movements newer than the summary. `days`: the stores' PartDay
+    rows from `since` on (with `net`), when the caller has read them already."""
     from .services import ensure_part_days
 
     ensure_part_days(store_ids)
-    summarised = _frame(PartDay.objects.filter(store_id__in=store_ids, day__gte=since).values("store_id", "part_id")
-                        .annotate(net=Sum("net")).values_list("store_id", "part_id", "net"), ["store_id", "part_id", "net"])
-    tail = Q()
-    for store_id, last_id in PartDayRefresh.objects.filter(store_id__in=store_ids).values_list("store_id", "last_movement_id"):
-        tail |= Q(store_id=store_id, id__gt=last_id)
-    newer = _frame(StockMovement.objects.filter(tail).values("store_id", "part_id").annotate(net=Sum("quantity"))
+    if days is None:
+        summarised = _frame(PartDay.objects.filter(store_id__in=store_ids, day__gte=since).values("store_id", "part_id")
+                            .annotate(net=Sum("net")).values_list("store_id", "part_id", "net"), ["store_id", "part_id", "net"])
+    else:
+        summarised = days.groupby(["store_id", "part_id"], as_index=False).net.sum()
+    newer = _frame(ledger_tail(store_ids).values("store_id", "part_id").annotate(net=Sum("quantity"))
                    .values_list("store_id", "part_id", "net"), ["store_id", "part_id", "net"])
     both = pd.concat([frame for frame in (summarised, newer) if len(frame)]) if len(summarised) or len(newer) else summarised
     if both.empty:
@@ -754,6 +966,7 @@ def holdout_policies(store_ids, items, rows, start, data_first, service_level, d
     average_weeks = int(settings.INVENTORY_HOLDOUT_AVERAGE_WEEKS)
     method = f"moving_average_{average_weeks}w_before_origin"
     per_origin, weeks_used = [], []
+    inputs = policy_inputs(store_ids)  # the same stock rows, parts and price list at every re-estimate
     for origin in origins:
         history_first = max(origin - timedelta(days=int(settings.INVENTORY_HOLDOUT_HISTORY_DAYS)), data_first)
         n_weeks = (origin - history_first).days // 7
@@ -769,7 +982,8 @@ def holdout_policies(store_ids, items, rows, start, data_first, service_level, d
         fitted = today_ml.holdout_forecast(weekly, average_weeks=average_weeks)
         forecast = pd.concat([items[["store_id", "part_id"]].reset_index(drop=True), fitted], axis=1).assign(
             method=method, backtest=None, model_version=None, trained_at=None)
-        policies = compute_policies(store_ids, service_level=service_level, forecast=forecast, delivery=delivery_before[origin])
+        policies = compute_policies(store_ids, service_level=service_level, forecast=forecast, delivery=delivery_before[origin],
+                                    inputs=inputs)
         per_origin.append(items[["store_id", "part_id"]].merge(policies, on=["store_id", "part_id"], how="left"))
         weeks_used.append(n_weeks)
     return per_origin, {
@@ -1076,8 +1290,11 @@ def dead_and_excess_stock(positions, store_ids, dead_days=None, as_of=None):
 def inventory_value_history(store_ids, start, as_of=None):
     """Inventory value at cost at the end of each month since `start` (and now), per store, rebuilt from
     today's stock and the ledger: value at a moment = value now − value of the movements after it, at
-    the part's standard cost. One grouped query of conditional sums (one per month boundary), no date
-    functions. Returns a DataFrame: one row per store, one column per month end, the last one `now`."""
+    the part's standard cost. The movements' value per store and local month comes from the daily
+    summary (PartDay: a day's net movement × the part's cost), plus the ledger movements newer than it,
+    in exact decimals. Returns a DataFrame: one row per store, one column per month end, the last one `now`."""
+    from .services import ensure_part_days
+
     as_of = as_of or today()
     now_value = pd.Series(dict(Stock.objects.filter(store_id__in=store_ids).values("store_id")
                                .annotate(v=Sum(F("on_hand") * F("part__unit_cost"))).values_list("store_id", "v")), dtype=float)
@@ -1091,13 +1308,24 @@ def inventory_value_history(store_ids, start, as_of=None):
         boundaries.append(month)
     values = pd.DataFrame(index=pd.Index(store_ids, name="store_id"))
     if boundaries:
-        value = F("quantity") * F("part__unit_cost")
-        rows = (StockMovement.objects.filter(store_id__in=store_ids, at__gte=local_day_start(boundaries[0]))
-                .values("store_id").annotate(**{f"after_{i}": Sum(value, filter=Q(at__gte=local_day_start(b)))
-                                                for i, b in enumerate(boundaries)}))
-        after = pd.DataFrame(list(rows)).set_index("store_id") if rows else pd.DataFrame(index=values.index)
-        for i, boundary in enumerate(boundaries):
-            column = after[f"after_{i}"].astype(float) if f"after_{i}" in after else pd.Series(dtype=float)
+        ensure_part_days(store_ids)
+        moved = {}  # (store id, first day of the local month) -> value of the movements in it
+        # Summed per store and day in SQL (a few hundred rows a store), into months here: no date function per row.
+        for store_id, day, value in (PartDay.objects.filter(store_id__in=store_ids, day__gte=boundaries[0])
+                                     .values("store_id", "day").annotate(v=Sum(F("net") * F("part__unit_cost")))
+                                     .values_list("store_id", "day", "v")):
+            key = (store_id, day.replace(day=1))
+            moved[key] = moved.get(key, Decimal(0)) + (value or Decimal(0))
+        for store_id, at, value in (ledger_tail(store_ids).filter(at__gte=local_day_start(boundaries[0]))
+                                    .values_list("store_id", "at", F("quantity") * F("part__unit_cost"))):
+            key = (store_id, timezone.localtime(at).date().replace(day=1))
+            moved[key] = moved.get(key, Decimal(0)) + value
+        for boundary in boundaries:
+            after = {}
+            for (store_id, month), value in moved.items():
+                if month >= boundary:
+                    after[store_id] = after.get(store_id, Decimal(0)) + value
+            column = pd.Series({s: float(v) for s, v in after.items()}, dtype=float)
             values[boundary.isoformat()] = now_value - column.reindex(values.index).fillna(0.0)
     values["now"] = now_value
     return values
@@ -1106,6 +1334,17 @@ def inventory_value_history(store_ids, start, as_of=None):
 def average_inventory_value(history):
     """Mean of the month-end values (and now) of the stores together."""
     return float(history.sum(axis=0).mean()) if len(history) else 0.0
+
+
+def consumption_cost(store_ids, start, end):
+    """Cost of the parts consumed at the stores between two local dates (at the cost booked on each
+    movement), from the daily summary: one figure."""
+    from .services import ensure_part_days
+
+    ensure_part_days(store_ids)
+    total = PartDay.objects.filter(store_id__in=store_ids, day__gte=start, day__lte=end, consumed__gt=0).aggregate(
+        cost=Sum("consumed_cost"))["cost"]
+    return float(total or 0.0)
 
 
 def consumption_summary(store_ids, start, end):
@@ -1137,15 +1376,17 @@ def weekly_demand_matrix(daily, start, end):
 def stockout_days(store_ids, start, end, days=None):
     """Days each (store, part) with demand in the window closed the day at zero stock: its opening
     balance, then the closing balance of each day with movements (PartDay), held until the next.
-    `days`: PartDay rows of the window with needed and closing_balance (fetched here when omitted)."""
+    `days`: PartDay rows from `start` with needed, closing_balance and net, through today (fetched here
+    when omitted); the opening balance is today's stock less their net movement."""
     if days is None:
-        days = part_days(store_ids, start, end, ("needed", "closing_balance"))
+        days = part_days(store_ids, start, LAST_DAY, ("needed", "closing_balance", "net"))
+    net = net_movements_since(store_ids, start, days)
+    days = days[days.day <= pd.Timestamp(end)]
     demanded = days[days.needed > 0][["store_id", "part_id"]].drop_duplicates()
     items = pd.MultiIndex.from_frame(demanded) if len(demanded) else pd.MultiIndex.from_tuples([], names=["store_id", "part_id"])
     if not len(items):
         return pd.DataFrame(columns=["zero_days", "unit_days"])
     stock = stock_frame(store_ids).set_index(["store_id", "part_id"])
-    net = net_movements_since(store_ids, start)
     net = net.set_index(["store_id", "part_id"]).net.astype(float) if len(net) else pd.Series(dtype=float)
     opening = (stock.on_hand - net.reindex(stock.index).fillna(0.0)).clip(lower=0)
     opening = opening.reindex(items).fillna(0)

@@ -147,14 +147,18 @@ def consume_for_ticket(ticket, part, quantity=1, *, user=None, at=None):
     the ticket are used first and their reservation released; the rest must be free stock."""
     quantity = abs(int(quantity))
     with transaction.atomic():
+        # The ticket row first, then stock rows: the order a status change takes them in (change_status
+        # locks the ticket, its reservation receiver the stock rows), so the two cannot deadlock.
+        type(ticket).objects.select_for_update().filter(pk=ticket.pk).values_list("pk", flat=True).first()
         stock = _locked_stock(part, ticket.store)
         reservation = StockReservation.objects.select_for_update().filter(ticket=ticket, part=part).first()
-        own = reservation.quantity if reservation else 0
+        # Units held at the store the part is taken from count as the ticket's own.
+        own = reservation.quantity if reservation and reservation.store_id == ticket.store_id else 0
         movement = move_stock(
             part, ticket.store, StockMovement.Kind.CONSUMPTION, quantity, ticket=ticket, user=user, at=at,
             supplier=last_supplier_of(part, ticket.store), own_reservation=own,
         )
-        if reservation:
+        if own:
             _release(stock, reservation, min(own, quantity))
         type(ticket).objects.filter(pk=ticket.pk).update(parts_cost=F("parts_cost") + part.unit_cost * quantity)
     return movement
@@ -243,14 +247,15 @@ def reserve_ticket_parts(ticket):
 
 
 def release_ticket_parts(ticket):
-    """Give back everything still held for the ticket (cancelled, or finished without using it).
-    Returns {part id: units released}."""
+    """Give back everything still held for the ticket (cancelled, finished without using it, or deleted),
+    each reservation at the store it was made at. Returns {part id: units released}."""
     released = {}
     with transaction.atomic():
-        for reservation in StockReservation.objects.filter(ticket=ticket).order_by("part_id"):
-            stock = _locked_stock(reservation.part_id, ticket.store)
-            reservation = StockReservation.objects.select_for_update().get(pk=reservation.pk)
-            released[reservation.part_id] = _release(stock, reservation, reservation.quantity)
+        for reservation in StockReservation.objects.filter(ticket_id=ticket.pk).order_by("part_id"):
+            stock = _locked_stock(reservation.part_id, reservation.store)
+            reservation = StockReservation.objects.select_for_update().filter(pk=reservation.pk).first()
+            if reservation is not None:
+                released[reservation.part_id] = _release(stock, reservation, reservation.quantity)
     return released
 
 
@@ -545,37 +550,31 @@ def stale_replay_stores(store_ids=None):
 
 
 def ensure_stock_replays(store_ids):
-    """The stores' stored replays, computing them now for a store that has none (first use) and in the
-    background for those whose window no longer ends yesterday. Returns {store id: StockReplay}."""
+    """The stores' stored replays, never computed inside a request (a year × three policies × monthly
+    re-estimates): stores whose replay is missing or whose window no longer ends yesterday
+    (`stale_replay_stores`) are replayed in the background, once, whoever asks first. Raises
+    ReplayNotReady (503, with how many of the stores are ready) while a store asked about has none;
+    otherwise returns ({store id: StockReplay}, stale store ids) — a stale one is served, flagged."""
     from django.core.cache import cache
 
     from mlanalytics.core import jobs
 
-    from django.db.models import Count
-
-    from mlanalytics.core.errors import ModelNotReady
-
-    from .selectors import REPLAY_ITEMS_PER_CHUNK
+    from .errors import ReplayNotReady
 
     store_ids = sorted(set(store_ids))
     stored = {r.store_id: r for r in StockReplay.objects.filter(store_id__in=store_ids)}
+    behind = stale_replay_stores(store_ids)
+    if behind and cache.add("inventory-policy-refresh-running", 1, timeout=600):
+        # Policies and daily summary first (the replay reads them), then the replays of these stores.
+        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", behind))
     missing = [s for s in store_ids if s not in stored]
     if missing:
-        items = Stock.objects.filter(store_id__in=missing).aggregate(n=Count("id"))["n"]
-        if items > REPLAY_ITEMS_PER_CHUNK:
-            # Too much to replay inside a request (a year × three policies × monthly re-estimates): in the
-            # background, once; `manage.py refresh_inventory` does it at once after loading data.
-            if cache.add("inventory-policy-refresh-running", 1, timeout=600):
-                transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", missing))
-            raise ModelNotReady(f"The cost replay of {len(missing)} store(s) ({items:,} stock lines) is being computed in the "
-                                "background; ask again in a few minutes.")
-        refresh_stock_replays(missing)
-        stored.update({r.store_id: r for r in StockReplay.objects.filter(store_id__in=missing)})
-    yesterday = timezone.localdate() - timedelta(days=1)
-    stale = sorted(s for s, r in stored.items() if r.end < yesterday and s not in missing)
-    if stale and cache.add("inventory-policy-refresh-running", 1, timeout=600):
-        transaction.on_commit(lambda: jobs.enqueue("inventory.tasks.refresh_policies_job", stale))
-    return stored
+        raise ReplayNotReady(
+            f"The cost replay of {len(missing)} of the {len(store_ids)} store(s) asked about is being computed in the "
+            "background; ask again in a few minutes.",
+            progress={"stores": len(store_ids), "stores_ready": len(store_ids) - len(missing),
+                      "stores_being_computed": len(missing)})
+    return stored, [s for s in behind if s in stored]
 
 
 # --- Projected-stockout alerts ------------------------------------------------------------------------
@@ -636,7 +635,7 @@ def scan_stockout_alerts(store_ids=None):
 
     if store_ids is None:
         store_ids = list(Store.objects.filter(is_active=True).values_list("id", flat=True))
-    positions = stock_positions(store_ids)
+    positions = stock_positions(store_ids, detail=False)
     at_risk = positions[(positions.daily_mean > 0) & (positions.days_to_stockout <= positions.lead_time_mean)]
     risky_keys = {stockout_alert_key(int(r.store_id), int(r.part_id)) for r in at_risk.itertuples()}
     raised = 0
@@ -732,7 +731,8 @@ def create_draft_purchase_orders(lines, *, user, stores=None, part_ids=None):
     quantity instead of a second line, so the same suggestions twice change nothing. `stores` and
     `part_ids` (None = every part) say what the suggestions covered: lines of the stores' open reorder
     drafts for parts in that scope that are no longer suggested are removed (a draft left empty is
-    deleted), so a reused draft never orders what the policy no longer asks for.
+    deleted), so a reused draft never orders what the policy no longer asks for. A line an order-once
+    decision put on the draft stays as the manager set it (`kept_order_once`).
     Returns one dict per draft: the purchase order, whether it was created, what happened per line,
     the lines removed, and whether the draft was deleted.
     """
@@ -762,15 +762,22 @@ def create_draft_purchase_orders(lines, *, user, stores=None, part_ids=None):
                     continue
             existing = {line.part_id: line for line in PurchaseOrderLine.objects.select_for_update().filter(po=draft).select_related("part")}
             suggested = {item["part"].pk for item in group}
+            # A manager's order-once line is the manager's: once drafted its decision is used up, so later runs
+            # neither suggest the part for it nor may remove or resize the line.
+            ordered_once = set(ReorderDecision.objects.filter(purchase_order=draft, action=ReorderDecision.Action.ORDER_ONCE)
+                               .values_list("part_id", flat=True))
+            in_scope = None if part_ids is None else set(part_ids)
             removed = [line for part_id, line in existing.items()
-                       if part_id not in suggested and (part_ids is None or part_id in set(part_ids))]
+                       if part_id not in suggested and part_id not in ordered_once and (in_scope is None or part_id in in_scope)]
             for line in removed:
                 line.delete()
             outcome = []
             for item in sorted(group, key=lambda x: x["part"].sku):
                 quantity, price = int(item["quantity"]), Decimal(str(round(float(item["unit_price"]), 2)))
                 line = existing.get(item["part"].pk)
-                if line is None:
+                if line is not None and line.part_id in ordered_once and not item.get("decision_id"):
+                    action = "kept_order_once"
+                elif line is None:
                     line = PurchaseOrderLine.objects.create(po=draft, part=item["part"], quantity=quantity, unit_price=price)
                     action = "added"
                 elif line.quantity != quantity or line.unit_price != price:
@@ -784,7 +791,7 @@ def create_draft_purchase_orders(lines, *, user, stores=None, part_ids=None):
             if used:
                 ReorderDecision.objects.filter(pk__in=used, active=True).update(active=False, purchase_order=draft)
             deleted = not group and not PurchaseOrderLine.objects.filter(po=draft).exists()
-            if created or removed or any(o["action"] != "unchanged" for o in outcome):
+            if created or removed or any(o["action"] not in ("unchanged", "kept_order_once") for o in outcome):
                 audit.record(user, "po.draft_from_suggestions", draft,
                              changes={"lines": {o["line"].part.sku: o["line"].quantity for o in outcome if o["action"] != "unchanged"},
                                       "removed": sorted(line.part.sku for line in removed), "deleted": deleted})

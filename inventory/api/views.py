@@ -102,15 +102,16 @@ class ReorderSuggestionsView(InventoryPostView):
 
     def compute(self, params, stores, request):
         recorded = self._record_decisions(params, stores, request) if params.get("decisions") else []
+        # Resolved once: the suggestions and the drafts' scope are the same parts.
+        part_ids = results.resolve_parts(params.get("skus"), params.get("category"))
         body, lines = results.reorder_suggestions(
             stores, params["scope"], skus=params.get("skus"), category=params.get("category"),
             service_level=params.get("service_level"), include_all=params["include_all"],
-            include_snoozed=params["include_snoozed"], limit=params["limit"])
+            include_snoozed=params["include_snoozed"], limit=params["limit"], part_ids=part_ids)
         if recorded:
             body["decisions"] = recorded
         if params["create_draft_pos"]:
-            scope = results.resolve_parts(params.get("skus"), params.get("category"))
-            body["draft_purchase_orders"] = self._create_drafts(lines, request.user, stores, scope)
+            body["draft_purchase_orders"] = self._create_drafts(lines, request.user, stores, part_ids)
         return body
 
     @staticmethod

@@ -162,10 +162,16 @@ def expected_shortage(mean, sd, reorder_point, method):
     if discrete.any():
         m, v, sd_ = mean[discrete], sd[discrete] ** 2, s[discrete]
         nb = method[discrete] == NEGATIVE_BINOMIAL
+        n, p = _nb_params(m, v)
         below = np.zeros_like(m)
         for k in range(int(min(sd_.max(), 2000))):
-            pmf = np.where(nb, stats.nbinom.pmf(k, *_nb_params(m, v)), stats.poisson.pmf(k, m))
-            below += np.where(k < sd_, (sd_ - k) * pmf, 0.0)
+            # Only the items whose reorder point is above k have a term (s − k)·P(D = k): most reorder points
+            # are a few units, so the work shrinks fast as k grows.
+            active = k < sd_
+            for rows, pmf in ((active & nb, lambda r: stats.nbinom.pmf(k, n[r], p[r])),
+                              (active & ~nb, lambda r: stats.poisson.pmf(k, m[r]))):
+                if rows.any():
+                    below[rows] += (sd_[rows] - k) * pmf(rows)
         shortage[discrete] = np.maximum(m - sd_ + below, 0.0)
     return shortage
 

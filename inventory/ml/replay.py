@@ -25,6 +25,7 @@ Review days are one flag per day for every item, or a (days × stores) table (ea
 weekdays). Vectorised across items with numpy; a loop over days only.
 """
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -91,41 +92,60 @@ TOTAL_FIELDS = ("holding_cost", "ordering_cost", "stockout_cost", "purchase_cost
 
 @dataclass
 class ReplayResult:
+    """One policy's replay: per item (and per store index for purchase orders) what happened. The
+    reported figures are read from `totals()`, so the whole replay and any whole-store part of it are
+    added up by the same code."""
+
     policy: str
     days: int
-    holding_cost: float
-    ordering_cost: float
-    stockout_cost: float
-    purchase_cost: float
-    units_demanded: int
-    units_filled_on_day: int
-    units_short: int
-    fill_rate: float | None
-    cycles: int
-    cycles_with_stockout: int
-    cycle_service_level: float | None
-    purchase_orders: int
-    order_lines: int
-    units_ordered: int
-    average_stock_value: float
-    stockout_item_days: int
     item_demand: np.ndarray = field(repr=False)
     item_short: np.ndarray = field(repr=False)
     item_stock_days: np.ndarray = field(repr=False)  # Σ units on hand at close over the days
     item_holding_cost: np.ndarray = field(repr=False)
     # Per item: order lines, units and spend ordered, replenishment cycles (with a stockout), stockout days,
     # stock value × days; per store index: purchase orders and their ordering cost.
-    item_order_lines: np.ndarray = field(default=None, repr=False)
-    item_units_ordered: np.ndarray = field(default=None, repr=False)
-    item_purchase_cost: np.ndarray = field(default=None, repr=False)
-    item_cycles: np.ndarray = field(default=None, repr=False)
-    item_cycles_short: np.ndarray = field(default=None, repr=False)
-    item_stockout_days: np.ndarray = field(default=None, repr=False)
-    item_stock_value_days: np.ndarray = field(default=None, repr=False)
-    item_store: np.ndarray = field(default=None, repr=False)
-    store_purchase_orders: np.ndarray = field(default=None, repr=False)
-    store_ordering_cost: np.ndarray = field(default=None, repr=False)
+    item_order_lines: np.ndarray = field(repr=False)
+    item_units_ordered: np.ndarray = field(repr=False)
+    item_purchase_cost: np.ndarray = field(repr=False)
+    item_cycles: np.ndarray = field(repr=False)
+    item_cycles_short: np.ndarray = field(repr=False)
+    item_stockout_days: np.ndarray = field(repr=False)
+    item_stock_value_days: np.ndarray = field(repr=False)
+    item_store: np.ndarray = field(repr=False)
+    store_purchase_orders: np.ndarray = field(repr=False)
+    store_ordering_cost: np.ndarray = field(repr=False)
     stockout_cost_per_unit: float = 0.0
+
+    @cached_property
+    def _all(self):
+        return self.totals()
+
+    holding_cost = property(lambda self: self._all["holding_cost"])
+    ordering_cost = property(lambda self: self._all["ordering_cost"])
+    stockout_cost = property(lambda self: self._all["stockout_cost"])
+    purchase_cost = property(lambda self: self._all["purchase_cost"])
+    units_demanded = property(lambda self: self._all["units_demanded"])
+    units_short = property(lambda self: self._all["units_short"])
+    units_filled_on_day = property(lambda self: self._all["units_demanded"] - self._all["units_short"])
+    cycles = property(lambda self: self._all["cycles"])
+    cycles_with_stockout = property(lambda self: self._all["cycles_with_stockout"])
+    purchase_orders = property(lambda self: self._all["purchase_orders"])
+    order_lines = property(lambda self: self._all["order_lines"])
+    units_ordered = property(lambda self: self._all["units_ordered"])
+    stockout_item_days = property(lambda self: self._all["stockout_item_days"])
+
+    @property
+    def fill_rate(self):
+        demanded = self.units_demanded
+        return (demanded - self.units_short) / demanded if demanded else None
+
+    @property
+    def cycle_service_level(self):
+        return 1 - self.cycles_with_stockout / self.cycles if self.cycles else None
+
+    @property
+    def average_stock_value(self):
+        return self._all["stock_value_days"] / self.days if self.days else 0.0
 
     @property
     def total_cost(self):
@@ -136,8 +156,9 @@ class ReplayResult:
 
     def totals(self, items=None):
         """The additive figures (see TOTAL_FIELDS) of all items, or of the items selected by a boolean
-        mask or index array (purchase orders and ordering cost only for whole stores: pass a mask that
-        takes every item of the stores it includes)."""
+        mask or index array. Purchase orders and their ordering cost belong to a store, not to an item
+        (one order carries many parts): they are given for a selection that takes every item of each
+        store it touches, and are None for any other (e.g. one demand class of a store)."""
         if items is None:
             items = np.ones(len(self.item_demand), dtype=bool)
         items = np.asarray(items)
@@ -145,16 +166,17 @@ class ReplayResult:
             mask = np.zeros(len(self.item_demand), dtype=bool)
             mask[items] = True
             items = mask
-        stores = np.unique(self.item_store[items]) if self.item_store is not None and items.any() else np.zeros(0, dtype=np.int64)
+        stores = np.unique(self.item_store[items]) if items.any() else np.zeros(0, dtype=np.int64)
+        whole_stores = bool(np.array_equal(items, np.isin(self.item_store, stores)))
         short = int(self.item_short[items].sum())
         return {
             "holding_cost": float(self.item_holding_cost[items].sum()),
-            "ordering_cost": float(self.store_ordering_cost[stores].sum()) if len(stores) else 0.0,
+            "ordering_cost": float(self.store_ordering_cost[stores].sum()) if whole_stores else None,
             "stockout_cost": float(short * self.stockout_cost_per_unit),
             "purchase_cost": float(self.item_purchase_cost[items].sum()),
             "units_demanded": int(self.item_demand[items].sum()), "units_short": short,
             "cycles": int(self.item_cycles[items].sum()), "cycles_with_stockout": int(self.item_cycles_short[items].sum()),
-            "purchase_orders": int(self.store_purchase_orders[stores].sum()) if len(stores) else 0,
+            "purchase_orders": int(self.store_purchase_orders[stores].sum()) if whole_stores else None,
             "order_lines": int(self.item_order_lines[items].sum()), "units_ordered": int(self.item_units_ordered[items].sum()),
             "stock_value_days": float(self.item_stock_value_days[items].sum()),
             "stockout_item_days": int(self.item_stockout_days[items].sum()), "items": int(items.sum()), "days": self.days,
@@ -162,11 +184,17 @@ class ReplayResult:
 
 
 def add_totals(totals):
-    """Σ of the additive figures of disjoint sets of items (e.g. stores); `days` is shared."""
+    """Σ of the additive figures of disjoint sets of items (e.g. stores); `days` is shared. A figure
+    one of them lacks (None: a store-level figure of part of a store) is None in the sum too."""
     totals = list(totals)
     if not totals:
         return {name: 0 for name in TOTAL_FIELDS}
-    summed = {name: sum(t.get(name, 0) for t in totals) for name in TOTAL_FIELDS if name != "days"}
+
+    def added(name):
+        values = [t.get(name, 0) for t in totals]
+        return None if any(v is None for v in values) else sum(values)
+
+    summed = {name: added(name) for name in TOTAL_FIELDS if name != "days"}
     summed["days"] = max(t.get("days", 0) for t in totals)
     return summed
 
@@ -231,7 +259,7 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
         starts = np.zeros(1, dtype=np.int64) if policy.period_starts is None else np.asarray(policy.period_starts, dtype=np.int64)
     periods_supplier = np.atleast_2d(np.asarray(policy.supplier, dtype=np.int64))
     periods_price = np.atleast_2d(np.asarray(policy.unit_price, dtype=float))
-    period = -1
+    period = None  # no policy in force yet: the first review day takes the one in force then
     store = np.asarray(items.store_index, dtype=np.int64)
     # Each store works through each supplier's record on its own, so a store's replay does not depend
     # on which other stores are replayed with it.
@@ -349,19 +377,8 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
 def result_of(name, days, stockout_cost, item_demand, item_short, item_stock_days, item_holding, item_lines, item_units,
               item_spend, item_cycles, item_cycles_short, item_stockout_days, item_stock_value_days, item_store,
               store_orders, store_ordering):
-    demanded, shorted = int(item_demand.sum()), int(item_short.sum())
-    cycles, cycles_short = int(item_cycles.sum()), int(item_cycles_short.sum())
     return ReplayResult(
         policy=name, days=days,
-        holding_cost=float(item_holding.sum()), ordering_cost=float(store_ordering.sum()),
-        stockout_cost=float(shorted * stockout_cost), purchase_cost=float(item_spend.sum()),
-        units_demanded=demanded, units_filled_on_day=demanded - shorted, units_short=shorted,
-        fill_rate=(demanded - shorted) / demanded if demanded else None,
-        cycles=cycles, cycles_with_stockout=cycles_short,
-        cycle_service_level=1 - cycles_short / cycles if cycles else None,
-        purchase_orders=int(store_orders.sum()), order_lines=int(item_lines.sum()), units_ordered=int(item_units.sum()),
-        average_stock_value=float(item_stock_value_days.sum()) / days if days else 0.0,
-        stockout_item_days=int(item_stockout_days.sum()),
         item_demand=item_demand, item_short=item_short, item_stock_days=item_stock_days, item_holding_cost=item_holding,
         item_order_lines=item_lines, item_units_ordered=item_units, item_purchase_cost=item_spend, item_cycles=item_cycles,
         item_cycles_short=item_cycles_short, item_stockout_days=item_stockout_days, item_stock_value_days=item_stock_value_days,

@@ -207,3 +207,23 @@ def allocation_cost(shares, candidates, demand):
     merged["units"] = merged.share * merged.part_id.map(demand).fillna(0.0)
     merged["cost"] = merged.units * merged.cost_per_unit
     return merged
+
+
+def todays_mix_costs(mix, terms, columns=("cost_per_unit",), min_lots=1):
+    """What today's mix of suppliers pays for each store's demand under the same per-order MOQ rule as the
+    optimum (`allocate_demand`): every supplier a part is bought from gets at least min_lots × its MOQ
+    over the horizon — the stores' units of the part from it added up, as the optimum buys a part for
+    all of them — and the units bought beyond the demand only to reach it are paid for by the demand
+    they came with, in proportion to it (as `effective_unit_costs` charges the optimum).
+
+    `mix`: store_id, part_id, supplier_id, units (each store's demand split by today's shares).
+    `terms`: part_id, supplier_id, min_order_qty and the per-unit cost `columns`.
+    Returns `mix`'s rows with a qualified supplier: units, bought (units + their share of the surplus)
+    and, per cost column, `<column>_spent` on them."""
+    merged = mix.merge(terms[["part_id", "supplier_id", "min_order_qty", *columns]], on=["part_id", "supplier_id"], how="inner")
+    merged = merged[merged.units > 0]
+    pooled = merged.groupby(["part_id", "supplier_id"]).units.transform("sum")
+    lots = merged.min_order_qty.astype(float).clip(lower=0) * max(int(min_lots), 1)
+    lots = lots.where(lots > 1, 0.0)  # as in the allocation: a minimum only where it is more than one unit
+    merged = merged.assign(bought=merged.units * np.maximum(pooled, lots) / pooled)
+    return merged.assign(**{f"{column}_spent": merged.bought * merged[column] for column in columns})

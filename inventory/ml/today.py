@@ -16,11 +16,13 @@ Plain numpy/pandas, no Django.
 - Out-of-sample forecast (`holdout_forecast`): the moving average of the weeks before a cut-off as the
   expected rate, its one-week-ahead error over the weeks before that as the spread (weekly RMSE / √7
   per day, as the parts-demand model reports its backtest error), and the Syntetos–Boylan class of the
-  last 52 weeks — a forecast that uses nothing after the cut-off, to test a policy on data it has
+  last 52 weeks (the parts-demand model's own `demand_profiles` / `classify_demands`) — a forecast that uses nothing after the cut-off, to test a policy on data it has
   not seen.
 """
 import numpy as np
 import pandas as pd
+
+from predictive.ml.parts import classify_demands, demand_profiles
 
 
 def cumulative_at(event_item, event_day, event_value, query_item, query_day, strictly_before=False):
@@ -113,32 +115,6 @@ def holdout_forecast(weekly, average_weeks=26, classify_weeks=52):
     adi, cv2 = demand_profiles(weekly[:, -classify_weeks:] if n_weeks else weekly)
     return pd.DataFrame({
         "daily_mean": rate / 7.0, "daily_sd": weekly_rmse / np.sqrt(7.0),
-        "demand_class": demand_classes(adi, cv2), "adi": adi, "cv2": cv2,
+        "demand_class": classify_demands(adi, cv2), "adi": adi, "cv2": cv2,
     })
 
-
-def demand_profiles(demand):
-    """ADI and CV² of each row of a (series × periods) array, as `predictive.ml.parts.demand_profile`
-    computes them for one series (ADI = periods / periods with demand, inf without any; CV² of the non-zero
-    sizes, population SD, 0 with fewer than two), vectorised."""
-    demand = np.asarray(demand, dtype=float)
-    nonzero = demand > 0
-    count = nonzero.sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        adi = np.where(count > 0, demand.shape[1] / count, np.inf)
-        sizes_mean = np.where(count > 0, demand.sum(axis=1) / count, 0.0)
-        squares = np.where(nonzero, (demand - sizes_mean[:, None]) ** 2, 0.0).sum(axis=1)
-        cv2 = np.where(count > 1, squares / np.maximum(count, 1) / np.where(sizes_mean > 0, sizes_mean, 1.0) ** 2, 0.0)
-    return adi, cv2
-
-
-def demand_classes(adi, cv2):
-    """Syntetos–Boylan class per series (`predictive.ml.parts.classify_demand`, vectorised)."""
-    from predictive.ml.parts import ADI_CUTOFF, CV2_CUTOFF
-
-    adi, cv2 = np.asarray(adi, dtype=float), np.asarray(cv2, dtype=float)
-    frequent = adi < ADI_CUTOFF
-    steady = cv2 < CV2_CUTOFF
-    classes = np.where(frequent, np.where(steady, "smooth", "erratic"), np.where(steady, "intermittent", "lumpy")).astype(object)
-    classes[~np.isfinite(adi)] = "none"
-    return classes

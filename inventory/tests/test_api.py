@@ -568,3 +568,59 @@ def test_the_benchmark_answers_every_inventory_case(inventory_db, make_user):
     call_command("bench", apps=["inventory"], repeat=1, user="bench-manager", stdout=out)
     lines = [line for line in out.getvalue().splitlines() if line.startswith("inventory ")]
     assert len(lines) == 10 and all("cold p50" in line and "warm p50" in line for line in lines)
+
+
+def test_a_drafted_order_once_line_survives_the_next_draft_run(manager, first_store):
+    listed = {s["sku"] for s in call(manager, "post", "reorder-suggestions", {"store": first_store.code, "limit": 5000}).json()["results"]}
+    policy = (StockPolicy.objects.filter(store=first_store, daily_mean__gt=0, supplier__isnull=False)
+              .exclude(part__sku__in=listed).select_related("part").first())
+    data = {"store": first_store.code, "create_draft_pos": True, "limit": 5000}
+    call(manager, "post", "reorder-suggestions", {**data, "decisions": [{"sku": policy.part.sku, "action": "order_once", "quantity": 3}]})
+    line = PurchaseOrderLine.objects.get(po__source="reorder", po__store=first_store, part=policy.part)
+    # The decision is used up, so the policy no longer suggests the part; drafting again keeps the manager's line.
+    again = call(manager, "post", "reorder-suggestions", data).json()
+    assert policy.part.sku not in {line["sku"] for d in again["draft_purchase_orders"] for line in d["removed_lines"]}
+    kept = PurchaseOrderLine.objects.get(pk=line.pk)
+    assert (kept.quantity, kept.po_id) == (line.quantity, line.po_id)
+
+
+def test_a_store_without_a_stored_replay_is_answered_503_while_it_is_computed_in_the_background(
+        manager, stores, django_capture_on_commit_callbacks):
+    StockReplay.objects.filter(store=stores[0]).delete()
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = call(manager, "post", "cost-optimization")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["code"] == "model_not_ready"
+    assert body["progress"] == {"stores": 2, "stores_ready": 1, "stores_being_computed": 1}
+    assert callbacks  # the replay was handed to the background job (run at once here)
+    from django.core.cache import cache
+
+    cache.clear()
+    assert StockReplay.objects.filter(store=stores[0]).exists()
+    assert call(manager, "post", "cost-optimization").status_code == 200
+
+
+def test_a_stale_stored_replay_is_served_flagged_while_it_is_refreshed(manager, stores, django_capture_on_commit_callbacks,
+                                                                      monkeypatch):
+    from inventory import selectors
+
+    StockReplay.objects.filter(store=stores[0]).update(end=timezone.localdate() - timedelta(days=3))
+    monkeypatch.setattr(selectors, "policy_replay", lambda *a, **k: pytest.fail("replayed on request"))
+    enqueued = []
+    monkeypatch.setattr("mlanalytics.core.jobs.enqueue", lambda path, *args, **kwargs: enqueued.append((path, args)))
+    with django_capture_on_commit_callbacks(execute=True):
+        body = call(manager, "post", "cost-optimization").json()
+    source = body["data_window"]["replay_source"]
+    assert source["stored"] is True and source["stale"] is True and source["stale_stores"] == 1
+    # One background refresh of the stale store, not a replay inside the request.
+    assert enqueued == [("inventory.tasks.refresh_policies_job", ([stores[0].pk],))]
+
+
+def test_an_sku_list_is_resolved_in_one_query(inventory_db, django_assert_num_queries):
+    from inventory.results import resolve_parts
+
+    skus = list(Part.objects.order_by("sku").values_list("sku", flat=True)[:5])
+    with django_assert_num_queries(1):
+        ids = resolve_parts([sku.lower() for sku in skus])
+    assert ids == [Part.objects.get(sku=sku).pk for sku in skus]

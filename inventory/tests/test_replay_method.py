@@ -155,3 +155,33 @@ def test_per_store_totals_add_up_to_the_whole_replay():
     whole = rp.summarize(rp.add_totals(per_store))
     assert whole == result.summary()
     assert whole["purchase_orders"] == result.purchase_orders and whole["total_cost"] == pytest.approx(result.total_cost, abs=0.01)
+
+
+def test_a_policy_whose_first_period_starts_after_the_first_review_orders_from_the_first_review():
+    # Periods start on day 2 and day 3; reviews from day 0. Before day 2 the first period's policy is in force
+    # (the window's first re-estimate), so the replay neither fails nor goes without a policy.
+    items, suppliers = _one_item(0, [1])
+    policy = rp.ReorderPointPolicy(supplier=np.array([[0], [0]]), unit_price=np.array([[1.0], [2.0]]),
+                                   reorder_point=np.array([[0], [-5]]), order_qty=np.array([[4], [4]]),
+                                   review_days=np.ones(4, dtype=bool), period_starts=np.array([2, 3]))
+    result = rp.replay_policy(np.zeros((4, 1), dtype=int), 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    # Day 0: position 0 ≤ s = 0: order 4 at the first period's price; nothing more is needed after it.
+    assert result.purchase_orders == 1 and result.units_ordered == 4 and result.purchase_cost == pytest.approx(4.0)
+
+
+def test_purchase_orders_are_a_stores_figure_and_are_not_given_for_part_of_a_store():
+    demand = np.array([[1, 1, 1], [1, 1, 1], [1, 1, 1]])
+    items = rp.ReplayItems(store_index=np.array([0, 0, 1]), unit_cost=np.full(3, UNIT_COST), opening_on_hand=np.zeros(3, dtype=int))
+    suppliers = rp.Suppliers(order_cost=np.array([ORDER_COST]), lead_times=[np.array([1])], quoted_lead=np.array([1]))
+    policy = rp.ReorderPointPolicy(supplier=np.zeros(3, dtype=int), unit_price=np.ones(3), reorder_point=np.zeros(3, dtype=int),
+                                   order_qty=np.full(3, 5), review_days=np.ones(3, dtype=bool))
+    result = rp.replay_policy(demand, 0, items, policy, suppliers, HOLDING_RATE, STOCKOUT_COST)
+    whole_store = result.totals(items.store_index == 0)
+    one_item_of_it = result.totals(np.array([True, False, False]))
+    # Store 0's items share its purchase orders: the store has a figure, one of its items has none ...
+    assert whole_store["purchase_orders"] == result.store_purchase_orders[0] > 0
+    assert one_item_of_it["purchase_orders"] is None and one_item_of_it["ordering_cost"] is None
+    assert one_item_of_it["units_demanded"] == 3 and one_item_of_it["order_lines"] > 0
+    # ... and a sum that includes such a part has none either, while whole stores still add up.
+    assert rp.add_totals([one_item_of_it, result.totals(items.store_index == 1)])["ordering_cost"] is None
+    assert rp.add_totals([whole_store, result.totals(items.store_index == 1)])["ordering_cost"] == pytest.approx(result.ordering_cost)

@@ -94,7 +94,7 @@ def test_a_reservation_beyond_the_shelf_is_a_back_order_the_stock_position_cover
     ticket = new_ticket()
     change_status(ticket, "awaiting_parts")
     row = stock(part, store)
-    assert (row.on_hand, row.reserved, row.available, row.backordered) == (1, 2, 0, 1)
+    assert (row.on_hand, row.reserved, row.available) == (1, 2, 0)
     position = selectors.stock_positions([store.pk], part_ids=[part.pk]).iloc[0]
     assert (position.available, position.backordered, position.position) == (0, 1, -1)
     # A stock count is the truth of the shelf and is never refused, reservations or not.
@@ -117,3 +117,85 @@ def test_the_seed_holds_the_bill_of_parts_of_the_repairs_open_at_the_end(invento
     assert held == expected and held  # tickets waiting for parts at the end hold them
     assert Stock.objects.aggregate(s=Sum("reserved"))["s"] == sum(held.values())
     assert rebuild_reservations() == sum(held.values())  # rebuilding changes nothing
+
+
+# --- Stock.reserved stays the sum of the reservation rows, whatever happens to the ticket ------------------
+
+
+def assert_reserved_is_the_sum_of_the_reservations(*stores):
+    held = {}
+    for reservation in StockReservation.objects.filter(store__in=stores):
+        held[(reservation.store_id, reservation.part_id)] = held.get((reservation.store_id, reservation.part_id), 0) + reservation.quantity
+    rows = {(row.store_id, row.part_id): row.reserved for row in Stock.objects.filter(store__in=stores)}
+    assert set(held) <= set(rows)
+    assert {key: reserved for key, reserved in rows.items() if reserved or key in held} == held
+
+
+def test_parts_held_at_one_store_are_given_back_there_after_the_ticket_moved(repair):
+    store, part, new_ticket = repair
+    ticket = new_ticket()
+    change_status(ticket, "awaiting_parts")  # 2 held at its store
+    other = StoreFactory()
+    move_stock(part, other, "receipt", 1)
+    RepairTicket.objects.filter(pk=ticket.pk).update(store=other)  # e.g. corrected in the admin
+    ticket.refresh_from_db()
+    # Used at its new store: the units held at the old one are not its own there.
+    consume_for_ticket(ticket, part, 1)
+    assert (stock(part, store).reserved, stock(part, other).reserved, stock(part, other).on_hand) == (2, 0, 0)
+    assert_reserved_is_the_sum_of_the_reservations(store, other)
+    change_status(ticket, "cancelled")
+    assert stock(part, store).reserved == 0 and not StockReservation.objects.filter(ticket=ticket).exists()
+    assert_reserved_is_the_sum_of_the_reservations(store, other)
+
+
+def test_deleting_a_ticket_gives_back_its_parts(repair):
+    store, part, new_ticket = repair
+    kept, deleted = new_ticket(), new_ticket()
+    change_status(kept, "awaiting_parts")
+    change_status(deleted, "in_repair")
+    assert stock(part, store).reserved == 4
+    RepairTicket.objects.filter(pk=deleted.pk).delete()  # the admin's delete, a cascade
+    assert stock(part, store).reserved == 2
+    assert_reserved_is_the_sum_of_the_reservations(store)
+
+
+def _tickets_file(rows):
+    import csv
+    from io import StringIO
+
+    out = StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def test_imported_tickets_waiting_for_parts_hold_them_and_keep_their_store_while_they_do(repair):
+    from mlanalytics.imports import IMPORTERS
+
+    store, part, new_ticket = repair
+    app_ticket = new_ticket()
+    change_status(app_ticket, "in_repair")  # 2 held
+    repair_type = RepairTypePart.objects.get(part=part).repair_type
+    device = app_ticket.device_model
+    row = {"reference": "IMP-RES-1", "store": store.code, "device_category": device.category, "brand": device.brand,
+           "model": device.model_name, "repair_type": repair_type.code, "status": "awaiting_parts",
+           "received_at": "2026-01-05 10:00"}
+    result = IMPORTERS["tickets"]().run(_tickets_file([row]))
+    assert not result.errors
+    imported = RepairTicket.objects.get(reference="IMP-RES-1")
+    assert StockReservation.objects.get(ticket=imported, part=part).quantity == 2
+    assert stock(part, store).reserved == 4  # the app's ticket keeps its two
+    assert_reserved_is_the_sum_of_the_reservations(store)
+
+    # A file moving a ticket that holds parts to another store is refused, row and column named.
+    other = StoreFactory()
+    moved = IMPORTERS["tickets"]().run(_tickets_file([{**row, "store": other.code}]))
+    assert [(e.row, e.column) for e in moved.errors] == [(2, "store")] and "holds parts" in moved.errors[0].reason
+    assert RepairTicket.objects.get(reference="IMP-RES-1").store_id == store.pk
+
+    # Finished in the source system: the next import gives its parts back.
+    done = IMPORTERS["tickets"]().run(_tickets_file([{**row, "status": "cancelled", "completed_at": "2026-01-06 10:00"}]))
+    assert not done.errors
+    assert not StockReservation.objects.filter(ticket=imported).exists() and stock(part, store).reserved == 2
+    assert_reserved_is_the_sum_of_the_reservations(store)

@@ -148,3 +148,22 @@ def test_a_binding_capacity_splits_a_part_between_suppliers():
     units = dict(zip(result.allocation.supplier_id, result.allocation.units))
     assert units == pytest.approx({1: 40.0, 2: 60.0}) and result.objective == pytest.approx(1120.0)
     assert sup.effective_unit_costs(result, pd.Series({"A": 100.0})).loc["A", "cost_per_unit"] == pytest.approx(11.2)
+
+
+def test_todays_mix_pays_for_its_moq_surplus_as_the_optimum_does():
+    # One part, 10 units of demand over two stores, one supplier at £2 a unit with an MOQ of 50: whoever buys
+    # it buys 50, so today's mix (the same supplier) costs what the optimum costs — a saving of zero, not −£80.
+    terms = pd.DataFrame({"part_id": [1], "supplier_id": [7], "cost_per_unit": [2.0], "min_order_qty": [50]})
+    demand = pd.Series({1: 10.0})
+    optimum = sup.allocate_demand(terms, demand)
+    optimal_cost = float(sup.effective_unit_costs(optimum, demand).cost_per_unit[1] * 10)
+    mix = pd.DataFrame({"store_id": [1, 2], "part_id": [1, 1], "supplier_id": [7, 7], "units": [6.0, 4.0]})
+    today = sup.todays_mix_costs(mix, terms, min_lots=1)
+    assert today.bought.tolist() == pytest.approx([30.0, 20.0])  # the 40 surplus units in proportion to demand
+    assert float(today.cost_per_unit_spent.sum()) == pytest.approx(optimal_cost) == pytest.approx(100.0)
+    # Two orders over the horizon (min_lots = 2): each at least the MOQ, on both sides alike.
+    assert float(sup.todays_mix_costs(mix, terms, min_lots=2).cost_per_unit_spent.sum()) == pytest.approx(200.0)
+    # An MOQ of one unit is no minimum for the optimum's (continuous) units, nor for today's.
+    single = terms.assign(min_order_qty=1)
+    assert sup.todays_mix_costs(mix, single).bought.tolist() == pytest.approx([6.0, 4.0])
+    assert float(sup.allocate_demand(single, demand).allocation.units.sum()) == pytest.approx(10.0)

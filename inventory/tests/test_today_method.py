@@ -64,13 +64,15 @@ def test_holdout_forecast_is_the_moving_average_with_its_own_one_step_errors():
 
 
 def test_vectorised_demand_profiles_match_the_parts_models_own():
-    from predictive.ml.parts import classify_demand, demand_profile
+    """The holdout forecast classifies with the parts-demand model's vectorised profile (one method, not a copy)."""
+    from predictive.ml.parts import classify_demand, classify_demands, demand_profile, demand_profiles
 
+    assert today.demand_profiles is demand_profiles and today.classify_demands is classify_demands
     rng = np.random.default_rng(11)
     weekly = rng.poisson(rng.gamma(0.6, 1.0, size=(300, 1)), size=(300, 52)) * rng.integers(1, 4, size=(300, 52))
     weekly[:5] = 0
-    adi, cv2 = today.demand_profiles(weekly)
+    adi, cv2 = demand_profiles(weekly)
     expected = [demand_profile(row) for row in weekly]
     assert adi.tolist() == pytest.approx([e[0] for e in expected])
     assert cv2.tolist() == pytest.approx([e[1] for e in expected])
-    assert today.demand_classes(adi, cv2).tolist() == [classify_demand(a, c) for a, c in expected]
+    assert classify_demands(adi, cv2).tolist() == [classify_demand(a, c) for a, c in expected]

@@ -337,6 +337,7 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
             if status == "collected" and not row["collected_at"]:
                 self.error(n, "collected_at", "is needed for status collected")
         self.check_history_owner(rows)
+        self.check_held_parts(rows)
 
     def check_history_owner(self, rows):
         """Status changes of tickets whose history the app recorded go through workflow.services.change_status,
@@ -366,7 +367,35 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
                                                     f"(stored {field}: {shown}). Change its status in the app, not by import")
             row["history_owned_by_app"] = True
 
+    def check_held_parts(self, rows):
+        """A ticket holding parts (inventory reservations of a committed repair) keeps its store, repair type
+        and device: the units are held at that store for that bill of parts. Release them in the app first."""
+        from inventory.models import StockReservation
+
+        refs = [r["reference"] for r in rows]
+        holding = set(StockReservation.objects.filter(ticket__reference__in=refs).values_list("ticket_id", flat=True)) if refs else set()
+        if not holding:
+            return
+        stored = {t.reference: t for t in RepairTicket.objects.filter(pk__in=holding).select_related("repair_type", "device_model")}
+        for row in rows:
+            ticket = stored.get(row["reference"])
+            if ticket is None:
+                continue
+            device = ticket.device_model
+            changes = {
+                "store": row["store_obj"] is not None and row["store_obj"].id != ticket.store_id,
+                "repair_type": row["repair_type"] != ticket.repair_type.code,
+                "model": (row["device_category"], row["brand"], row["model"]) != (device.category, device.brand, device.model_name),
+            }
+            for column, changed in changes.items():
+                if changed:
+                    self.error(row["_row"], column, f"ticket {ticket.reference} holds parts for its repair at its store; its "
+                                                    f"{column.replace('_', ' ')} cannot change by import while it does")
+
     def apply(self, rows):
+        from inventory.services import rebuild_reservations
+
+        touched_stores = set()
         devices = {}
         for row in rows:
             key = (row["device_category"], row["brand"], row["model"])
@@ -394,16 +423,23 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
                     values.pop(field)
                 values.pop("outcome")
                 values.pop("source")  # an app ticket stays an app ticket
-                self.save(RepairTicket, {"reference": row["reference"]}, values)
+                _, outcome = self.save(RepairTicket, {"reference": row["reference"]}, values)
+                if outcome != "unchanged":
+                    touched_stores.add(row["store_obj"].id)
                 continue
             ticket, outcome = self.save(RepairTicket, {"reference": row["reference"]}, values)
             if outcome != "unchanged":
                 rebuild_history(ticket)
+                touched_stores.add(row["store_obj"].id)
         # Comebacks last: their originals may be further down the file.
         refs = {r["reference"]: r["warranty_of"] for r in rows if r["warranty_of"]}
         originals = dict(RepairTicket.objects.filter(reference__in=set(refs.values())).values_list("reference", "id"))
         for reference, original in refs.items():
             RepairTicket.objects.filter(reference=reference).exclude(warranty_of_id=originals[original]).update(warranty_of_id=originals[original])
+        # Imported tickets waiting for parts or in repair hold their bill of parts, as tickets moved on in the
+        # app do (inventory keeps Stock.reserved the sum of the reservations).
+        if touched_stores:
+            rebuild_reservations(sorted(touched_stores))
 
 
 def _same(file_value, stored):

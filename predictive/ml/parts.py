@@ -176,3 +176,27 @@ def lead_time_demand(rate_per_day, error_sd_per_day, lead_time_days, quantiles=(
     variance = (error_sd_per_day ** 2) * lead_time_days
     values = demand_quantiles([mean], [variance], quantiles)[0]
     return {"mean": float(mean), "sd": float(np.sqrt(variance)), "quantiles": {str(q): float(v) for q, v in zip(quantiles, values)}}
+
+
+def demand_profiles(demand):
+    """ADI and CV² of each row of a (series × periods) array: `demand_profile` vectorised (ADI = periods /
+    periods with demand, inf without any; CV² of the non-zero sizes with the population SD, 0 with fewer
+    than two). Returns (adi, cv2) arrays."""
+    demand = np.atleast_2d(np.asarray(demand, dtype=float))
+    nonzero = demand > 0
+    count = nonzero.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        adi = np.where(count > 0, demand.shape[1] / count, np.inf)
+        sizes_mean = np.where(count > 0, np.where(nonzero, demand, 0.0).sum(axis=1) / count, 0.0)
+        squares = np.where(nonzero, (demand - sizes_mean[:, None]) ** 2, 0.0).sum(axis=1)
+        cv2 = np.where(count > 1, squares / np.maximum(count, 1) / np.where(sizes_mean > 0, sizes_mean, 1.0) ** 2, 0.0)
+    return adi, cv2
+
+
+def classify_demands(adi, cv2):
+    """`classify_demand` vectorised: the Syntetos–Boylan class of each series ("none" without demand)."""
+    adi, cv2 = np.asarray(adi, dtype=float), np.asarray(cv2, dtype=float)
+    classes = np.where(adi < ADI_CUTOFF, np.where(cv2 < CV2_CUTOFF, "smooth", "erratic"),
+                       np.where(cv2 < CV2_CUTOFF, "intermittent", "lumpy")).astype(object)
+    classes[~np.isfinite(adi)] = "none"
+    return classes
