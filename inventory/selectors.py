@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import CharField, Count, F, Max, Min, Q, Sum
 from django.db.models.functions import Cast
@@ -105,7 +106,10 @@ FREE_TEXT_FIELDS = {"CharField", "TextField", "SlugField", "EmailField", "JSONFi
 
 def _server_csv_frame(queryset, columns):
     compiler = queryset.query.get_compiler(connection=connection)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:  # e.g. part_id__in=[]: Django knows there are no rows without asking the server
+        return pd.DataFrame(columns=columns)
     # The columns in the order the SQL selects them (values_list() hands them back in the order asked for).
     selected = [alias for _, _, alias in compiler.select]
     kinds = [expression.output_field.get_internal_type() for expression, _, _ in compiler.select]

@@ -86,7 +86,7 @@ def test_a_stock_change_reaches_a_subscribed_browser():
     """End to end with committed data: a WebsocketCommunicator subscribed to its store receives the
     stock event that the service publishes after its transaction commits."""
     store = Store.objects.create(code="LIVE1", name="Live test branch",
-                                 opening_hours={str(d): ["00:00", "23:59"] for d in range(1, 8)})
+                                 opening_hours={str(d): ["00:00", "24:00"] for d in range(1, 8)})
     part = Part.objects.create(sku="LIVE-TEST-1", name="Live test screen", category="screen", unit_cost=10, price=20)
     StockPolicy.objects.create(store=store, part=part, computed_at=timezone.now(), service_level=0.95, policy_method="poisson",
                                daily_mean=0.1, daily_sd=0.3, reorder_point=2, order_qty=8, max_level=10, lead_time_days=3)

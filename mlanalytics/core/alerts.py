@@ -15,6 +15,13 @@ from .cache import bump_on_commit
 from .models import Alert, Store
 
 
+def _day_minutes(hours):
+    """["09:00", "18:00"] -> (540, 1080): minutes of the day the store opens and closes. "24:00" closes at
+    midnight, so a store open all day is ["00:00", "24:00"]."""
+    opens, closes = ((int(h) * 60 + int(m)) for h, m in (t.split(":") for t in hours))
+    return opens, closes
+
+
 def store_is_open(store, at=None):
     """True when `at` falls inside the store's opening hours for that weekday (store's own time zone)."""
     if store is None:
@@ -24,8 +31,9 @@ def store_is_open(store, at=None):
     hours = (store.opening_hours or {}).get(str(local.isoweekday()))
     if not hours:
         return False
-    opens, closes = (dtime.fromisoformat(h) for h in hours)
-    return opens <= local.time() < closes
+    opens, closes = _day_minutes(hours)
+    minute = local.hour * 60 + local.minute + local.second / 60
+    return opens <= minute < closes
 
 
 def next_opening(store, after=None):
@@ -38,8 +46,8 @@ def next_opening(store, after=None):
         hours = (store.opening_hours or {}).get(str(date.isoweekday()))
         if not hours:
             continue
-        opens = datetime.combine(date, dtime.fromisoformat(hours[0]), tzinfo=tz)
-        closes = datetime.combine(date, dtime.fromisoformat(hours[1]), tzinfo=tz)
+        midnight = datetime.combine(date, dtime(0, 0), tzinfo=tz)
+        opens, closes = (midnight + timezone.timedelta(minutes=m) for m in _day_minutes(hours))
         if closes > local:
             return max(opens, local)
     return None

@@ -107,7 +107,7 @@ def app_server(tmp_path_factory):
     server = AppServer(url, token, process, log_path)
     # Stores always open unless a test says otherwise, so alerts are delivered whenever the suite runs.
     for code in ("LON1", "MAN1"):
-        server.hook("set_hours", store=code, hours=["00:00", "23:59"])
+        server.hook("set_hours", store=code, hours=["00:00", "24:00"])
     yield server
     process.terminate()
     try:

@@ -159,12 +159,12 @@ def test_alert_held_while_the_store_is_closed_arrives_when_it_opens(page_as, app
         assert app_server.hook("raise_alert", store="MAN1", title=title)["delivered"] is False
         bp.page.wait_for_timeout(700)
         assert bp.page.locator(f".toast:has-text('{title}')").count() == 0
-        app_server.hook("set_hours", store="MAN1", hours=["00:00", "23:59"])
+        app_server.hook("set_hours", store="MAN1", hours=["00:00", "24:00"])
         assert app_server.hook("release_held_alerts")["released"] >= 1
         bp.page.wait_for_selector(f".toast:has-text('{title}')", timeout=1000)
         assert not bp.page.locator("[data-inbox-new]").is_hidden()
     finally:
-        app_server.hook("set_hours", store="MAN1", hours=["00:00", "23:59"])
+        app_server.hook("set_hours", store="MAN1", hours=["00:00", "24:00"])
 
 
 def test_stock_change_updates_the_open_home_page_in_place(page_as, app_server):

@@ -51,7 +51,7 @@ def test_a_page_asks_for_alerts_only_through_the_bell(make_user, store_codes):
     from mlanalytics.core.context_processors import navigation
 
     store = Store.objects.get(code=store_codes[0])
-    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.opening_hours = {str(d): ["00:00", "24:00"] for d in range(1, 8)}
     store.save()
     delivered = raise_one("delivered", store)
     raise_one("held", store, delivered=False)  # newer, not delivered yet: the catch-up will send it once it is

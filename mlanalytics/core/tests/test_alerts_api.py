@@ -13,7 +13,7 @@ pytestmark = pytest.mark.django_db
 
 def fire(store_code, title, **kwargs):
     store = Store.objects.get(code=store_code)
-    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.opening_hours = {str(d): ["00:00", "24:00"] for d in range(1, 8)}
     store.save()
     alert, _ = alerts.raise_alert(kind=kwargs.pop("kind", "stockout_risk"), dedup_key=f"t:{title}", title=title, store=store, **kwargs)
     return alert
@@ -112,7 +112,7 @@ def test_held_alerts_are_released_by_a_registered_periodic_job(store_codes):
     alert, _ = alerts.raise_alert(kind="sla_risk", dedup_key="held", title="held", store=store)
     assert alert.delivered_at is None
     assert alerts.release_held_alerts() == 0
-    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.opening_hours = {str(d): ["00:00", "24:00"] for d in range(1, 8)}
     store.save()
     jobs.call(jobs._periodic["release_held_alerts"][1])
     alert.refresh_from_db()
@@ -140,7 +140,7 @@ def test_the_bell_shows_when_an_alert_fired_in_shop_time(client, make_user, stor
     from datetime import datetime, timezone as dt_timezone
 
     store = Store.objects.get(code=store_codes[0])
-    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.opening_hours = {str(d): ["00:00", "24:00"] for d in range(1, 8)}
     store.save()
     fired = datetime(2030, 7, 1, 11, 14, tzinfo=dt_timezone.utc)  # 12:14 in London (BST)
     alerts.raise_alert(kind="stockout_risk", dedup_key="t:bell-time", title="Bell time", store=store, now=fired)
@@ -164,3 +164,21 @@ def test_home_says_how_many_open_alerts_are_held_until_the_store_opens(as_role, 
     assert after["open"] == before["open"] + 2
     assert after["held"] == before["held"] + 1
     assert after["summary"] == f"{after['firing']} not yet acknowledged, {after['held']} held until the store opens"
+
+
+def test_opening_hours_hold_to_the_minute_and_24_00_means_midnight(store_codes):
+    """Mute timings read the store's hours in its own time zone: closed from the closing minute on, and a
+    store open all day (["00:00", "24:00"]) is open in the last minute before midnight too."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    london = ZoneInfo("Europe/London")
+    store = Store.objects.get(code=store_codes[0])
+    store.opening_hours = {str(d): ["09:00", "18:00"] for d in range(1, 7)}  # closed on Sundays
+    assert alerts.store_is_open(store, datetime(2026, 11, 27, 17, 59, 59, tzinfo=london))  # a Friday
+    assert not alerts.store_is_open(store, datetime(2026, 11, 27, 18, 0, 0, tzinfo=london))
+    # Held on Saturday evening, delivered when the store opens on Monday at nine.
+    assert alerts.next_opening(store, datetime(2026, 11, 28, 19, 0, tzinfo=london)) == datetime(2026, 11, 30, 9, 0, tzinfo=london)
+    store.opening_hours = {str(d): ["00:00", "24:00"] for d in range(1, 8)}
+    assert alerts.store_is_open(store, datetime(2026, 11, 29, 23, 59, 30, tzinfo=london))
+    assert alerts.next_opening(store, datetime(2026, 11, 29, 23, 59, 30, tzinfo=london)) == datetime(2026, 11, 29, 23, 59, 30, tzinfo=london)

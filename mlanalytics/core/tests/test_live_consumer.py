@@ -31,7 +31,7 @@ def communicator(user, query=""):
 
 def always_open(code):
     store = Store.objects.get(code=code)
-    store.opening_hours = {str(d): ["00:00", "23:59"] for d in range(1, 8)}
+    store.opening_hours = {str(d): ["00:00", "24:00"] for d in range(1, 8)}
     store.save()
     return store
 
