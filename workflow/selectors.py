@@ -486,7 +486,7 @@ def qa_report(stores, *, window_days=180, z=qa_control.Z, min_n=qa_control.MIN_S
         "data_window": data_window(start, now, comeback_follow_up={"repairs_completed_before": _iso(follow_end),
                                                                     "days": COMEBACK_WINDOW_DAYS},
                                    recent_repairs_since=_iso(recent_start)),
-        "method": "p-chart with variable subgroup sizes, 3-sigma limits, Phase I trial limits (Montgomery §7.2)",
+        "method": "p-chart with variable subgroup sizes, exact binomial probability limits at the 3-sigma tail (0.00135), Phase I trial limits (Montgomery §7.2)",
         "z": z, "min_subgroup": min_n,
         "qa": {**sections["qa_fail_rate"], "pass_rate": round(1 - sections["qa_fail_rate"]["rate"], 4) if sections["qa_fail_rate"]["rate"] is not None else None,
                "weekly": weekly},
@@ -1298,7 +1298,7 @@ def technician_weekly_quality(stores, technician, start, end, *, z=qa_control.Z,
 
     The inspections are counted as qa_report counts them (inspections in [start, end) of tickets at the
     stores, a ticket's inspections in the week of its first one), so the weeks add up to the technician's
-    row of the between-technicians chart; the limits are p̄ ± z·√(p̄(1 − p̄)/n) of each week around
+    row of the between-technicians chart; the limits are the binomial probability limits of each week's n (the tails of p̄ ± z·σ) around
     `centre`, the scope's centre line p̄ (Montgomery §7.2; p̄ of the weeks shown when None).
     Returns a list of {week, n, x, rate, lcl, ucl, centre, signal, completed}, oldest first.
     """

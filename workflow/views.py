@@ -534,7 +534,7 @@ class QualityPage(WorkflowPage):
             Series("display.weekly", "week", "centre", "Centre line p̄", lower="lcl", upper="ucl", band="Control limits LCL–UCL (±{display.z}σ)"),
             Series("display.weekly", "week", "rate", "Observed proportion failed", mode="lines+markers"),
             Series("display.weekly", "week", "above_ucl", "Week above the UCL", mode="markers"),
-        ), y_fmt="pct", note="Limits widen in weeks with fewer inspections (p̄ ± z·√(p̄(1 − p̄)/n))."),
+        ), y_fmt="pct", note="Limits widen in weeks with fewer inspections (exact binomial limits with the tails of p̄ ± 3σ)."),
         Chart("bar", "QA failure rate by technician against their upper control limit", (
             Series("display.qa_technicians", "label", "rate", "Failure rate"),
             Series("display.qa_technicians", "label", "ucl", "UCL", mode="markers"),

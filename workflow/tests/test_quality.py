@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from mlanalytics.core.models import Alert
-from workflow.analytics.qa_control import p_chart, p_chart_limits
+from workflow.analytics.qa_control import p_chart, p_chart_limits, probability_limits
 
 QA = "/api/workflow-automation/quality-assurance"
 
@@ -15,6 +15,29 @@ def test_p_chart_limits_match_the_textbook_formula():
     lcl, ucl = p_chart_limits(0.1, [100])
     assert lcl[0] == pytest.approx(0.01) and ucl[0] == pytest.approx(0.19)
     assert p_chart_limits(0.01, [50])[0][0] == 0.0  # the lower limit is cut at zero
+
+
+def test_probability_limits_keep_the_three_sigma_false_alarm_rate_where_np_is_small():
+    # n = 39 repairs, p̄ = 0.02: the normal UCL 0.02 + 3·√(0.02·0.98/39) = 0.0873 flags 4 comebacks, which an
+    # in-control process produces with P(X ≥ 4) = 0.0075, five times Φ(−3) = 0.00135. The exact limit is 4/39:
+    # it flags 5 or more, P(X ≥ 5) = 0.00105.
+    assert p_chart_limits(0.02, [39])[1][0] == pytest.approx(0.0873, abs=1e-4)
+    lcl, ucl = probability_limits(0.02, [39])
+    assert ucl[0] == pytest.approx(4 / 39) and lcl[0] == 0.0
+    # With a large subgroup the exact and the normal limits agree (n = 2000, p̄ = 0.1: 0.1201 and 241/2000).
+    assert probability_limits(0.1, [2000])[1][0] == pytest.approx(p_chart_limits(0.1, [2000])[1][0], abs=0.001)
+    # Simulated in-control charts with the small-data repair types' sizes: the false alarm rate per subgroup
+    # stays under the nominal 0.00135 with exact limits and is several times it with the normal ones.
+    rng = np.random.default_rng(11)
+    n = np.array([39, 70, 77, 55, 46, 73, 50, 55, 115, 64, 67, 34, 151, 96, 255, 436, 73, 73, 64, 48, 38])
+    counts = rng.binomial(n, 0.022, size=(1000, len(n)))
+    exact = normal = 0
+    for row in counts:
+        table, _ = p_chart(pd.DataFrame({"key": range(len(n)), "n": n, "x": row}), min_n=30)
+        exact += int(table.out_of_control.sum())
+        p_bar = row.sum() / n.sum()
+        normal += int(((row / n) > p_chart_limits(p_bar, n)[1]).sum())
+    assert exact / counts.size < 0.00135 < 3 * 0.00135 < normal / counts.size
 
 
 def test_phase_one_limits_exclude_the_out_of_control_group():
