@@ -129,6 +129,19 @@ def trained_models(django_db_setup, django_db_blocker):
         return run
 
 
+@pytest.fixture(scope="session")
+def inventory_summaries(django_db_setup, django_db_blocker):
+    """The ledger summary, the stored reorder policies and the stored cost replays of the session's demo data,
+    built once and committed, so every test reads them instead of rebuilding them (a request never replays a
+    year: a store without a stored replay is answered 503 while it is computed)."""
+    with django_db_blocker.unblock():
+        from inventory.services import refresh_part_days, refresh_stock_policies, refresh_stock_replays
+
+        refresh_part_days(full=True)
+        refresh_stock_policies()
+        refresh_stock_replays()
+
+
 @pytest.fixture
 def as_role(client, make_user):
     """as_role(role, stores="all") -> the Django test client logged in (session) as a new user of that role."""

@@ -1,17 +1,6 @@
-"""Inventory test fixtures: the ledger summary, the stored reorder policies and the stored cost replays of
-the session's demo data are built once, committed, so every test reads them instead of rebuilding them
-(a request never replays a year: a store without a stored replay is answered 503 while it is computed)."""
+"""Inventory test fixtures over the session's demo data with its inventory summaries in place
+(`inventory_summaries`, in the root conftest)."""
 import pytest
-
-
-@pytest.fixture(scope="session")
-def inventory_summaries(django_db_setup, django_db_blocker):
-    with django_db_blocker.unblock():
-        from inventory.services import refresh_part_days, refresh_stock_policies, refresh_stock_replays
-
-        refresh_part_days(full=True)
-        refresh_stock_policies()
-        refresh_stock_replays()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ SCHEMA = SCHEMA.exclude(path_regex=r"^/api/auth/")
 
 
 @pytest.fixture
-def manager_client(make_user, trained_models):
+def manager_client(make_user, trained_models, inventory_summaries):
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(make_user('manager')).access_token}")
     return api
