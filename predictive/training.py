@@ -258,7 +258,8 @@ def fit_customer_models(data, scope, visits, full, calibration, store_ids):
     weeks = holdout_weeks(data)
     params, info = customer_methods.fit_bgnbd(full.frequency, full.recency, full.T)
     spend_params, spend_info = customer_methods.fit_gamma_gamma(full.priced_repeats, full.monetary)
-    cal_params, _ = customer_methods.fit_bgnbd(calibration.frequency, calibration.recency, calibration.T, standard_errors=False)
+    cal_params, _ = customer_methods.fit_bgnbd(calibration.frequency, calibration.recency, calibration.T,
+                                               standard_errors=False, polish=False)
     actual = ds.repeat_visits_between(visits, calibration.customer_id, calibration.end, full.end)
     check = customer_methods.holdout_calibration(cal_params, calibration.frequency, calibration.recency, calibration.T, weeks, actual)
     check["calibration_parameters"] = cal_params.as_dict()

@@ -52,10 +52,11 @@ def bgnbd_log_likelihood(params, frequency, recency, T):
     return ln_a1 + np.logaddexp(ln_a2, ln_a3)
 
 
-def fit_bgnbd(frequency, recency, T, weights=None, initial=(0.5, 5.0, 1.0, 2.0), standard_errors=True):
+def fit_bgnbd(frequency, recency, T, weights=None, initial=(0.5, 5.0, 1.0, 2.0), standard_errors=True, polish=True):
     """Maximum-likelihood BG/NBD parameters (r, α, a, b) by L-BFGS on log-parameters (scipy).
 
-    `weights` lets identical (x, t_x, T) rows be counted once. Returns (BGNBDParams, info dict with the
+    `weights` lets identical (x, t_x, T) rows be counted once; `polish=False` skips the Nelder-Mead polish
+    (see _minimise) where 10⁻³ on the (a, b) ridge does not matter, e.g. a holdout check. Returns (BGNBDParams, info dict with the
     log-likelihood, the number of customers, convergence and approximate standard errors from the
     inverse Hessian of the negative log-likelihood in log-parameter space, by the delta method).
     """
@@ -71,7 +72,7 @@ def fit_bgnbd(frequency, recency, T, weights=None, initial=(0.5, 5.0, 1.0, 2.0),
         return -float(np.sum(w * bgnbd_log_likelihood(params, x, t_x, T)))
 
     start = np.log(np.asarray(initial, float))
-    result = _minimise(negative_ll, start, bounds=[(-9, 9)] * 4)
+    result = _minimise(negative_ll, start, bounds=[(-9, 9)] * 4, polish=polish)
     params = np.exp(result.x)
     info = {
         "log_likelihood": -float(result.fun),
@@ -82,17 +83,21 @@ def fit_bgnbd(frequency, recency, T, weights=None, initial=(0.5, 5.0, 1.0, 2.0),
     return BGNBDParams(*map(float, params)), info
 
 
-def _minimise(negative_ll, start, bounds):
+def _minimise(negative_ll, start, bounds, polish=True):
     """L-BFGS-B, then a Nelder-Mead polish from where it stopped.
 
-    The likelihoods are flat along a ridge (a against b for BG/NBD), and L-BFGS's finite-difference gradient
+    The BG/NBD likelihood is flat along a ridge of (a, b), and L-BFGS's finite-difference gradient
     is noisy there (|LL| ≈ 10⁴ against a step of 10⁻⁸), so it stops up to ~10⁻³ short, at a point that moves
     with the start and the floating-point path. The derivative-free polish settles on one point: on CDNOW the
-    published estimates to four significant figures from any start (~230 evaluations, ~0.2 s).
+    published estimates to four significant figures from any start (~200 evaluations: 0.2 s on CDNOW, ~1 s
+    on 20,000 customers). The tolerance on the likelihood is relative: an absolute one below the rounding
+    noise of a sum over 10⁵ customers is never met and would run the polish to its iteration limit.
     """
     first = optimize.minimize(negative_ll, start, method="L-BFGS-B", bounds=bounds)
+    if not polish and first.success:
+        return first
     polished = optimize.minimize(negative_ll, first.x, method="Nelder-Mead",
-                                 options={"maxiter": 4000, "xatol": 1e-8, "fatol": 1e-10})
+                                 options={"maxiter": 2000, "xatol": 1e-8, "fatol": 1e-13 * max(abs(first.fun), 1.0)})
     return polished if polished.fun <= first.fun else first
 
 
@@ -226,7 +231,9 @@ def fit_gamma_gamma(frequency, monetary, initial=(2.0, 3.0, 50.0)):
     def negative_ll(log_params):
         return -float(np.sum(gamma_gamma_log_likelihood(np.exp(log_params), x, m)))
 
-    result = _minimise(negative_ll, start, bounds=[(-9, 12)] * 3)
+    result = optimize.minimize(negative_ll, start, method="L-BFGS-B", bounds=[(-9, 12)] * 3)
+    if not result.success:
+        result = optimize.minimize(negative_ll, result.x, method="Nelder-Mead", options={"maxiter": 4000})
     params = np.exp(result.x)
     info = {"log_likelihood": -float(result.fun), "customers": int(len(x)), "converged": bool(result.success),
             "spend_frequency_correlation": float(np.corrcoef(x, m)[0, 1]) if len(x) > 2 else None}
