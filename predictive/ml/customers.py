@@ -53,10 +53,11 @@ def bgnbd_log_likelihood(params, frequency, recency, T):
 
 
 def fit_bgnbd(frequency, recency, T, weights=None, initial=(0.5, 5.0, 1.0, 2.0), standard_errors=True, polish=True):
-    """Maximum-likelihood BG/NBD parameters (r, α, a, b) by L-BFGS on log-parameters (scipy).
+    """Maximum-likelihood BG/NBD parameters (r, α, a, b) by L-BFGS on log-parameters (scipy), polished
+    by Nelder-Mead (see _minimise).
 
-    `weights` lets identical (x, t_x, T) rows be counted once; `polish=False` skips the Nelder-Mead polish
-    (see _minimise) where 10⁻³ on the (a, b) ridge does not matter, e.g. a holdout check. Returns (BGNBDParams, info dict with the
+    `weights` lets identical (x, t_x, T) rows be counted once; `polish=False` skips the polish where 10⁻³
+    on the (a, b) ridge does not matter (e.g. a holdout check). Returns (BGNBDParams, info dict with the
     log-likelihood, the number of customers, convergence and approximate standard errors from the
     inverse Hessian of the negative log-likelihood in log-parameter space, by the delta method).
     """
