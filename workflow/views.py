@@ -629,6 +629,12 @@ def _find(rows, key):
     return next((r for r in rows or [] if str(r.get("key", "")).lower() == key.lower()), None)
 
 
+def _subgroup_rows(body, dimension, code):
+    """(QA row, comeback row) of one technician, repair type or supplier in a quality-assurance answer."""
+    return (_find(resolve_path(body, f"qa.by_{dimension}.rows"), code),
+            _find(resolve_path(body, f"comebacks.by_{dimension}.rows"), code))
+
+
 def _rate_tiles(prefix, qa_row, comeback_row, body):
     """QA failure and comeback rate tiles of one technician, repair type or supplier, against their limits."""
     min_n = body.get("min_subgroup")
@@ -668,8 +674,7 @@ def technician_detail(request, result, code):
     comeback rates against the limits of the between-technicians charts, and their utilisation and repairs per
     day from the analytics endpoint over the same weeks."""
     body = result.body
-    qa_row = _find(resolve_path(body, "qa.by_technician.rows"), code)
-    comeback_row = _find(resolve_path(body, "comebacks.by_technician.rows"), code)
+    qa_row, comeback_row = _subgroup_rows(body, "technician", code)
     found = qa_row or comeback_row
     if found is None:
         return {"heading": f"Technician {code}",
@@ -719,8 +724,7 @@ def technician_detail(request, result, code):
 def repair_type_detail(request, result, code):
     """One repair type: its QA failure and comeback rates against the limits, and its riskiest recent repairs."""
     body = result.body
-    qa_row = _find(resolve_path(body, "qa.by_repair_type.rows"), code)
-    comeback_row = _find(resolve_path(body, "comebacks.by_repair_type.rows"), code)
+    qa_row, comeback_row = _subgroup_rows(body, "repair_type", code)
     found = qa_row or comeback_row
     if found is None:
         return {"heading": f"Repair type {code}",
@@ -739,8 +743,7 @@ def repair_type_detail(request, result, code):
 def supplier_quality_detail(request, result, code):
     """One parts supplier: the QA failure and comeback rates of repairs using its parts, against the limits."""
     body = result.body
-    qa_row = _find(resolve_path(body, "qa.by_supplier.rows"), code)
-    comeback_row = _find(resolve_path(body, "comebacks.by_supplier.rows"), code)
+    qa_row, comeback_row = _subgroup_rows(body, "supplier", code)
     found = qa_row or comeback_row
     if found is None:
         return {"heading": f"Supplier {code}",
