@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mlanalytics.core.context_processors.navigation",
+                "mlanalytics.core.context_processors.shop_locale",
             ],
         },
     },
@@ -144,7 +145,7 @@ else:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "Europe/London"
+CELERY_TIMEZONE = env("TIME_ZONE", default="Europe/London")  # the shop's (TIME_ZONE below)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Without a broker, jobs run in a background thread of the web process (embedded default).
@@ -233,7 +234,13 @@ if not DEBUG:
 
 # --- Locale ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = "Europe/London"
+# Where the shop is (mlanalytics.core.shop): its public holidays (the `holidays` package's country code and
+# subdivision; a store may name its own country), time zone and currency (ISO 4217: pages, PDFs and Excel).
+# The older WORKFLOW_HOLIDAY_COUNTRY / _SUBDIVISION variables are still read when these are not set.
+SHOP_COUNTRY = env("SHOP_COUNTRY", default=env("WORKFLOW_HOLIDAY_COUNTRY", default="GB"))
+SHOP_SUBDIVISION = env("SHOP_SUBDIVISION", default=env("WORKFLOW_HOLIDAY_SUBDIVISION", default="ENG"))
+TIME_ZONE = env("TIME_ZONE", default="Europe/London")
+SHOP_CURRENCY = env("SHOP_CURRENCY", default="GBP")
 USE_I18N = True
 USE_TZ = True
 
@@ -294,9 +301,8 @@ WORKFLOW_MAX_ATTEMPTS = env.int("WORKFLOW_MAX_ATTEMPTS", default=5)
 WORKFLOW_DELIVER_IMMEDIATELY = env.bool("WORKFLOW_DELIVER_IMMEDIATELY", default=True)
 # A ticket is "SLA at risk" this many hours before its promise (or when predicted to miss it).
 WORKFLOW_SLA_RISK_HOURS = env.int("WORKFLOW_SLA_RISK_HOURS", default=12)
-# Working time: bank holidays of this calendar (python-holidays); these close the shop, the rest run short hours.
-WORKFLOW_HOLIDAY_COUNTRY = env("WORKFLOW_HOLIDAY_COUNTRY", default="GB")
-WORKFLOW_HOLIDAY_SUBDIVISION = env("WORKFLOW_HOLIDAY_SUBDIVISION", default="ENG")
+# Working time: the store's public holidays (SHOP_COUNTRY or the store's own); these close the shop, the rest
+# run short hours (names in English, as the holidays package gives them).
 WORKFLOW_CLOSED_HOLIDAYS = env.list("WORKFLOW_CLOSED_HOLIDAYS", default=["Christmas Day", "Boxing Day", "New Year's Day"])
 WORKFLOW_HOLIDAY_HOURS = env.list("WORKFLOW_HOLIDAY_HOURS", default=["10:00", "16:00"])
 # Rules triggered by rules: how deep a chain may go before the engine stops it (loops).
