@@ -311,7 +311,7 @@ WORKFLOW_MAX_RULE_CHAIN = env.int("WORKFLOW_MAX_RULE_CHAIN", default=3)
 # --- Inventory -------------------------------------------------------------------------------
 # Cost of holding stock per year, as a share of its unit cost (capital, space, obsolescence).
 INVENTORY_HOLDING_COST_RATE = env.float("INVENTORY_HOLDING_COST_RATE", default=0.25)
-# Cost of one unit not on the shelf when a repair needs it (GBP): the waiting ticket, re-handling, lost goodwill.
+# Cost of one unit not on the shelf when a repair needs it (SHOP_CURRENCY): the waiting ticket, re-handling, goodwill.
 INVENTORY_STOCKOUT_COST = env.float("INVENTORY_STOCKOUT_COST", default=25.0)
 # How often the recommended policy reviews stock (days); the protection interval is lead time + this.
 INVENTORY_REVIEW_PERIOD_DAYS = env.int("INVENTORY_REVIEW_PERIOD_DAYS", default=1)
@@ -394,7 +394,7 @@ INVENTORY_HOLDOUT_MIN_WEEKS = env.int("INVENTORY_HOLDOUT_MIN_WEEKS", default=8)
 INVENTORY_URGENCY_HIGH_EXTRA_DAYS = env.int("INVENTORY_URGENCY_HIGH_EXTRA_DAYS", default=7)
 # The supplier allocation charges each unit of demand it cannot cover at this multiple of INVENTORY_STOCKOUT_COST.
 INVENTORY_UNMET_DEMAND_PENALTY_FACTOR = env.float("INVENTORY_UNMET_DEMAND_PENALTY_FACTOR", default=10.0)
-# Lead time (days) and order cost (GBP) of a part no supplier lists, when the shop has no supplier on record
+# Lead time (days) and order cost (SHOP_CURRENCY) of a part no supplier lists, when the shop has no supplier on record
 # at all to take the typical figures from.
 INVENTORY_FALLBACK_LEAD_TIME_DAYS = env.float("INVENTORY_FALLBACK_LEAD_TIME_DAYS", default=7.0)
 INVENTORY_FALLBACK_ORDER_COST = env.float("INVENTORY_FALLBACK_ORDER_COST", default=15.0)

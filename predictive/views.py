@@ -315,10 +315,10 @@ class RepairDemandPage(PredictivePage):
                   label="MASE", y_fmt="num2"),
         Chart.bar("display.weekly_pattern", "day", "multiplier", "Weekly pattern (× the average day)", label="Multiplier",
                   y_fmt="num2"),
-        Chart.bar("display.holiday_effects", "holiday", "effect", "Effect of bank holidays on intake", label="Effect",
+        Chart.bar("display.holiday_effects", "holiday", "effect", "Effect of public holidays on intake", label="Effect",
                   orientation="h", y_fmt="pct", height=360),
     )
-    optional_charts = ("Weekly pattern (× the average day)", "Effect of bank holidays on intake")
+    optional_charts = ("Weekly pattern (× the average day)", "Effect of public holidays on intake")
     tables = (
         Table("forecast", "Forecast by day", (
             Column("date", "Day", "date"), Column("expected", "Expected", "num1"),

@@ -2,7 +2,7 @@
 
 What is planted, and where (the truth dictionary written beside the data names each one):
 - Intake: new customers arrive per store by a daily intensity = trend × weekly pattern × yearly wave
-  × January and September surges × UK bank holidays (short hours; closed at Christmas/New Year).
+  × January and September surges × the shop's public holidays (short hours; closed at Christmas/New Year).
 - Repeat visits follow the BG/NBD process (Fader, Hardie & Lee 2005) with known r, alpha, a, b, run
   in "operational time" (the same intensity, normalised to mean 1) so repeat visits carry the
   seasonality too. Warranty comebacks are extra visits outside that process.
