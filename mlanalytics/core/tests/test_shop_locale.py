@@ -2,7 +2,7 @@
 Danish holidays) gets Danish holidays in its forecasts and Danish kroner on its pages, PDFs and Excel files."""
 import io
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -40,6 +40,22 @@ def test_the_uk_default_formats_pounds_as_before():
     assert excel_number_format("money") == '"£"#,##0.00'
     assert shop.holidays_between(date(2025, 5, 1), date(2025, 5, 31)) == {
         date(2025, 5, 5): "May Day", date(2025, 5, 26): "Spring Bank Holiday"}
+
+
+def test_imported_amounts_and_times_are_read_in_the_shops_currency_and_zone(settings):
+    from decimal import Decimal
+
+    from mlanalytics.imports.base import CellError, a_datetime, money
+
+    assert money()("£1,234.50") == Decimal("1234.50")
+    for name, value in DANISH.items():
+        setattr(settings, name, value)
+    assert [money()(text) for text in ("1,234.50 kr.", "DKK 12.50", "12.5")] == [Decimal("1234.50"), Decimal("12.50"),
+                                                                               Decimal("12.50")]
+    with pytest.raises(CellError, match="amount in DKK"):
+        money()("")
+    moment = a_datetime()("2026-07-01 09:00")
+    assert moment.utcoffset() == timedelta(hours=2) and str(moment.tzinfo) == "Europe/Copenhagen"
 
 
 def test_a_store_country_must_be_one_the_holidays_package_knows(db):
@@ -87,7 +103,6 @@ def test_a_danish_shop_forecasts_with_danish_holidays_and_shows_kroner(danish_sh
     from predictive.training import BUSINESS_METRICS, REPAIR_DEMAND
     from workflow.models import RepairTicket
 
-    start, end = danish_shop.start_date, danish_shop.end_date
     assert danish_shop.truth["time_zone"] == "Europe/Copenhagen"
     # The generator's shop hours are Copenhagen wall-clock times: no ticket arrives before 09:00 there.
     copenhagen = ZoneInfo("Europe/Copenhagen")
