@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from mlanalytics.core.formatting import format_value
 from mlanalytics.core.models import Store
 
 
@@ -123,7 +124,7 @@ class SupplierPrice(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.supplier.code} {self.part.sku} £{self.unit_price}"
+        return f"{self.supplier.code} {self.part.sku} {format_value(self.unit_price, 'money')}"
 
 
 class PurchaseOrder(models.Model):

@@ -34,6 +34,7 @@ from mlanalytics.core.pages import (
     prepare_table,
 )
 from mlanalytics.core.roles import ACKNOWLEDGE_ALERTS, MANAGE_PURCHASING, has_capability
+from mlanalytics.core.shop import currency
 
 from .api import serializers as api_serializers
 from .api import views as api
@@ -136,7 +137,7 @@ class StockMonitorPage(InventoryPage):
             Column("next_delivery", "Next delivery", "date"), Column("name", "Part"),
             Column("category_label", "Category", link=Link("inventory:stock-monitor", query={"category": "{category}", "store": "{page_store}"},
                                                             optional=("store",))),
-            Column("stock_value", "Value at cost", "gbp"),
+            Column("stock_value", "Value at cost", "money"),
         ), key=("sku", "store"), live_event="stock", sheet="Stock", pdf_rows=40,
             empty="No SKU matches these filters: clear the status, category or search."),
     )
@@ -187,10 +188,10 @@ class OverviewPage(InventoryPage):
              "days of cover, and the most urgent stock alerts. Click a store or a status for the lines behind it.")
     kpis = (
         Kpi("active_skus", "Active SKUs", "int", note="{} stock lines", note_path="stock_lines"),
-        Kpi("stock_value", "Stock value at cost", "gbp0"),
-        Kpi("open_purchase_orders.value", "Open purchase orders", "gbp0", note="{} orders outstanding",
+        Kpi("stock_value", "Stock value at cost", "money0"),
+        Kpi("open_purchase_orders.value", "Open purchase orders", "money0", note="{} orders outstanding",
             note_path="open_purchase_orders.count", note_fmt="int"),
-        Kpi("open_purchase_orders.draft_value", "Draft purchase orders", "gbp0", note="{} drafts to place",
+        Kpi("open_purchase_orders.draft_value", "Draft purchase orders", "money0", note="{} drafts to place",
             note_path="open_purchase_orders.drafts", note_fmt="int"),
         Kpi("turnover.turns_per_year", "Stock turns a year", "num1", note="{} days of cover",
             note_path="turnover.days_of_cover", note_fmt="num1"),
@@ -199,13 +200,13 @@ class OverviewPage(InventoryPage):
     charts = (
         Chart.bar("display.store_status", "status_label", "count", "SKU lines by status and store", group="store", y_fmt="int",
                   height=300, drill=Link("inventory:stock-monitor", query={"store": "{store}", "status": "{status}"})),
-        Chart.bar("by_store", "store", "stock_value", "Stock value at cost by store", label="Value at cost", y_fmt="gbp0",
+        Chart.bar("by_store", "store", "stock_value", "Stock value at cost by store", label="Value at cost", y_fmt="money0",
                   height=300, drill=Link("inventory:stock-monitor", query={"store": "{store}", "ordering": "value"})),
     )
     tables = (
         Table("by_store", "Stores", (
             Column("store", "Store", link=Link("inventory:stock-monitor", query={"store": "{store}"})),
-            Column("stock_value", "Value at cost", "gbp"), Column("out", "Out", "int"), Column("critical", "Critical", "int"),
+            Column("stock_value", "Value at cost", "money"), Column("out", "Out", "int"), Column("critical", "Critical", "int"),
             Column("low", "Low", "int"), Column("over", "Over", "int"), Column("ok", "OK", "int"),
         )),
         Table("top_alerts", "Most urgent stock alerts", (
@@ -223,11 +224,13 @@ class OverviewPage(InventoryPage):
     @classmethod
     def display_body(cls, body):
         turnover = body.get("turnover") or {}
+        symbol = currency().symbol
         return {**body, "display": {
             "store_status": [{"store": r["store"], "status": s, "status_label": STATUS_LABELS[s], "count": r.get(s, 0)}
                              for s in STATUS_ORDER for r in body.get("by_store") or []],
-            "turnover_rows": [{"name": "Cost of parts used (£)", "value": turnover.get("cost_of_parts_used")},
-                              {"name": "Average inventory value at cost (£)", "value": turnover.get("average_inventory_value")},
+            "turnover_rows": [{"name": f"Cost of parts used ({symbol})", "value": turnover.get("cost_of_parts_used")},
+                              {"name": f"Average inventory value at cost ({symbol})",
+                               "value": turnover.get("average_inventory_value")},
                               {"name": "Turns a year", "value": turnover.get("turns_per_year")},
                               {"name": "Days of cover", "value": turnover.get("days_of_cover")}],
         }}
@@ -262,10 +265,10 @@ class ReorderPage(InventoryPage):
         Kpi("summary.by_urgency.out", "Out of stock", "int"),
         Kpi("summary.by_urgency.critical", "Critical", "int", note="runs out within the lead time"),
         Kpi("summary.by_urgency.high", "High", "int", note="runs out within lead time + review + 7 days"),
-        Kpi("summary.purchase_value", "Purchase value", "gbp0"),
+        Kpi("summary.purchase_value", "Purchase value", "money0"),
     )
     charts = (
-        Chart.bar("display.by_supplier", "supplier", "value", "Purchase value by supplier", label="Purchase value", y_fmt="gbp0",
+        Chart.bar("display.by_supplier", "supplier", "value", "Purchase value by supplier", label="Purchase value", y_fmt="money0",
                   height=280, orientation="h", drill=supplier_link(), note="Click a supplier for its scorecard."),
         Chart("bar", "Stock position against reorder point, most urgent parts", (
             Series("display.top", "label", "position", "Position (available + on order)"),
@@ -283,7 +286,7 @@ class ReorderPage(InventoryPage):
             Column("suggested_quantity", "Suggested", "int"), Column("transfer_text", "Transfer first"),
             Column("purchase_quantity", "Buy", "int"),
             Column("supplier", "Supplier", link=supplier_link()),
-            Column("unit_price", "Unit price", "gbp"), Column("line_value", "Line value", "gbp"),
+            Column("unit_price", "Unit price", "money"), Column("line_value", "Line value", "money"),
             Column("lead_time_days", "Lead time", "days"), Column("projected_stockout_date", "Projected stockout", "date"),
             Column("in_draft_purchase_order", "In draft"), Column("decision_text", "Decision"),
         ), sheet="Suggestions", pdf_rows=60, actions_after=3, row_actions=(
@@ -301,16 +304,16 @@ class ReorderPage(InventoryPage):
         ), empty="Nothing to reorder: every stocked part is above its reorder point."),
         Table("display.by_supplier", "Purchase value by supplier", (
             Column("supplier", "Supplier", link=supplier_link()), Column("lines", "Lines", "int"),
-            Column("units", "Units", "int"), Column("value", "Value", "gbp"),
+            Column("units", "Units", "int"), Column("value", "Value", "money"),
         ), sheet="By supplier"),
         Table("draft_purchase_orders", "Draft purchase orders", (
             Column("number", "Purchase order"), Column("store", "Store"), Column("supplier", "Supplier"),
             Column("status", "Status"), Column("created", "New", "bool"), Column("line_count", "Lines", "int"),
-            Column("value", "Value", "gbp"),
+            Column("value", "Value", "money"),
         ), sheet="Draft POs"),
         Table("display.draft_lines", "Draft purchase order lines", (
             Column("number", "Purchase order"), Column("store", "Store"), Column("supplier", "Supplier"),
-            Column("sku", "SKU"), Column("quantity", "Quantity", "int"), Column("unit_price", "Unit price", "gbp"),
+            Column("sku", "SKU"), Column("quantity", "Quantity", "int"), Column("unit_price", "Unit price", "money"),
             Column("action", "Change"),
         ), sheet="Draft PO lines"),
     )
@@ -471,12 +474,12 @@ class SupplyChainPage(InventoryPage):
     form_labels = {"horizon_days": "Horizon (days)", "window_days": "Purchase history (days)",
                    "risk_aversion": "Risk aversion", "service_level": "Service level", "limit": "Parts listed"}
     kpis = (
-        Kpi("allocation.saving", "Saving against today's allocation", "gbp0", note="{} of today's cost",
+        Kpi("allocation.saving", "Saving against today's allocation", "money0", note="{} of today's cost",
             note_path="allocation.saving_share", note_fmt="pct"),
-        Kpi("allocation.landed_saving", "of which cash", "gbp0", note="price, defects, ordering, cycle stock"),
-        Kpi("allocation.risk_saving", "of which risk", "gbp0", note="safety stock, stockouts, late deliveries"),
-        Kpi("allocation.optimal_cost", "Optimal cost over the horizon", "gbp0", note="today {}",
-            note_path="allocation.today_cost", note_fmt="gbp0"),
+        Kpi("allocation.landed_saving", "of which cash", "money0", note="price, defects, ordering, cycle stock"),
+        Kpi("allocation.risk_saving", "of which risk", "money0", note="safety stock, stockouts, late deliveries"),
+        Kpi("allocation.optimal_cost", "Optimal cost over the horizon", "money0", note="today {}",
+            note_path="allocation.today_cost", note_fmt="money0"),
         Kpi("allocation.demand_units", "Forecast demand (units)", "int", note="{} left unallocated",
             note_path="allocation.unallocated_units", note_fmt="int"),
         Kpi("allocation.solver_status", "Allocation", "text", note="mixed-integer programme solved by HiGHS"),
@@ -491,7 +494,7 @@ class SupplyChainPage(InventoryPage):
         Chart("bar", "Saving by store", (
             Series("allocation.by_store", "store", "landed_saving", "Cash"),
             Series("allocation.by_store", "store", "risk_saving", "Risk"),
-        ), stacked=True, y_fmt="gbp0", height=280,
+        ), stacked=True, y_fmt="money0", height=280,
             drill=Link("inventory:supply-chain", query={"store": "{store}"})),
     )
     tables = (
@@ -506,19 +509,19 @@ class SupplyChainPage(InventoryPage):
         ), sheet="Scorecards"),
         Table("display.by_supplier", "Allocation by supplier", (
             Column("supplier", "Supplier", link=supplier_link()), Column("today_units", "Units today", "num1"),
-            Column("units", "Units optimal", "num1"), Column("share", "Share", "pct"), Column("cost", "Cost optimal", "gbp"),
+            Column("units", "Units optimal", "num1"), Column("share", "Share", "pct"), Column("cost", "Cost optimal", "money"),
         ), sheet="Allocation"),
         Table("allocation.by_store", "Saving by store", (
             Column("store", "Store", link=Link("inventory:supply-chain", query={"store": "{store}"})),
-            Column("today_cost", "Today", "gbp"), Column("optimal_cost", "Optimal", "gbp"), Column("saving", "Saving", "gbp"),
-            Column("saving_share", "Saving share", "pct"), Column("landed_saving", "Cash", "gbp"),
-            Column("risk_saving", "Risk", "gbp"),
+            Column("today_cost", "Today", "money"), Column("optimal_cost", "Optimal", "money"), Column("saving", "Saving", "money"),
+            Column("saving_share", "Saving share", "pct"), Column("landed_saving", "Cash", "money"),
+            Column("risk_saving", "Risk", "money"),
         ), sheet="By store"),
         Table("display.changes", "Largest changes by part", (
             Column("sku", "SKU", link=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{page_store}"},
                                              optional=("store",))),
-            Column("units", "Units", "num1"), Column("today_cost", "Today", "gbp"), Column("optimal_cost", "Optimal", "gbp"),
-            Column("saving", "Saving", "gbp"), Column("suppliers_text", "Buy from"),
+            Column("units", "Units", "num1"), Column("today_cost", "Today", "money"), Column("optimal_cost", "Optimal", "money"),
+            Column("saving", "Saving", "money"), Column("suppliers_text", "Buy from"),
         ), sheet="Changes by part"),
         Table("display.weights", "Ranking weights used (normalised)", (
             Column("name", "Criterion"), Column("value", "Weight", "pct"),
@@ -587,7 +590,7 @@ def supplier_detail(body, code, user):
                for c in allocation.get("largest_changes") or [] if any(s["supplier"] == card["code"] for s in c.get("optimal_suppliers") or [])]
     table = prepare_table(Table("changes", "Parts the optimum buys from this supplier (among the largest changes)", (
         Column("sku", "SKU", link=Link("inventory:stock-monitor", query={"sku": "{sku}"})),
-        Column("units_here", "Units from it", "num1"), Column("units", "Units in all", "num1"), Column("saving", "Saving", "gbp"),
+        Column("units_here", "Units from it", "num1"), Column("units", "Units in all", "num1"), Column("saving", "Saving", "money"),
     ), empty="None of the parts with the largest changes moves to this supplier."), {"changes": changes}, user=user)
     return {"heading": f"Supplier {card['code']} · {card.get('name') or ''}".strip(" ·"), "tiles": _tiles(figures), "table": table}
 
@@ -603,33 +606,33 @@ class CostOptimizationPage(InventoryPage):
     form_labels = {"service_level": "Service level", "replay_days": "Days replayed", "dead_stock_days": "Dead after (days unused)",
                    "limit": "Parts listed"}
     kpis = (
-        Kpi("replay.saving.yearly", "Saving a year with the recommended policy", "gbp0", note="{} of today's inventory cost",
+        Kpi("replay.saving.yearly", "Saving a year with the recommended policy", "money0", note="{} of today's inventory cost",
             note_path="replay.saving.share", note_fmt="pct"),
-        Kpi("replay.yearly.recommended.total_cost", "Inventory cost a year, recommended", "gbp0", note="today {}",
-            note_path="replay.yearly.today.total_cost", note_fmt="gbp0"),
+        Kpi("replay.yearly.recommended.total_cost", "Inventory cost a year, recommended", "money0", note="today {}",
+            note_path="replay.yearly.today.total_cost", note_fmt="money0"),
         Kpi("replay.recommended.fill_rate", "Fill rate, recommended", "pct", note="today {} in the replay",
             note_path="replay.today.fill_rate", note_fmt="pct"),
         Kpi("replay.observed.fill_rate", "Fill rate actually observed", "pct",
             note="units on the shelf when needed: checks the replay of today's rule"),
-        Kpi("dead_stock.value", "Dead stock", "gbp0", note="{} lines", note_path="dead_stock.items", note_fmt="int"),
-        Kpi("excess_stock.value", "Excess stock", "gbp0", note="{} lines", note_path="excess_stock.items", note_fmt="int"),
+        Kpi("dead_stock.value", "Dead stock", "money0", note="{} lines", note_path="dead_stock.items", note_fmt="int"),
+        Kpi("excess_stock.value", "Excess stock", "money0", note="{} lines", note_path="excess_stock.items", note_fmt="int"),
     )
     charts = (
         Chart("bar", "Inventory cost a year: today against the recommended policy", (
             Series("display.components", "component", "today", "Today"),
             Series("display.components", "component", "recommended", "Recommended"),
-        ), y_fmt="gbp0", height=300),
+        ), y_fmt="money0", height=300),
         Chart("bar", "Fill rate by store", (
             Series("display.stores", "store", "today_fill_rate", "Today"),
             Series("display.stores", "store", "recommended_fill_rate", "Recommended"),
         ), y_fmt="pct", height=280, drill=Link("inventory:cost-optimization", query={"store": "{store}"})),
         Chart.bar("display.dead", "label", "stock_value", "Dead stock by value", label="Value at cost", orientation="h",
-                  y_fmt="gbp0", height=380, drill=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{store}"})),
+                  y_fmt="money0", height=380, drill=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{store}"})),
     )
     tables = (
         Table("display.costs", "Cost over the replay", (
-            Column("name", "Cost"), Column("today", "Today", "gbp"), Column("recommended", "Recommended", "gbp"),
-            Column("saving", "Saving", "gbp"),
+            Column("name", "Cost"), Column("today", "Today", "money"), Column("recommended", "Recommended", "money"),
+            Column("saving", "Saving", "money"),
         ), sheet="Costs"),
         Table("display.service", "Service over the replay", (
             Column("name", "Measure"), Column("today", "Today", "pct"), Column("recommended", "Recommended", "pct"),
@@ -641,24 +644,24 @@ class CostOptimizationPage(InventoryPage):
             Column("store", "Store", link=Link("inventory:cost-optimization", query={"store": "{store}"})),
             Column("units_demanded", "Units demanded", "int"),
             Column("today_fill_rate", "Fill today", "pct"), Column("recommended_fill_rate", "Fill recommended", "pct"),
-            Column("today.holding_cost", "Holding today", "gbp"), Column("recommended.holding_cost", "Holding recommended", "gbp"),
-            Column("today.stockout_cost", "Stockouts today", "gbp"), Column("recommended.stockout_cost", "Stockouts recommended", "gbp"),
+            Column("today.holding_cost", "Holding today", "money"), Column("recommended.holding_cost", "Holding recommended", "money"),
+            Column("today.stockout_cost", "Stockouts today", "money"), Column("recommended.stockout_cost", "Stockouts recommended", "money"),
         ), sheet="By store"),
         Table("replay.by_demand_class", "By demand class", (
             Column("demand_class", "Demand class"), Column("items", "Parts", "int"), Column("units_demanded", "Units demanded", "int"),
             Column("today.fill_rate", "Fill today", "pct"), Column("recommended.fill_rate", "Fill recommended", "pct"),
             Column("today.units_short", "Short today", "int"), Column("recommended.units_short", "Short recommended", "int"),
-            Column("today.holding_cost", "Holding today", "gbp"), Column("recommended.holding_cost", "Holding recommended", "gbp"),
+            Column("today.holding_cost", "Holding today", "money"), Column("recommended.holding_cost", "Holding recommended", "money"),
         ), sheet="By demand class"),
         Table("dead_stock.results", "Dead stock (largest value first)", (
             Column("store", "Store"), Column("sku", "SKU", link=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{store}"})),
-            Column("name", "Part"), Column("on_hand", "On hand", "int"), Column("stock_value", "Value at cost", "gbp"),
+            Column("name", "Part"), Column("on_hand", "On hand", "int"), Column("stock_value", "Value at cost", "money"),
             Column("last_consumed", "Last used", "date"), Column("days_since_consumed", "Days unused", "int"),
         ), sheet="Dead stock", empty="No dead stock: every part on the shelf was used within the window."),
         Table("excess_stock.results", "Excess stock (largest value first)", (
             Column("store", "Store"), Column("sku", "SKU", link=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{store}"})),
             Column("name", "Part"), Column("available", "Available", "int"), Column("max_level", "Maximum", "int"),
-            Column("excess_units", "Excess units", "int"), Column("excess_value", "Excess value", "gbp"),
+            Column("excess_units", "Excess units", "int"), Column("excess_value", "Excess value", "money"),
         ), sheet="Excess stock", empty="No excess stock: nothing is above its maximum level."),
     )
 
@@ -708,7 +711,7 @@ class PerformancePage(InventoryPage):
     form_labels = {"window_days": "Window (days)"}
     kpis = (
         Kpi("turnover.turns_per_year", "Stock turns a year", "num1", note="{} days of cover", note_path="turnover.days_of_cover"),
-        Kpi("gmroi.value", "GMROI", "num2", note="gross margin {} a year on parts", note_path="gmroi.gross_margin", note_fmt="gbp0"),
+        Kpi("gmroi.value", "GMROI", "num2", note="gross margin {} a year on parts", note_path="gmroi.gross_margin", note_fmt="money0"),
         Kpi("fill_rate.value", "Fill rate", "pct", note="{} units waited for parts", note_path="fill_rate.units_waited",
             note_fmt="int"),
         Kpi("stockout_days.item_days_at_zero", "Stockout days", "int", note="{} parts ran out at least once",
@@ -720,7 +723,7 @@ class PerformancePage(InventoryPage):
     )
     charts = (
         Chart.heatmap("display.matrix", x="xyz_label", y="abc_label", z="value",
-                      title="ABC × XYZ: consumption value at cost", y_fmt="gbp0", height=300,
+                      title="ABC × XYZ: consumption value at cost", y_fmt="money0", height=300,
                       drill=Link("inventory:performance", query={"cell": "{abc}{xyz}", "store": "{page_store}",
                                                                  "window_days": "{window_days}"}, optional=("store",)),
                       note="A: the parts making 80 % of consumption value, B the next 15 %, C the rest; X: steady weekly "
@@ -733,23 +736,23 @@ class PerformancePage(InventoryPage):
             Series("by_store", "store", "turnover", "Turns a year"),
         ), y_fmt="num1", height=260, drill=Link("inventory:performance", query={"store": "{store}"})),
         Chart.bar("display.top_skus", "sku", "value", "Parts with the highest consumption value", label="Value at cost",
-                  orientation="h", y_fmt="gbp0", height=400, drill=Link("inventory:stock-monitor", query={"sku": "{sku}",
+                  orientation="h", y_fmt="money0", height=400, drill=Link("inventory:stock-monitor", query={"sku": "{sku}",
                                                                                                             "store": "{page_store}"},
                                                                          optional=("store",))),
     )
     tables = (
         Table("by_store", "By store", (
             Column("store", "Store", link=Link("inventory:performance", query={"store": "{store}"})),
-            Column("cost_of_parts_used", "Parts used at cost", "gbp"), Column("average_inventory_value", "Average stock", "gbp"),
+            Column("cost_of_parts_used", "Parts used at cost", "money"), Column("average_inventory_value", "Average stock", "money"),
             Column("turnover", "Turns a year", "num2"), Column("fill_rate", "Fill rate", "pct"),
             Column("stockout_days", "Stockout days", "int"),
         ), sheet="By store"),
         Table("display.matrix", "ABC × XYZ matrix", (
-            Column("abc", "ABC"), Column("xyz", "XYZ"), Column("skus", "Parts", "int"), Column("value", "Value at cost", "gbp"),
+            Column("abc", "ABC"), Column("xyz", "XYZ"), Column("skus", "Parts", "int"), Column("value", "Value at cost", "money"),
         ), sheet="ABC XYZ"),
         Table("display.top_skus", "Parts with the highest consumption value", (
             Column("sku", "SKU", link=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{page_store}"}, optional=("store",))),
-            Column("abc", "ABC"), Column("xyz", "XYZ"), Column("value", "Value at cost", "gbp"), Column("cv", "CV weekly", "num2"),
+            Column("abc", "ABC"), Column("xyz", "XYZ"), Column("value", "Value at cost", "money"), Column("cv", "CV weekly", "num2"),
         ), sheet="Top parts"),
         Table("display.suppliers", "Suppliers", (
             Column("supplier", "Supplier", link=supplier_link()), Column("orders", "Orders", "int"),
@@ -794,8 +797,8 @@ def matrix_cell_detail(body, cell, user, store):
     parts = [{**s, "page_store": store} for s in abc_xyz.get("top_skus") or [] if f"{s['abc']}{s['xyz']}" == cell]
     table = prepare_table(Table("parts", f"Top parts by value in {found['abc']} · {found['xyz']}", (
         Column("sku", "SKU", link=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{page_store}"}, optional=("store",))),
-        Column("value", "Value at cost", "gbp"), Column("cv", "CV weekly", "num2"),
+        Column("value", "Value at cost", "money"), Column("cv", "CV weekly", "num2"),
     ), empty=f"None of the {len(abc_xyz.get('top_skus') or [])} highest-value parts is in this cell."), {"parts": parts}, user=user)
     return {"heading": f"ABC × XYZ cell {found['abc']} · {found['xyz']}", "table": table,
             "tiles": _tiles([("Parts", format_value(found["skus"], "int")),
-                             ("Consumption value at cost", format_value(found["value"], "gbp0"))])}
+                             ("Consumption value at cost", format_value(found["value"], "money0"))])}

@@ -84,6 +84,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "mlanalytics.core.context_processors.navigation",
+                "mlanalytics.core.context_processors.shop_locale",
             ],
         },
     },
@@ -144,7 +145,7 @@ else:
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
-CELERY_TIMEZONE = "Europe/London"
+CELERY_TIMEZONE = env("TIME_ZONE", default="Europe/London")  # the shop's (TIME_ZONE below)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Without a broker, jobs run in a background thread of the web process (embedded default).
@@ -233,7 +234,13 @@ if not DEBUG:
 
 # --- Locale ----------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"
-TIME_ZONE = "Europe/London"
+# Where the shop is (mlanalytics.core.shop): its public holidays (the `holidays` package's country code and
+# subdivision; a store may name its own country), time zone and currency (ISO 4217: pages, PDFs and Excel).
+# The older WORKFLOW_HOLIDAY_COUNTRY / _SUBDIVISION variables are still read when these are not set.
+SHOP_COUNTRY = env("SHOP_COUNTRY", default=env("WORKFLOW_HOLIDAY_COUNTRY", default="GB"))
+SHOP_SUBDIVISION = env("SHOP_SUBDIVISION", default=env("WORKFLOW_HOLIDAY_SUBDIVISION", default="ENG"))
+TIME_ZONE = env("TIME_ZONE", default="Europe/London")
+SHOP_CURRENCY = env("SHOP_CURRENCY", default="GBP")
 USE_I18N = True
 USE_TZ = True
 
@@ -294,9 +301,8 @@ WORKFLOW_MAX_ATTEMPTS = env.int("WORKFLOW_MAX_ATTEMPTS", default=5)
 WORKFLOW_DELIVER_IMMEDIATELY = env.bool("WORKFLOW_DELIVER_IMMEDIATELY", default=True)
 # A ticket is "SLA at risk" this many hours before its promise (or when predicted to miss it).
 WORKFLOW_SLA_RISK_HOURS = env.int("WORKFLOW_SLA_RISK_HOURS", default=12)
-# Working time: bank holidays of this calendar (python-holidays); these close the shop, the rest run short hours.
-WORKFLOW_HOLIDAY_COUNTRY = env("WORKFLOW_HOLIDAY_COUNTRY", default="GB")
-WORKFLOW_HOLIDAY_SUBDIVISION = env("WORKFLOW_HOLIDAY_SUBDIVISION", default="ENG")
+# Working time: the store's public holidays (SHOP_COUNTRY or the store's own); these close the shop, the rest
+# run short hours (names in English, as the holidays package gives them).
 WORKFLOW_CLOSED_HOLIDAYS = env.list("WORKFLOW_CLOSED_HOLIDAYS", default=["Christmas Day", "Boxing Day", "New Year's Day"])
 WORKFLOW_HOLIDAY_HOURS = env.list("WORKFLOW_HOLIDAY_HOURS", default=["10:00", "16:00"])
 # Rules triggered by rules: how deep a chain may go before the engine stops it (loops).
@@ -305,7 +311,7 @@ WORKFLOW_MAX_RULE_CHAIN = env.int("WORKFLOW_MAX_RULE_CHAIN", default=3)
 # --- Inventory -------------------------------------------------------------------------------
 # Cost of holding stock per year, as a share of its unit cost (capital, space, obsolescence).
 INVENTORY_HOLDING_COST_RATE = env.float("INVENTORY_HOLDING_COST_RATE", default=0.25)
-# Cost of one unit not on the shelf when a repair needs it (GBP): the waiting ticket, re-handling, lost goodwill.
+# Cost of one unit not on the shelf when a repair needs it (SHOP_CURRENCY): the waiting ticket, re-handling, goodwill.
 INVENTORY_STOCKOUT_COST = env.float("INVENTORY_STOCKOUT_COST", default=25.0)
 # How often the recommended policy reviews stock (days); the protection interval is lead time + this.
 INVENTORY_REVIEW_PERIOD_DAYS = env.int("INVENTORY_REVIEW_PERIOD_DAYS", default=1)
@@ -388,7 +394,7 @@ INVENTORY_HOLDOUT_MIN_WEEKS = env.int("INVENTORY_HOLDOUT_MIN_WEEKS", default=8)
 INVENTORY_URGENCY_HIGH_EXTRA_DAYS = env.int("INVENTORY_URGENCY_HIGH_EXTRA_DAYS", default=7)
 # The supplier allocation charges each unit of demand it cannot cover at this multiple of INVENTORY_STOCKOUT_COST.
 INVENTORY_UNMET_DEMAND_PENALTY_FACTOR = env.float("INVENTORY_UNMET_DEMAND_PENALTY_FACTOR", default=10.0)
-# Lead time (days) and order cost (GBP) of a part no supplier lists, when the shop has no supplier on record
+# Lead time (days) and order cost (SHOP_CURRENCY) of a part no supplier lists, when the shop has no supplier on record
 # at all to take the typical figures from.
 INVENTORY_FALLBACK_LEAD_TIME_DAYS = env.float("INVENTORY_FALLBACK_LEAD_TIME_DAYS", default=7.0)
 INVENTORY_FALLBACK_ORDER_COST = env.float("INVENTORY_FALLBACK_ORDER_COST", default=15.0)

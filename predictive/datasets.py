@@ -1,7 +1,7 @@
 """The shop's records as the plain frames the methods in `predictive.ml` take.
 
-Everything here reads the database once, in bulk, and returns pandas objects with local (Europe/London)
-naive timestamps; nothing here fits a model. Training loads one `ShopData` and every model kind reads
+Everything here reads the database once, in bulk, and returns pandas objects with local (the shop's
+TIME_ZONE) naive timestamps; nothing here fits a model. Training loads one `ShopData` and every model kind reads
 from it, so a full training run queries each table once.
 """
 import hashlib
@@ -10,12 +10,13 @@ from datetime import timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import Count, F, Max, Sum
 from django.utils import timezone
 
+from mlanalytics.core import shop
 from mlanalytics.core.models import Store
 
-LOCAL_TZ = "Europe/London"
 WEEK_FREQ = "W-MON"  # weeks start on Monday
 MONTH_FREQ = "MS"
 
@@ -23,7 +24,12 @@ MONTH_FREQ = "MS"
 def to_local(series):
     """Aware datetimes (UTC from the database) -> naive local wall-clock timestamps."""
     values = pd.to_datetime(series, utc=True)
-    return values.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+    return values.dt.tz_convert(local_tz()).dt.tz_localize(None)
+
+
+def local_tz():
+    """The shop's time zone (TIME_ZONE): its days and weeks are the series' periods."""
+    return settings.TIME_ZONE
 
 
 # ---------------------------------------------------------------------------------------------
@@ -477,19 +483,28 @@ class ShopData:
     end: pd.Timestamp | None
     start: pd.Timestamp | None
     extras: dict = field(default_factory=dict)
+    regions: dict = field(default_factory=dict)  # id -> the store's holiday calendar (shop.HolidayRegion)
 
     @classmethod
     def load(cls, store_ids=None):
         """All active stores' tickets (or only `store_ids`'), cut at the last complete day."""
         tickets = load_tickets(store_ids=store_ids)
-        stores = dict(Store.objects.filter(is_active=True).order_by("code").values_list("id", "code"))
+        active = list(Store.objects.filter(is_active=True).order_by("code").only("id", "code", "holiday_country",
+                                                                                   "holiday_subdivision"))
+        stores = {s.id: s.code for s in active}
+        regions = {s.id: shop.store_region(s) for s in active}
         tickets = tickets[tickets.store_id.isin(stores)] if len(tickets) else tickets
         end = history_end(tickets)
         start = tickets.received_day.min() if len(tickets) else None
         if len(tickets):
             tickets = tickets[tickets.received_day <= end]
-        return cls(tickets=tickets, stores=stores, end=end, start=start)
+        return cls(tickets=tickets, stores=stores, end=end, start=start, regions=regions)
 
     @property
     def store_codes(self):
         return list(self.stores.values())
+
+    def holiday_region(self, store_ids=None):
+        """The holidays a forecast of `store_ids` uses: a store's own (or the one its stores share), else
+        the shop's (every store, a category, stores in different countries)."""
+        return shop.common_region(self.regions.get(s, shop.shop_region()) for s in store_ids or ())

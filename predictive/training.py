@@ -10,10 +10,13 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Callable
 
 import numpy as np
 import pandas as pd
+
+from mlanalytics.core import shop
 
 from . import datasets as ds
 from .ml import costs as cost_methods
@@ -120,9 +123,15 @@ def _clean(value):
 # ---------------------------------------------------------------------------------------------
 
 
-def demand_settings(start, end):
+def holiday_calendar(region):
+    """f(first, last) -> {date: name}: the public holidays of `region` (a store's own or the shop's)."""
+    return partial(shop.holidays_between, region=region)
+
+
+def demand_settings(start, end, region):
+    frame = forecasting.holidays_frame(start, end + timedelta(days=400), holiday_calendar(region))
     return forecasting.ProphetSettings(
-        freq="D", weekly=3, yearly=15, holidays=forecasting.uk_holidays_frame(start, end + timedelta(days=400)),
+        freq="D", weekly=3, yearly=15, holidays=frame if len(frame) else None, holiday_calendar=region.label,
         seasonality_mode="multiplicative", uncertainty_samples=PROPHET_UNCERTAINTY_SAMPLES,
     )
 
@@ -169,7 +178,7 @@ def repair_demand_task(data, scope, store_ids=None, category=None, repair_type=N
     def fit():
         rows = select_tickets(data.tickets, store_ids, category, repair_type)
         series = ds.daily_counts(rows, data.start, data.end)
-        settings = demand_settings(data.start, data.end)
+        settings = demand_settings(data.start, data.end, data.holiday_region(store_ids))
         result = forecasting.forecast_series(series.index, series.to_numpy(), DEMAND_HORIZON_DAYS, settings, season=7,
                                              backtest_horizon=DEMAND_BACKTEST_DAYS, folds=DEMAND_FOLDS)
         codes = [data.stores[s] for s in (store_ids or data.stores)]
@@ -200,15 +209,18 @@ def business_metric_task(data, scope, metric, granularity, store_ids=None, frame
         else:
             table = ds.business_metric_series(select_tickets(data.tickets, store_ids), config["freq"], data.start, data.end)
         series = table[metric]
-        holidays = forecasting.bank_holidays_per_period(series.index, config["freq"])
+        region = data.holiday_region(store_ids)
+        calendar = holiday_calendar(region)
+        holidays = forecasting.bank_holidays_per_period(series.index, config["freq"], calendar)
         settings = forecasting.ProphetSettings(
-            freq=config["freq"], weekly=False, yearly=config["yearly"], holidays=None, seasonality_mode="multiplicative",
+            freq=config["freq"], weekly=False, yearly=config["yearly"], holidays=None, holiday_calendar=region.label,
+            seasonality_mode="multiplicative",
             uncertainty_samples=BUSINESS_UNCERTAINTY_SAMPLES, regressors=("bank_holidays",), non_negative=metric != "gross_margin",
         )
         result = forecasting.forecast_series(
             series.index, series.to_numpy(), config["horizon"], settings, season=config["season"],
             backtest_horizon=config["backtest"], folds=config["folds"], regressors={"bank_holidays": holidays},
-            regressor_functions={"bank_holidays": lambda dates: forecasting.bank_holidays_per_period(dates, config["freq"])},
+            regressor_functions={"bank_holidays": lambda dates: forecasting.bank_holidays_per_period(dates, config["freq"], calendar)},
             components=False,
         )
         codes = [data.stores[s] for s in (store_ids or data.stores)]
@@ -312,7 +324,7 @@ def parts_task(data, scope="all"):
         stores = list(data.stores)
         catalogue = ds.part_catalogue()
         part_ids = catalogue.index[catalogue.is_active].tolist()
-        since = pd.Timestamp(data.start).tz_localize(ds.LOCAL_TZ)
+        since = pd.Timestamp(data.start).tz_localize(ds.local_tz())
         consumption = ds.load_consumption(store_ids=stores, since=since) if "consumption" not in data.extras else data.extras["consumption"]
         weeks = ds.complete_periods(data.start, data.end, ds.WEEK_FREQ)
         series = ds.weekly_part_demand(consumption[consumption.day <= data.end] if len(consumption) else consumption, stores, part_ids, weeks)

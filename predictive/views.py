@@ -29,7 +29,7 @@ from .api.views import (
 
 METRIC_LABELS = {"revenue": "Revenue", "gross_margin": "Gross margin", "ticket_count": "Tickets",
                  "average_ticket_value": "Average ticket value"}
-METRIC_FORMATS = {"revenue": "gbp0", "gross_margin": "gbp0", "ticket_count": "int", "average_ticket_value": "gbp"}
+METRIC_FORMATS = {"revenue": "money0", "gross_margin": "money0", "ticket_count": "int", "average_ticket_value": "money"}
 METHOD_LABELS = {"prophet": "Prophet", "seasonal_naive": "Seasonal naive"}
 OPPORTUNITY_LABELS = {
     "parts_above_cheapest_supplier": "Parts above the cheapest supplier",
@@ -143,40 +143,40 @@ class CostOptimizationPage(PredictivePage):
              "far more than usual, and parts bought above the cheapest qualified supplier. Each opportunity shows the "
              "current and achievable monthly cost and the saving with its 90 % bootstrap interval. Click a store, a "
              "technician, a repair type or a part to open its detail.")
-    form_labels = {"months": "Look-back window", "min_monthly_saving": "Minimum saving (£ a month)",
+    form_labels = {"months": "Look-back window", "min_monthly_saving": "Minimum saving a month",
                    "kinds": "Kinds of opportunity", "limit": "Show at most"}
     insights = (
-        Insight("display.top.monthly_saving", "Largest opportunity: saving a month", "gbp0",
+        Insight("display.top.monthly_saving", "Largest opportunity: saving a month", "money0",
                 lower_path="display.top.saving_low", upper_path="display.top.saving_high",
                 note="90 % bootstrap interval over the tickets or purchase lines behind it; which one is in the tiles."),
     )
     choice_labels = {"kinds": OPPORTUNITY_LABELS}
     kpis = (
-        Kpi("summary.monthly_saving", "Saving available a month", "gbp0", note="{} opportunities", note_path="summary.opportunities",
+        Kpi("summary.monthly_saving", "Saving available a month", "money0", note="{} opportunities", note_path="summary.opportunities",
             note_fmt="int"),
         Kpi("display.top.label", "Largest opportunity", "text"),
-        Kpi("summary.actual_monthly_repair_cost", "Actual monthly repair cost", "gbp0", note="{} tickets in the window",
+        Kpi("summary.actual_monthly_repair_cost", "Actual monthly repair cost", "money0", note="{} tickets in the window",
             note_path="summary.tickets", note_fmt="int"),
-        Kpi("summary.expected_monthly_repair_cost", "Expected by the cost model", "gbp0",
+        Kpi("summary.expected_monthly_repair_cost", "Expected by the cost model", "money0",
             note="gradient boosting; holdout accuracy in the card"),
     )
     charts = (
         Chart("bar", "Current vs achievable monthly cost, largest opportunities", (
             Series("display.chart_opportunities", "label", "current_monthly_cost", "Current a month"),
             Series("display.chart_opportunities", "label", "achievable_monthly_cost", "Achievable a month"),
-        ), orientation="h", height=520, y_fmt="gbp0",
+        ), orientation="h", height=520, y_fmt="money0",
             drill=Link("predictive:cost-optimization", query={"store": "{store}", "kinds": "{kind}", "months": "{months}"})),
         Chart.bar("display.by_kind", "kind_label", "monthly_saving", "Saving a month by kind of opportunity", label="Saving a month",
-                  y_fmt="gbp0", orientation="h", height=240, drill=Link("predictive:cost-optimization", query={"kinds": "{kind}", "months": "{months}",
+                  y_fmt="money0", orientation="h", height=240, drill=Link("predictive:cost-optimization", query={"kinds": "{kind}", "months": "{months}",
                                                                                     "store": "{store}"}, optional=("store",))),
         Chart.bar("display.technicians", "label", "monthly_excess_cost",
                   "Labour cost against the shop norm a month, by technician (below zero: faster than the norm)",
-                  label="Excess a month", orientation="h", y_fmt="gbp0", height=380,
+                  label="Excess a month", orientation="h", y_fmt="money0", height=380,
                   drill=Link("predictive:cost-optimization", query={"store": "{store}", "kinds": "labour_time_technician",
                                                                     "months": "{months}"})),
         Chart.bar("display.costlier_than_expected", "label", "gap",
                   "Cost per ticket above what the cost model expects, by store and repair type", label="Actual − expected",
-                  orientation="h", y_fmt="gbp", height=440,
+                  orientation="h", y_fmt="money", height=440,
                   drill=Link("predictive:repair-demand", query={"repair_type": "{repair_type}", "store": "{store}"}),
                   note="The model expects each ticket's cost from its repair type, device, brand, store, priority, bill "
                        "of parts and month. Click a bar for that repair type's intake forecast."),
@@ -189,31 +189,31 @@ class CostOptimizationPage(PredictivePage):
             Column("kind_label", "Kind"),
             Column("store", "Store", link=Link("predictive:cost-optimization", query={"store": "{store}", "months": "{months}"})),
             Column("subject", "Who / what"),
-            Column("current_monthly_cost", "Current a month", "gbp"),
-            Column("achievable_monthly_cost", "Achievable a month", "gbp"),
-            Column("monthly_saving", "Saving a month", "gbp"),
-            Column("saving_low", "Saving 90 % low", "gbp"),
-            Column("saving_high", "Saving 90 % high", "gbp"),
+            Column("current_monthly_cost", "Current a month", "money"),
+            Column("achievable_monthly_cost", "Achievable a month", "money"),
+            Column("monthly_saving", "Saving a month", "money"),
+            Column("saving_low", "Saving 90 % low", "money"),
+            Column("saving_high", "Saving 90 % high", "money"),
             Column("evidence_text", "Evidence"),
         ), empty="No opportunity above the minimum saving for these settings."),
         Table("display.top_parts", "Parts bought above the cheapest supplier (largest overpayments)", (
             Column("store", "Store"), Column("supplier", "Bought from"),
             Column("sku", "Part", link=Link("predictive:parts-demand", query={"part": "{sku}", "store": "{store}"})),
-            Column("units", "Units", "int"), Column("overpaid", "Overpaid in the window", "gbp"),
+            Column("units", "Units", "int"), Column("overpaid", "Overpaid in the window", "money"),
         ), sheet="Overpaid parts", empty="No part was bought above the cheapest qualified supplier."),
         Table("technician_cost_vs_norm", "Technician labour cost against the shop norm", (
             Column("store", "Store"),
             Column("technician", "Technician", link=Link("predictive:cost-optimization", query={
                 "store": "{store}", "kinds": "labour_time_technician"})),
-            Column("tickets", "Tickets", "int"), Column("mean_excess_cost", "Excess per ticket", "gbp"),
-            Column("monthly_excess_cost", "Excess a month", "gbp"),
+            Column("tickets", "Tickets", "int"), Column("mean_excess_cost", "Excess per ticket", "money"),
+            Column("monthly_excess_cost", "Excess a month", "money"),
         )),
         Table("display.repair_types", "Cost per ticket by store and repair type", (
             Column("store", "Store"),
             Column("repair_type", "Repair type", link=Link("predictive:repair-demand", query={"repair_type": "{repair_type}",
                                                                                               "store": "{store}"})),
-            Column("tickets", "Tickets", "int"), Column("actual_mean_cost", "Actual per ticket", "gbp"),
-            Column("expected_mean_cost", "Expected per ticket", "gbp"), Column("gap", "Actual − expected", "gbp"),
+            Column("tickets", "Tickets", "int"), Column("actual_mean_cost", "Actual per ticket", "money"),
+            Column("expected_mean_cost", "Expected per ticket", "money"), Column("gap", "Actual − expected", "money"),
             Column("labour_minutes_median", "Median labour (min)", "num1"),
         ), pdf_rows=50),
         Table("labour_variability", "Labour time variability by repair type (all stores)", (
@@ -315,10 +315,10 @@ class RepairDemandPage(PredictivePage):
                   label="MASE", y_fmt="num2"),
         Chart.bar("display.weekly_pattern", "day", "multiplier", "Weekly pattern (× the average day)", label="Multiplier",
                   y_fmt="num2"),
-        Chart.bar("display.holiday_effects", "holiday", "effect", "Effect of bank holidays on intake", label="Effect",
+        Chart.bar("display.holiday_effects", "holiday", "effect", "Effect of public holidays on intake", label="Effect",
                   orientation="h", y_fmt="pct", height=360),
     )
-    optional_charts = ("Weekly pattern (× the average day)", "Effect of bank holidays on intake")
+    optional_charts = ("Weekly pattern (× the average day)", "Effect of public holidays on intake")
     tables = (
         Table("forecast", "Forecast by day", (
             Column("date", "Day", "date"), Column("expected", "Expected", "num1"),
@@ -481,11 +481,11 @@ class CustomerBehaviorPage(PredictivePage):
         Kpi("summary.customers", "Customers", "int", note="{} expected still active", note_path="summary.expected_active_customers",
             note_fmt="int"),
         Kpi("summary.mean_p_alive", "Mean probability still active", "pct"),
-        Kpi("summary.expected_spend", "Expected spend over the horizon", "gbp0"),
-        Kpi("summary.lifetime_value", "Lifetime value over the horizon", "gbp0", note="discounted at {} a year",
+        Kpi("summary.expected_spend", "Expected spend over the horizon", "money0"),
+        Kpi("summary.lifetime_value", "Lifetime value over the horizon", "money0", note="discounted at {} a year",
             note_path="annual_discount_rate", note_fmt="pct"),
         Kpi("at_risk.customers", "Customers at risk", "int", note="{} of customers", note_path="at_risk.share", note_fmt="pct"),
-        Kpi("at_risk.historical_spend", "Past spend of customers at risk", "gbp0"),
+        Kpi("at_risk.historical_spend", "Past spend of customers at risk", "money0"),
         Kpi("calibration.total_error_pct", "Holdout error of repeat visits (%)", "num1", note="correlation {}",
             note_path="calibration.correlation", note_fmt="num2"),
     )
@@ -493,7 +493,7 @@ class CustomerBehaviorPage(PredictivePage):
         Chart.bar("display.segments", "segment_label", "customers", "Customers by RFM segment", label="Customers", y_fmt="int",
                   drill=Link("predictive:customer-behavior", query={"segment": "{segment}", "store": "{store}"}, optional=("store",))),
         Chart.bar("display.segments", "segment_label", "lifetime_value", "Lifetime value by RFM segment", label="Lifetime value",
-                  y_fmt="gbp0", drill=Link("predictive:customer-behavior", query={"segment": "{segment}", "store": "{store}"},
+                  y_fmt="money0", drill=Link("predictive:customer-behavior", query={"segment": "{segment}", "store": "{store}"},
                                            optional=("store",))),
         Chart("bar", "Holdout check: visits per customer in the last 26 weeks, predicted and actual", (
             Series("display.calibration", "repeat_visits_in_calibration", "predicted_mean", "Predicted"),
@@ -501,16 +501,16 @@ class CustomerBehaviorPage(PredictivePage):
         ), y_label="Visits per customer", y_fmt="num2",
             note="Customers grouped by their repeat visits before the holdout (x axis); the model was fitted without the holdout."),
         Chart.bar("display.at_risk", "label", "total_spend", "At-risk customers by past spend", label="Past spend",
-                  orientation="h", y_fmt="gbp0", height=440,
+                  orientation="h", y_fmt="money0", height=440,
                   drill=Link("predictive:customer-behavior", query={"customer": "{external_ref}", "store": "{store}"})),
     )
     tables = (
         Table("display.customer", "Selected customer", (
             Column("external_ref", "Reference"), Column("name", "Name"), Column("store", "Store"),
             Column("visits", "Visits", "int"), Column("days_since_last_visit", "Days since last visit", "num1"),
-            Column("total_spend", "Spent so far", "gbp"), Column("p_alive", "P(active)", "pct"),
-            Column("expected_visits", "Expected visits", "num2"), Column("expected_spend", "Expected spend", "gbp"),
-            Column("lifetime_value", "Lifetime value", "gbp"), Column("rfm", "RFM"), Column("segment_label", "Segment"),
+            Column("total_spend", "Spent so far", "money"), Column("p_alive", "P(active)", "pct"),
+            Column("expected_visits", "Expected visits", "num2"), Column("expected_spend", "Expected spend", "money"),
+            Column("lifetime_value", "Lifetime value", "money"), Column("rfm", "RFM"), Column("segment_label", "Segment"),
         ), empty="Enter a customer reference above (or click an at-risk customer) to see one customer's prediction."),
         Table("display.segments", "RFM segments", (
             Column("segment_label", "Segment", link=Link("predictive:customer-behavior", query={"segment": "{segment}",
@@ -518,13 +518,13 @@ class CustomerBehaviorPage(PredictivePage):
                                                          optional=("store",))),
             Column("customers", "Customers", "int"), Column("share", "Share", "pct"),
             Column("mean_p_alive", "Mean P(active)", "pct"), Column("expected_visits", "Expected visits", "num1"),
-            Column("lifetime_value", "Lifetime value", "gbp0"), Column("total_spend", "Spent so far", "gbp0"),
+            Column("lifetime_value", "Lifetime value", "money0"), Column("total_spend", "Spent so far", "money0"),
         ), sheet="Segments"),
         Table("display.at_risk", "At-risk customers (came back before, probably gone), by past spend", (
             Column("external_ref", "Reference", link=Link("predictive:customer-behavior",
                                                           query={"customer": "{external_ref}", "store": "{store}"})),
             Column("name", "Name"), Column("store", "Store"), Column("visits", "Visits", "int"),
-            Column("days_since_last_visit", "Days since last visit", "num1"), Column("total_spend", "Spent so far", "gbp"),
+            Column("days_since_last_visit", "Days since last visit", "num1"), Column("total_spend", "Spent so far", "money"),
             Column("p_alive", "P(active)", "pct"), Column("segment_label", "Segment"),
         ), sheet="At risk", empty="No returning customer is below the at-risk threshold."),
         Table("display.calibration", "Holdout check by repeat visits before the holdout", (
@@ -751,7 +751,7 @@ class ModelPerformancePage(PredictivePage):
               sheet="Parts model", empty="No parts demand model for these settings."),
         Table("display.repair_cost", "Repair cost model", _model_columns(
             Link("predictive:cost-optimization"),
-            Column("mae", "MAE (£)", "num2"), Column("baseline_mae", "Baseline MAE (£)", "num2"), Column("r2", "R²", "num2")),
+            Column("mae", "MAE", "money"), Column("baseline_mae", "Baseline MAE", "money"), Column("r2", "R²", "num2")),
               sheet="Cost model", empty="No repair cost model for these settings."),
         Table("display.other", "Models of other apps", (
             Column("name", "Model"), Column("kind", "Kind"), *_model_columns(None)[:3], Column("key_value", "Key metric", "num2"),

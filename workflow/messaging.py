@@ -31,6 +31,7 @@ from django.utils import timezone
 
 from mlanalytics.core import cache as result_cache
 from mlanalytics.core.errors import DomainError
+from mlanalytics.core.formatting import format_value
 
 from . import sms
 from .models import Channel, MessageTemplate, OutboxMessage, RepairTicket, TicketStatus, TicketStatusEvent
@@ -67,7 +68,7 @@ def check_template_text(subject, body):
 
 
 def _money(value):
-    return f"£{value:,.2f}" if value is not None else ""
+    return format_value(value, "money") if value is not None else ""
 
 
 def _local(dt, tz):
@@ -77,7 +78,7 @@ def _local(dt, tz):
 def template_context(ticket):
     """The values a template may use, as plain data."""
     store = ticket.store
-    tz = store.timezone or "Europe/London"
+    tz = store.timezone or settings.TIME_ZONE
     customer = ticket.customer
     promised = _local(ticket.promised_at, tz)
     predicted = _local(ticket.predicted_completion_at, tz)
@@ -146,7 +147,7 @@ def quiet_until(store, channel, at=None):
     if channel not in settings.WORKFLOW_QUIET_HOURS_CHANNELS or not settings.WORKFLOW_QUIET_HOURS:
         return None
     start, end = (_minutes(x) for x in settings.WORKFLOW_QUIET_HOURS)
-    tz = ZoneInfo(store.timezone or "Europe/London")
+    tz = ZoneInfo(store.timezone or settings.TIME_ZONE)
     local = at.astimezone(tz)
     now_min = local.hour * 60 + local.minute
     in_quiet = (start <= now_min or now_min < end) if start > end else (start <= now_min < end)

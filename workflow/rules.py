@@ -49,7 +49,7 @@ TICKET_FIELDS = {
     "technician": Field("text", "assigned technician's code (empty when unassigned)"),
     "has_technician": Field("bool", "a technician is assigned"),
     "is_comeback": Field("bool", "the ticket is a warranty comeback of an earlier repair"),
-    "quoted_price": Field("number", "quoted price in GBP"),
+    "quoted_price": Field("number", "quoted price in the shop's currency"),
     "hours_since_received": Field("number", "hours since the device was booked in"),
     "hours_in_status": Field("number", "hours since the last status change"),
     "hours_to_promise": Field("number", "hours until the promised time (negative when overdue)"),

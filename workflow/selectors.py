@@ -1002,7 +1002,7 @@ def allocation_plan(stores, *, horizon_days=2, include_assigned=False, at=None, 
             tickets = [t for t in tickets if t.reference in references or t.technician_id]
         if not tickets and not techs:
             continue
-        local_now = timezone.localtime(at, ZoneInfo(store.timezone or "Europe/London"))
+        local_now = timezone.localtime(at, ZoneInfo(store.timezone or settings.TIME_ZONE))
         today = local_now.date()
         # Calendars start a week back so work begun on earlier days can be measured; day `offset` is today.
         offset = 7
@@ -1052,7 +1052,7 @@ def allocation_plan(stores, *, horizon_days=2, include_assigned=False, at=None, 
             score = triage_of.get(t.pk, {}).get("priority_score") or 0.0
             due = None
             if t.promised_at:
-                local_due = timezone.localtime(t.promised_at, ZoneInfo(store.timezone or "Europe/London"))
+                local_due = timezone.localtime(t.promised_at, ZoneInfo(store.timezone or settings.TIME_ZONE))
                 due = (local_due.date() - today).days + (local_due.hour * 60 + local_due.minute) / 1440.0
             jobs.append(alloc.Job(
                 id=t.pk, weight=round(priority_weights[t.priority] * (1 + score / 100.0), 3),
@@ -1176,7 +1176,7 @@ def datetime_frame(queryset, columns, datetime_columns):
 
 
 def _period(series, granularity):
-    local = pd.DatetimeIndex(series).tz_convert("Europe/London").tz_localize(None)
+    local = pd.DatetimeIndex(series).tz_convert(settings.TIME_ZONE).tz_localize(None)
     return local.to_period("M" if granularity == "month" else "W-SUN").start_time
 
 

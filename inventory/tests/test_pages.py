@@ -113,8 +113,8 @@ def test_overview_page_shows_the_apis_figures_by_store(as_role, api_answer):
     assert response.status_code == 200
     body = api_answer(client.user, API + "overview", {}, "get")
     assert kpi_text(html, "active_skus") == format_value(body["active_skus"], "int")
-    assert kpi_text(html, "stock_value") == format_value(body["stock_value"], "gbp0")
-    assert kpi_text(html, "open_purchase_orders.value") == format_value(body["open_purchase_orders"]["value"], "gbp0")
+    assert kpi_text(html, "stock_value") == format_value(body["stock_value"], "money0")
+    assert kpi_text(html, "open_purchase_orders.value") == format_value(body["open_purchase_orders"]["value"], "money0")
     assert kpi_text(html, "turnover.turns_per_year") == format_value(body["turnover"]["turns_per_year"], "num1")
     by_store = chart_data(html, 0)
     for store in body["by_store"]:
@@ -132,7 +132,7 @@ def test_reorder_page_shows_the_suggestions_of_the_api(as_role, api_answer):
     body = api_answer(client.user, API + "reorder-suggestions", {"include_all": True, "limit": 30})
     assert body["results"], "the demo data has stocked parts"
     assert kpi_text(html, "count") == format_value(body["count"], "int")
-    assert kpi_text(html, "summary.purchase_value") == format_value(body["summary"]["purchase_value"], "gbp0")
+    assert kpi_text(html, "summary.purchase_value") == format_value(body["summary"]["purchase_value"], "money0")
     rows = table_rows(html, "Suggestions")
     assert [(r["sku"], r["store"]) for r in rows] == [(r["sku"], r["store"]) for r in body["results"]]
     for shown, row in zip(rows, body["results"]):
@@ -198,8 +198,8 @@ def test_supply_chain_page_ranks_with_the_weights_entered_in_the_form(as_role, a
     score = chart_data(html, 0)["series"][0]
     assert score["x"] == [c["code"] for c in body["scorecards"]]
     assert score["y"] == [c["score"] for c in body["scorecards"]]
-    assert kpi_text(html, "allocation.saving") == format_value(body["allocation"]["saving"], "gbp0")
-    assert kpi_text(html, "allocation.risk_saving") == format_value(body["allocation"]["risk_saving"], "gbp0")
+    assert kpi_text(html, "allocation.saving") == format_value(body["allocation"]["saving"], "money0")
+    assert kpi_text(html, "allocation.risk_saving") == format_value(body["allocation"]["risk_saving"], "money0")
     units = chart_data(html, 1)
     assert series(units, "Optimal")["y"] == [r["units"] for r in body["allocation"]["by_supplier"]]
     assert series(units, "Today")["y"] == [r["today_units"] for r in body["allocation"]["by_supplier"]]
@@ -235,9 +235,9 @@ def test_inventory_cost_page_shows_both_policies_of_the_replay(as_role, api_answ
     assert response.status_code == 200
     body = api_answer(client.user, API + "cost-optimization", {"replay_days": 90, "limit": 5})
     replay = body["replay"]
-    assert kpi_text(html, "replay.saving.yearly") == format_value(replay["saving"]["yearly"], "gbp0")
+    assert kpi_text(html, "replay.saving.yearly") == format_value(replay["saving"]["yearly"], "money0")
     assert kpi_text(html, "replay.recommended.fill_rate") == format_value(replay["recommended"]["fill_rate"], "pct")
-    assert kpi_text(html, "dead_stock.value") == format_value(body["dead_stock"]["value"], "gbp0")
+    assert kpi_text(html, "dead_stock.value") == format_value(body["dead_stock"]["value"], "money0")
     costs = chart_data(html, 0)
     assert series(costs, "Today")["y"] == [replay["yearly"]["today"][k] for k in ("holding_cost", "ordering_cost", "stockout_cost")]
     assert series(costs, "Recommended")["y"] == [replay["yearly"]["recommended"][k]
@@ -272,7 +272,7 @@ def test_a_matrix_cell_click_lists_its_top_parts(as_role, api_answer):
     html = page(client, "performance", f"cell={top['abc']}{top['xyz']}")[1]
     detail = unescape(html[html.index("data-detail"):html.index("</section>", html.index("</table>", html.index("data-detail")))])
     assert f"ABC × XYZ cell {top['abc']} · {top['xyz']}" in detail
-    assert format_value(cell["skus"], "int") in detail and format_value(cell["value"], "gbp0") in detail
+    assert format_value(cell["skus"], "int") in detail and format_value(cell["value"], "money0") in detail
     assert top["sku"] in detail
 
 
@@ -548,5 +548,5 @@ def test_performance_pdf_carries_the_matrix_and_the_window(as_role, api_answer):
     assert response.status_code == 200
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
     assert "Performance Analytics" in text and "ABC × XYZ matrix" in text
-    assert format_value(body["abc_xyz"]["matrix"][0]["value"], "gbp") in text
+    assert format_value(body["abc_xyz"]["matrix"][0]["value"], "money") in text
     assert format_value(body["data_window"]["from"], "date") in text

@@ -21,7 +21,7 @@ class ViewOnlyMixin:
 
 @admin.register(Store)
 class StoreAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "city", "timezone", "is_active", "opened_on")
+    list_display = ("code", "name", "city", "timezone", "holiday_country", "holiday_subdivision", "is_active", "opened_on")
     list_filter = ("is_active", "city")
     search_fields = ("code", "name", "city")
 

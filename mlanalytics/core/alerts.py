@@ -7,6 +7,7 @@ the store opens; a snoozed alert stays quiet until its snooze ends.
 from datetime import datetime, time as dtime
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -27,7 +28,7 @@ def store_is_open(store, at=None):
     if store is None:
         return True
     at = at or timezone.now()
-    local = at.astimezone(ZoneInfo(store.timezone or "Europe/London"))
+    local = at.astimezone(ZoneInfo(store.timezone or settings.TIME_ZONE))
     hours = (store.opening_hours or {}).get(str(local.isoweekday()))
     if not hours:
         return False
@@ -39,7 +40,7 @@ def store_is_open(store, at=None):
 def next_opening(store, after=None):
     """The next moment the store opens after `after` (or now when it is open already)."""
     after = after or timezone.now()
-    tz = ZoneInfo(store.timezone or "Europe/London")
+    tz = ZoneInfo(store.timezone or settings.TIME_ZONE)
     local = after.astimezone(tz)
     for day in range(0, 8):
         date = (local + timezone.timedelta(days=day)).date()

@@ -53,3 +53,10 @@ def navigation(request):
         "rendered_at": rendered_at,
     }
     return context
+
+
+def shop_locale(request):
+    """The shop's currency and time zone for the pages' scripts (formatting as the server does)."""
+    from .shop import locale_context
+
+    return {"shop_locale": locale_context()}

@@ -53,7 +53,7 @@ def _current_models():
 HOME_KPIS = (
     Kpi("open_tickets", "Open tickets", "int", note="+ {} ready for collection", note_path="ready_for_collection"),
     Kpi("intake.received_today", "Received today", "int", note="usual by now {}", note_path="intake.average_by_now", note_fmt="num1"),
-    Kpi("stock_value", "Stock value at cost", "gbp0"),
+    Kpi("stock_value", "Stock value at cost", "money0"),
     Kpi("alerts.open", "Open alerts", "int", note="{}", note_path="alerts.summary", note_fmt="text"),
 )
 

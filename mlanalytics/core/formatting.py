@@ -1,7 +1,8 @@
 """One way to show a number, used by the pages, the PDF and the Excel export alike.
 
 A format is a short name a page declares on a column, a KPI or a chart axis:
-text, int, num1, num2, gbp, gbp0, pct (a fraction: 0.123 -> 12.3 %), date, datetime, days, bool.
+text, int, num1, num2, money, money0 (the shop's currency, SHOP_CURRENCY: £1,234.50 or 1,234.50 kr.),
+pct (a fraction: 0.123 -> 12.3 %), date, datetime, days, bool.
 """
 from datetime import date, datetime
 from decimal import Decimal
@@ -9,23 +10,56 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-FORMATS = ("text", "int", "num1", "num2", "gbp", "gbp0", "pct", "date", "datetime", "days", "bool", "status")
+from .shop import currency
 
-# Excel number formats for the same names (openpyxl writes real numbers and dates with these).
+FORMATS = ("text", "int", "num1", "num2", "money", "money0", "pct", "date", "datetime", "days", "bool", "status")
+MONEY_DIGITS = {"money": 2, "money0": 0}
+# The names of the money formats from when the shop's currency was always GBP.
+ALIASES = {"gbp": "money", "gbp0": "money0"}
+
+# Excel number formats for the same names (openpyxl writes real numbers and dates with these); money: excel_number_format.
 EXCEL_FORMATS = {
     "int": "#,##0",
     "num1": "#,##0.0",
     "num2": "#,##0.00",
-    "gbp": '"£"#,##0.00',
-    "gbp0": '"£"#,##0',
     "pct": "0.0%",
     "days": "#,##0.0",
     "date": "dd mmm yyyy",
     "datetime": "dd mmm yyyy hh:mm",
 }
 
-# Plotly tick/hover formats (d3-format) for chart axes.
-D3_FORMATS = {"int": ",.0f", "num1": ",.1f", "num2": ",.2f", "gbp": "£,.2f", "gbp0": "£,.0f", "pct": ".1%", "days": ",.1f"}
+# Plotly tick/hover formats (d3-format) for chart axes; money: d3_format (d3 has no currency of its own).
+D3_FORMATS = {"int": ",.0f", "num1": ",.1f", "num2": ",.2f", "pct": ".1%", "days": ",.1f"}
+
+
+def canonical(fmt):
+    return ALIASES.get(fmt, fmt or "text")
+
+
+def excel_number_format(fmt):
+    """The cell number format of `fmt`, or None: money as '"£"#,##0.00' or '#,##0.00" kr."'."""
+    fmt = canonical(fmt)
+    if fmt in MONEY_DIGITS:
+        money = currency()
+        body = "#,##0" + ("." + "0" * MONEY_DIGITS[fmt] if MONEY_DIGITS[fmt] else "")
+        return (f'"{money.prefix}"' if money.prefix else "") + body + (f'"{money.suffix}"' if money.suffix else "")
+    return EXCEL_FORMATS.get(fmt)
+
+
+def d3_format(fmt):
+    """(d3-format spec, tick prefix, tick suffix) of `fmt` for a chart axis and its hover text."""
+    fmt = canonical(fmt)
+    if fmt in MONEY_DIGITS:
+        money = currency()
+        return f",.{MONEY_DIGITS[fmt]}f", money.prefix, money.suffix
+    return D3_FORMATS.get(fmt, ""), "", ""
+
+
+def format_money(number, digits=2):
+    """An amount in the shop's currency, e.g. −£1,234.50 or −1,234.50 kr."""
+    money = currency()
+    text = f"{money.prefix}{abs(number):,.{digits}f}{money.suffix}"
+    return f"−{text}" if number < 0 else text
 
 
 def as_number(value):
@@ -72,7 +106,7 @@ def format_value(value, fmt="text"):
     """The text a person reads for `value` in format `fmt` ("–" for a missing value)."""
     if value is None or value == "":
         return "–"
-    fmt = fmt or "text"
+    fmt = canonical(fmt)
     if fmt in ("text", "status"):
         if isinstance(value, (list, tuple)):
             return ", ".join(str(v) for v in value)
@@ -96,10 +130,8 @@ def format_value(value, fmt="text"):
         return f"{number:,.1f}"
     if fmt == "num2":
         return f"{number:,.2f}"
-    if fmt == "gbp":
-        return f"£{number:,.2f}" if number >= 0 else f"−£{-number:,.2f}"
-    if fmt == "gbp0":
-        return f"£{number:,.0f}" if number >= 0 else f"−£{-number:,.0f}"
+    if fmt in MONEY_DIGITS:
+        return format_money(number, MONEY_DIGITS[fmt])
     if fmt == "pct":
         return f"{number * 100:,.1f} %"
     if fmt == "days":
@@ -111,12 +143,13 @@ def excel_value(value, fmt="text"):
     """The value to write into a cell: a real number or date where the format has one."""
     if value is None or value == "":
         return None
+    fmt = canonical(fmt)
     if fmt in ("date",):
         return as_date(value) or str(value)
     if fmt == "datetime":
         moment = as_datetime(value)
         return moment.replace(tzinfo=None) if moment else str(value)
-    if fmt in EXCEL_FORMATS:
+    if fmt in EXCEL_FORMATS or fmt in MONEY_DIGITS:
         number = as_number(value)
         return number if number is not None and number == number else None
     if fmt == "bool":

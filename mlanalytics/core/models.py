@@ -13,13 +13,26 @@ def default_opening_hours():
     return week
 
 
+def default_time_zone():
+    """A new store keeps the shop's time (TIME_ZONE)."""
+    return settings.TIME_ZONE
+
+
 class Store(models.Model):
     """A branch of the business. Every ticket, stock row and alert belongs to one."""
 
     code = models.CharField(max_length=12, unique=True, help_text="Short code, e.g. LON1.")
     name = models.CharField(max_length=100)
     city = models.CharField(max_length=60, blank=True)
-    timezone = models.CharField(max_length=40, default="Europe/London")
+    timezone = models.CharField(max_length=40, default=default_time_zone)
+    holiday_country = models.CharField(
+        max_length=2, blank=True,
+        help_text="Public holidays of this country (ISO code, e.g. DK) for this store's forecasts and working time; "
+                  "blank: the shop's (SHOP_COUNTRY).",
+    )
+    holiday_subdivision = models.CharField(
+        max_length=10, blank=True, help_text="Subdivision of that country's holidays, e.g. ENG or SCT for GB; may be blank.",
+    )
     opening_hours = models.JSONField(
         default=default_opening_hours,
         help_text='{"1": ["09:00", "18:00"], ..., "7": null}; a missing or null day means closed.',
@@ -32,6 +45,12 @@ class Store(models.Model):
 
     def __str__(self):
         return f"{self.code} {self.name}"
+
+    def clean(self):
+        from .shop import validate_region
+
+        self.holiday_country = (self.holiday_country or "").upper()
+        validate_region(self.holiday_country, self.holiday_subdivision)
 
 
 class User(AbstractUser):

@@ -8,7 +8,7 @@ page, the API and the PDF/Excel exports show the same figures. Example (docs/das
     class StockMonitorPage(AnalyticsPage):
         api_view = StockMonitoringView
         panel, slug, title = "inventory", "stock-monitor", "Real-time Stock Monitor"
-        kpis = [Kpi("summary.stock_value", "Stock value at cost", "gbp")]
+        kpis = [Kpi("summary.stock_value", "Stock value at cost", "money")]
         charts = [Chart.bar("status_counts", x="status", y="count", title="SKUs by status",
                             drill=Link("inventory:stock-monitor", query={"status": "{status}"}))]
         tables = [Table("rows", "Stock by SKU and store", [Column("sku", "SKU"), Column("on_hand", "On hand", "int")],
@@ -35,7 +35,7 @@ from rest_framework import serializers
 from rest_framework.request import Request
 
 from .errors import DomainError, ModelNotReady
-from .formatting import D3_FORMATS, format_value, humanize_key, metric_format
+from .formatting import d3_format, format_value, humanize_key, metric_format
 from .roles import DOWNLOAD_REPORTS, SUBSCRIBE_REPORTS, has_capability
 from .scoping import allowed_stores
 
@@ -518,9 +518,10 @@ def _number_or_none(value):
 
 def prepare_chart(chart, body, index=0):
     """Column-oriented chart data (x, y, interval, click targets) for Plotly and for matplotlib."""
+    y_fmt, y_prefix, y_suffix = d3_format(chart.y_fmt)
     spec = {
         "id": f"chart-{index}", "kind": chart.kind, "title": chart.title, "x_label": chart.x_label,
-        "y_label": chart.y_label, "y_fmt": D3_FORMATS.get(chart.y_fmt, ""), "fmt": chart.y_fmt,
+        "y_label": chart.y_label, "y_fmt": y_fmt, "y_prefix": y_prefix, "y_suffix": y_suffix, "fmt": chart.y_fmt,
         "orientation": chart.orientation, "stacked": chart.stacked, "height": chart.height,
         "live": chart.live, "note": chart.note, "series": [], "empty": True, "drillable": chart.drill is not None,
     }

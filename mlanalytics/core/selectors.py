@@ -110,7 +110,7 @@ def intake_today(stores, now=None):
 
 
 def stock_value_at_cost(stores):
-    """Sum of on-hand units × the part's standard unit cost (GBP) over the stores."""
+    """Sum of on-hand units × the part's standard unit cost (shop currency) over the stores."""
     from inventory.models import Stock
 
     value = Stock.objects.filter(store__in=stores).aggregate(

@@ -1,4 +1,4 @@
-"""Shop calendars for the demo generator: opening hours, UK bank holidays, and working time.
+"""Shop calendars for the demo generator: opening hours, the shop's public holidays, and working time.
 
 Work in the shop only advances while the shop is open, so the generator measures every stage in
 *working minutes* and converts to wall-clock time through a cumulative calendar. Times inside the
@@ -8,18 +8,18 @@ happens once, when rows are written.
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import holidays
 import numpy as np
 
-# Christmas Day, Boxing Day and New Year's Day the shops close; other bank holidays they open short.
+from mlanalytics.core.shop import holidays_between
+
+# Christmas Day, Boxing Day and New Year's Day the shops close; other public holidays they open short.
 CLOSED_HOLIDAYS = {"Christmas Day", "Boxing Day", "New Year's Day"}
 SHORT_HOURS = (10 * 60, 16 * 60)
 
 
-def uk_bank_holidays(start, end):
-    """England and Wales bank holidays between two dates, as {date: name}."""
-    years = range(start.year, end.year + 1)
-    return {d: name for d, name in holidays.country_holidays("GB", subdiv="ENG", years=years).items() if start <= d <= end}
+def shop_holidays(start, end):
+    """The shop's public holidays between two dates (England and Wales for the UK demo), as {date: name}."""
+    return holidays_between(start, end)
 
 
 def parse_hours(hours):

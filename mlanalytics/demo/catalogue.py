@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 SCALES = {
     # stores, years of history, new customers, target parts, suppliers, technicians per store
+    "tiny": dict(stores=2, years=2, customers=400, parts=60, suppliers=6, technicians_per_store=2),  # a test's own shop
     "small": dict(stores=2, years=2, customers=5000, parts=130, suppliers=6, technicians_per_store=5),
     "demo": dict(stores=5, years=3, customers=20000, parts=400, suppliers=12, technicians_per_store=5),
     "large": dict(stores=50, years=3, customers=333000, parts=5000, suppliers=40, technicians_per_store=5),

@@ -2,7 +2,7 @@
 
 What is planted, and where (the truth dictionary written beside the data names each one):
 - Intake: new customers arrive per store by a daily intensity = trend × weekly pattern × yearly wave
-  × January and September surges × UK bank holidays (short hours; closed at Christmas/New Year).
+  × January and September surges × the shop's public holidays (short hours; closed at Christmas/New Year).
 - Repeat visits follow the BG/NBD process (Fader, Hardie & Lee 2005) with known r, alpha, a, b, run
   in "operational time" (the same intensity, normalised to mean 1) so repeat visits carry the
   seasonality too. Warranty comebacks are extra visits outside that process.
@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
-from .calendar import WorkCalendar, uk_bank_holidays
+from .calendar import WorkCalendar, shop_holidays
 from .catalogue import (
     CATEGORY_SHARE, OPENING_HOURS, HIGH_VARIANCE_REPAIR_TYPE, LATE_SUPPLIER, PREMIUM_SUPPLIER, SCALES, build_catalogue,
 )
@@ -82,7 +82,7 @@ def build_timeline(start, end, extra_days):
     """Seasonal intensity per day over the history plus a tail for work that finishes after the end."""
     n_history = (end - start).days + 1
     n_days = n_history + extra_days
-    holidays = uk_bank_holidays(start, start + timedelta(days=n_days))
+    holidays = shop_holidays(start, start + timedelta(days=n_days))
     factors = np.zeros(n_days)
     trend = np.zeros(n_days)
     for i in range(n_days):

@@ -429,7 +429,7 @@ def _truth(generator, ids, daily_tickets, pos, lines, tickets, qa):
         "scale": generator.scale,
         "start": generator.start.isoformat(),
         "end": end.isoformat(),
-        "time_zone": "Europe/London",
+        "time_zone": settings.TIME_ZONE,
         "intake": {
             "weekly_multipliers": dict(zip(["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"], [round(float(x), 4) for x in weekly])),
             "yearly": {"amplitude": YEARLY_AMPLITUDE, "peak_day_of_year": YEARLY_PEAK_DAY, "form": "1 + A cos(2π(doy − peak)/365.25)"},

@@ -9,16 +9,17 @@ from datetime import datetime, timezone as dt_timezone
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.core.management.color import no_style
 from django.db import connection, models
 
 
 class BulkWriter:
-    def __init__(self, start_date, tz="Europe/London"):
+    def __init__(self, start_date, tz=None):
         self.connection = connection
         self.vendor = connection.vendor
         self.base = pd.Timestamp(start_date)
-        self.tz = tz
+        self.tz = tz or settings.TIME_ZONE  # generated local times are the shop's wall-clock times
         self.next_id = {}
         self.written = {}
         self.now = self._format_datetime(datetime.now(dt_timezone.utc))

@@ -6,6 +6,8 @@ from datetime import date
 import matplotlib
 from matplotlib.figure import Figure
 
+from mlanalytics.core.formatting import canonical, format_money
+
 TEAL, BLUE, GREY, AMBER = "#008080", "#ADD8E6", "#36454F", "#C77700"
 PALETTE = [TEAL, "#4A90A4", AMBER, "#7B5EA7", "#5B8C3A", "#B5495B", GREY]
 STYLE = {
@@ -64,8 +66,8 @@ def chart_svg(spec, width_in=7.0, height_in=2.8):
 
 TICK_FORMATS = {  # the page's value format on the PDF's value axis, as on screen (0.8 -> 80 %, 1200 -> £1,200)
     "pct": lambda v: f"{v * 100:,.0f} %",
-    "gbp": lambda v: f"£{v:,.2f}" if v >= 0 else f"−£{-v:,.2f}",
-    "gbp0": lambda v: f"£{v:,.0f}" if v >= 0 else f"−£{-v:,.0f}",
+    "money": lambda v: format_money(v, 2),
+    "money0": lambda v: format_money(v, 0),
     "int": lambda v: f"{v:,.0f}",
 }
 
@@ -74,7 +76,7 @@ def _format_value_axis(ax, spec):
     """Ticks of the value axis (the colour bar of a heatmap) in the chart's format."""
     from matplotlib.ticker import FuncFormatter
 
-    tick = TICK_FORMATS.get(spec.get("fmt"))
+    tick = TICK_FORMATS.get(canonical(spec.get("fmt")))
     if tick is None:
         return
     formatter = FuncFormatter(lambda value, _: tick(value))

@@ -1,5 +1,5 @@
 """Excel exports with openpyxl: a cover sheet (window, model accuracy, KPIs), then one sheet per table
-with real numbers and dates in GBP/date formats, a frozen, filtered header and sized columns."""
+with real numbers and dates in the shop's currency and date formats, a frozen, filtered header and sized columns."""
 import io
 import re
 
@@ -7,7 +7,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from mlanalytics.core.formatting import EXCEL_FORMATS, excel_value
+from mlanalytics.core.formatting import excel_number_format, excel_value
 
 HEADER_FILL = PatternFill("solid", fgColor="ADD8E6")  # Trust Blue, with grey text (WCAG AA)
 HEADER_FONT = Font(bold=True, color="36454F")
@@ -55,7 +55,7 @@ def render_xlsx(report):
             sheet.append([excel_value(v, fmt) for v, (_, _, fmt) in zip(row, table.columns)])
         for index, (_, label, fmt) in enumerate(table.columns, start=1):
             letter = get_column_letter(index)
-            number_format = EXCEL_FORMATS.get(fmt)
+            number_format = excel_number_format(fmt)
             if number_format:
                 for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
                     cell.number_format = number_format

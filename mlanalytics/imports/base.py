@@ -14,11 +14,18 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import transaction
 
-LONDON = ZoneInfo("Europe/London")
+from mlanalytics.core.shop import currency
+
 TRUE_WORDS = {"1", "true", "yes", "y", "t"}
 FALSE_WORDS = {"0", "false", "no", "n", "f", ""}
+
+
+def shop_zone():
+    """The shop's time zone (TIME_ZONE): times in a file without an offset are its wall-clock times."""
+    return ZoneInfo(settings.TIME_ZONE)
 
 
 class CellError(ValueError):
@@ -102,11 +109,15 @@ def integer(minimum=None, maximum=None, blank=False, default=None):
 
 def money(blank=False, minimum=Decimal("0")):
     def parse(value):
-        value = (value or "").strip().lstrip("£").replace(",", "")
+        money = currency()
+        value = (value or "").strip()
+        for mark in (money.prefix.strip(), money.suffix.strip(), money.code):  # "£12.50", "12.50 kr.", "DKK 12.50"
+            value = value.removeprefix(mark).removesuffix(mark).strip() if mark else value
+        value = value.replace(",", "")
         if not value:
             if blank:
                 return None
-            raise CellError("must be an amount in GBP, e.g. 12.50")
+            raise CellError(f"must be an amount in {money.code}, e.g. 12.50")
         try:
             amount = Decimal(value).quantize(Decimal("0.01"))
         except InvalidOperation:
@@ -202,7 +213,7 @@ def a_datetime(blank=False, default_time=time(12, 0)):
         except ValueError:
             moment = datetime.combine(parse_date(value), default_time)
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=LONDON)
+            moment = moment.replace(tzinfo=shop_zone())
         return moment
 
     return parse

@@ -16,7 +16,7 @@ from django.utils.text import slugify
 from mlanalytics.core.models import Store
 from workflow.models import DeviceCategory, DeviceModel, RepairOutcome, RepairTicket, RepairType, TicketStatus, TicketStatusEvent
 
-from .base import LONDON, Column, CSVImporter, CellError, a_date, choice, in_chunks, integer, text
+from .base import Column, CSVImporter, CellError, a_date, choice, in_chunks, integer, shop_zone, text
 
 # The ORDS v0.3 product categories (OpenRepairData_v0.3_Product_Categories.csv): a record whose
 # product_category is blank takes its name from its product_category_id.
@@ -201,8 +201,8 @@ class OrdsImporter(CSVImporter):
             device_key = (category, brand[:60], model_name[:120])
             if device_key not in devices:
                 devices[device_key], _ = DeviceModel.objects.get_or_create(category=category, brand=device_key[1], model_name=device_key[2])
-            received = datetime.combine(row["event_date"], EVENT_TIME, tzinfo=LONDON)
-            closed = datetime.combine(row["event_date"], CLOSE_TIME, tzinfo=LONDON)
+            received = datetime.combine(row["event_date"], EVENT_TIME, tzinfo=shop_zone())
+            closed = datetime.combine(row["event_date"], CLOSE_TIME, tzinfo=shop_zone())
             outcome = {"Fixed": RepairOutcome.FIXED, "Repairable": RepairOutcome.REPAIRABLE,
                        "End of life": RepairOutcome.END_OF_LIFE}.get(row["repair_status"], RepairOutcome.UNKNOWN)
             status = TicketStatus.CANCELLED if outcome == RepairOutcome.END_OF_LIFE else TicketStatus.COLLECTED

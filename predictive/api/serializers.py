@@ -108,7 +108,7 @@ class InventoryDemandPredictionRequest(StoreScopedRequest):
 class CostOptimizationRequest(StoreScopedRequest):
     months = serializers.ChoiceField(choices=[(m, f"{m} months") for m in training.COST_WINDOWS_MONTHS], default=6,
                                      help_text="Look-back window: 3, 6 or 12 months.")
-    min_monthly_saving = serializers.FloatField(min_value=0, default=0.0, help_text="Hide opportunities saving less than this (GBP/month).")
+    min_monthly_saving = serializers.FloatField(min_value=0, default=0.0, help_text="Hide opportunities saving less than this a month (in the shop's currency, SHOP_CURRENCY).")
     kinds = serializers.MultipleChoiceField(choices=OPPORTUNITY_KINDS, required=False, help_text="Only these kinds of opportunity.")
     limit = serializers.IntegerField(min_value=1, max_value=500, default=50)
 

@@ -48,7 +48,7 @@ class PredictiveView(AnalyticsAPIView):
     http_method_names = ["post", "options"]
 
 
-@_schema("Daily repair intake forecast (Prophet with UK holidays, or seasonal naive where it backtests better)",
+@_schema("Daily repair intake forecast (Prophet with the shop's public holidays, or seasonal naive where it backtests better)",
          s.RepairDemandForecastRequest, s.RepairDemandForecastResponse,
          {"store": "LON1", "horizon_days": 28, "device_category": "phone", "interval": 80},
          {**ENVELOPE_EXAMPLE, "model": _model_example(),

@@ -11,7 +11,6 @@ when Prophet loses, `SeriesForecast.method` says so and the baseline is served.
 import logging
 from dataclasses import dataclass, field
 
-import holidays as holiday_calendars
 import numpy as np
 import pandas as pd
 
@@ -31,21 +30,22 @@ def _quiet_prophet():
     logging.getLogger("prophet").setLevel(logging.ERROR)
 
 
-def uk_holidays_frame(start, end, subdiv="ENG"):
-    """UK bank holidays between two dates as Prophet's holidays frame (holiday, ds), from the `holidays` package."""
-    years = range(pd.Timestamp(start).year, pd.Timestamp(end).year + 1)
-    calendar = holiday_calendars.country_holidays("GB", subdiv=subdiv, years=years)
-    rows = [(name, pd.Timestamp(day)) for day, name in sorted(calendar.items()) if pd.Timestamp(start) <= pd.Timestamp(day) <= pd.Timestamp(end)]
-    return pd.DataFrame(rows, columns=["holiday", "ds"])
+def holidays_frame(start, end, calendar):
+    """Public holidays between two dates as Prophet's holidays frame (holiday, ds). `calendar(first, last)`
+    gives {date: name} (the shop's or a store's: mlanalytics.core.shop.holidays_between, from the `holidays` package)."""
+    days = calendar(pd.Timestamp(start).date(), pd.Timestamp(end).date())
+    rows = [(name, pd.Timestamp(day)) for day, name in sorted(days.items())]
+    return pd.DataFrame(rows, columns=["holiday", "ds"]).astype({"ds": "datetime64[ns]"})
 
 
-def bank_holidays_per_period(period_starts, freq, subdiv="ENG"):
-    """How many bank holidays fall in each period (week or month) starting at `period_starts`."""
+def bank_holidays_per_period(period_starts, freq, calendar):
+    """How many public holidays of `calendar` (as in holidays_frame) fall in each period (week or month)
+    starting at `period_starts`."""
     starts = pd.DatetimeIndex(period_starts)
     if not len(starts):
         return np.zeros(0)
     ends = starts + (pd.offsets.MonthBegin(1) if freq.startswith("M") else pd.Timedelta(days=7))
-    frame = uk_holidays_frame(starts.min(), ends.max(), subdiv)
+    frame = holidays_frame(starts.min(), ends.max(), calendar)
     days = frame.ds.to_numpy()
     return np.array([((days >= s) & (days < e)).sum() for s, e in zip(starts.to_numpy(), ends.to_numpy())], dtype=float)
 
@@ -58,6 +58,7 @@ class ProphetSettings:
     weekly: int | bool = 3
     yearly: int | bool = 10
     holidays: pd.DataFrame | None = None
+    holiday_calendar: str = ""  # whose holidays `holidays` (or a holiday regressor) holds, e.g. "public holidays of DK"
     seasonality_mode: str = "multiplicative"
     changepoint_prior_scale: float = 0.05
     seasonality_prior_scale: float = 10.0
@@ -69,7 +70,8 @@ class ProphetSettings:
     def describe(self):
         return {
             "freq": self.freq, "weekly_fourier_order": self.weekly, "yearly_fourier_order": self.yearly,
-            "holidays": None if self.holidays is None else "UK bank holidays (England and Wales)",
+            "holidays": None if self.holidays is None else self.holiday_calendar or "holidays",
+            "holiday_calendar": self.holiday_calendar or None,
             "seasonality_mode": self.seasonality_mode, "changepoint_prior_scale": self.changepoint_prior_scale,
             "seasonality_prior_scale": self.seasonality_prior_scale, "uncertainty_samples": self.uncertainty_samples,
             "regressors": list(self.regressors),

@@ -100,10 +100,15 @@ def test_when_prophet_loses_to_seasonal_naive_the_baseline_is_served_and_the_not
 
 
 def test_uk_holidays_include_the_english_bank_holidays():
-    frame = fc.uk_holidays_frame("2025-01-01", "2025-12-31")
+    from functools import partial
+
+    from mlanalytics.core.shop import HolidayRegion, holidays_between
+
+    england = partial(holidays_between, region=HolidayRegion("GB", "ENG"))
+    frame = fc.holidays_frame("2025-01-01", "2025-12-31", england)
     names = dict(zip(frame.ds.dt.date.astype(str), frame.holiday))
     assert names["2025-12-25"] == "Christmas Day"
     assert names["2025-08-25"] == "Late Summer Bank Holiday"
     assert names["2025-04-21"] == "Easter Monday"
     weeks = pd.DatetimeIndex(["2025-12-22", "2025-12-29", "2025-06-02"])
-    np.testing.assert_array_equal(fc.bank_holidays_per_period(weeks, "W-MON"), [2, 1, 0])
+    np.testing.assert_array_equal(fc.bank_holidays_per_period(weeks, "W-MON", england), [2, 1, 0])

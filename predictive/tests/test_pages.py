@@ -51,14 +51,14 @@ def test_cost_page_shows_the_opportunities_and_savings_of_the_api(trained_models
     assert response.status_code == 200
     body = api_answer(client.user, API + "cost-optimization", {"months": 12})
     assert body["opportunities"], "the demo data plants an overpriced supplier"
-    assert kpi_text(html, "summary.monthly_saving") == format_value(body["summary"]["monthly_saving"], "gbp0")
+    assert kpi_text(html, "summary.monthly_saving") == format_value(body["summary"]["monthly_saving"], "money0")
     chart = chart_data(html, 0)
     shown = body["opportunities"][:15]
     assert series(chart, "Current a month")["y"] == [o["current_monthly_cost"] for o in shown]
     assert series(chart, "Achievable a month")["y"] == [o["achievable_monthly_cost"] for o in shown]
     top = body["opportunities"][0]
     low, high = top["saving_interval_90"]
-    assert f"({format_value(low, 'gbp0')} – {format_value(high, 'gbp0')})" in html  # the card's interval
+    assert f"({format_value(low, 'money0')} – {format_value(high, 'money0')})" in html  # the card's interval
     # A click on an opportunity opens the same page for its store and kind (drill-down).
     assert series(chart, "Current a month")["links"][0] == (
         reverse("predictive:cost-optimization") + f"?store={top['store']}&kinds={top['kind']}&months=12")
@@ -140,9 +140,9 @@ def test_business_metrics_page_shows_each_metrics_forecast_interval_and_backtest
     assert series(chart, "Forecast")["y"] == [p["expected"] for p in revenue["forecast"]]
     assert series(chart, "Forecast")["lower"] == [p["lower"] for p in revenue["forecast"]]
     assert series(chart, "Actual")["y"] == [p["actual"] for p in revenue["history"]]
-    assert kpi_text(html, "display.latest.revenue") == format_value(revenue["history"][-1]["actual"], "gbp0")
+    assert kpi_text(html, "display.latest.revenue") == format_value(revenue["history"][-1]["actual"], "money0")
     first = revenue["forecast"][0]
-    assert f"{format_value(first['expected'], 'gbp0')} <span class=\"insight-interval\">(" in html
+    assert f"{format_value(first['expected'], 'money0')} <span class=\"insight-interval\">(" in html
     assert series(chart, "Forecast")["links"][0] == (
         reverse("predictive:business-metrics") + "?metrics=revenue&granularity=month&history=36")
 

@@ -6,18 +6,36 @@
 
   var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+  // The shop's currency and time zone (settings SHOP_CURRENCY, TIME_ZONE), from base.html's "shop-locale" block.
+  MLA.locale = function () {
+    if (!MLA._locale) {
+      var el = document.getElementById("shop-locale");
+      MLA._locale = (el && JSON.parse(el.textContent)) || {};
+      MLA._locale.currency = MLA._locale.currency || { prefix: "", suffix: "" };
+      MLA.timeZone = MLA.timeZone || MLA._locale.time_zone || "Europe/London";
+    }
+    return MLA._locale;
+  };
+  var ALIASES = { gbp: "money", gbp0: "money0" };  // the money formats' names from when the currency was always GBP
+
   MLA.fmt = function (value, fmt) {
     if (value === null || value === undefined || value === "") return "–";
     var n = Number(value);
     var grouped = function (x, digits) {
       return x.toLocaleString("en-GB", { minimumFractionDigits: digits, maximumFractionDigits: digits });
     };
+    var money = function (x, digits) {  // as format_money: −£1,234.50, −1,234.50 kr.
+      var c = MLA.locale().currency;
+      var text = (c.prefix || "") + grouped(Math.abs(x), digits) + (c.suffix || "");
+      return x < 0 ? "−" + text : text;
+    };
+    fmt = ALIASES[fmt] || fmt;
     switch (fmt) {
       case "int": return isNaN(n) ? String(value) : grouped(n, 0);
       case "num1": return isNaN(n) ? String(value) : grouped(n, 1);
       case "num2": return isNaN(n) ? String(value) : grouped(n, 2);
-      case "gbp": return isNaN(n) ? String(value) : (n < 0 ? "−£" + grouped(-n, 2) : "£" + grouped(n, 2));
-      case "gbp0": return isNaN(n) ? String(value) : (n < 0 ? "−£" + grouped(-n, 0) : "£" + grouped(n, 0));
+      case "money": return isNaN(n) ? String(value) : money(n, 2);
+      case "money0": return isNaN(n) ? String(value) : money(n, 0);
       case "pct": return isNaN(n) ? String(value) : grouped(n * 100, 1) + " %";
       case "days": return isNaN(n) ? String(value) : grouped(n, 1) + " d";
       case "bool": return value ? "Yes" : "No";
@@ -29,7 +47,7 @@
         var moment = new Date(value);
         if (isNaN(moment)) return String(value);
         var parts = {};
-        new Intl.DateTimeFormat("en-GB", { timeZone: MLA.timeZone || "Europe/London", year: "numeric", month: "2-digit",
+        new Intl.DateTimeFormat("en-GB", { timeZone: MLA.locale() && MLA.timeZone, year: "numeric", month: "2-digit",
           day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false }).formatToParts(moment)
           .forEach(function (p) { parts[p.type] = p.value; });
         return parts.day + " " + MONTHS[Number(parts.month) - 1] + " " + parts.year + " " + parts.hour + ":" + parts.minute;

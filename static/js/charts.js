@@ -10,14 +10,14 @@
 
   function small() { return window.matchMedia("(max-width: 700px)").matches; }
 
-  // d3-format has no "£" symbol (a spec such as "£,.0f" is ignored): draw GBP as a "£" prefix on the number format.
+  // d3-format has no currency of its own: money axes carry the shop's currency as a prefix or suffix
+  // (y_prefix / y_suffix from formatting.d3_format: "£" before, " kr." after).
   function numberFormat(spec) {
-    var f = spec.y_fmt || "";
-    return f.charAt(0) === "£" ? { prefix: "£", format: f.slice(1) } : { prefix: "", format: f };
+    return { prefix: spec.y_prefix || "", format: spec.y_fmt || "", suffix: spec.y_suffix || "" };
   }
   function hoverValue(spec, axis) {
     var nf = numberFormat(spec);
-    return nf.prefix + "%{" + axis + (nf.format ? ":" + nf.format : "") + "}";
+    return nf.prefix + "%{" + axis + (nf.format ? ":" + nf.format : "") + "}" + nf.suffix;
   }
 
   function baseLayout(spec) {
@@ -37,7 +37,8 @@
       dragmode: phone ? false : "zoom",
       xaxis: { title: spec.x_label ? { text: spec.x_label } : undefined, automargin: true, fixedrange: phone, gridcolor: "#e6ecf0" },
       yaxis: { title: spec.y_label ? { text: spec.y_label } : undefined, automargin: true, tickformat: numberFormat(spec).format || undefined,
-        tickprefix: numberFormat(spec).prefix || undefined, fixedrange: phone, gridcolor: "#e6ecf0", rangemode: "tozero" },
+        tickprefix: numberFormat(spec).prefix || undefined,
+        ticksuffix: numberFormat(spec).suffix || undefined, fixedrange: phone, gridcolor: "#e6ecf0", rangemode: "tozero" },
     };
   }
 
@@ -78,8 +79,10 @@
       });
       var layout = { barmode: spec.stacked ? "stack" : "group", xaxis: { type: "category" } };
       if (horizontal) {
-        layout = { barmode: spec.stacked ? "stack" : "group", yaxis: { type: "category", autorange: "reversed", tickformat: "", tickprefix: "" },
-          xaxis: { tickformat: numberFormat(spec).format || undefined, tickprefix: numberFormat(spec).prefix || undefined } };
+        layout = { barmode: spec.stacked ? "stack" : "group",
+          yaxis: { type: "category", autorange: "reversed", tickformat: "", tickprefix: "", ticksuffix: "" },
+          xaxis: { tickformat: numberFormat(spec).format || undefined, tickprefix: numberFormat(spec).prefix || undefined,
+            ticksuffix: numberFormat(spec).suffix || undefined } };
         var names = [];
         spec.series.forEach(function (s) { (s.x || []).forEach(function (x) { if (names.indexOf(x) < 0) names.push(x); }); });
         // Every bar keeps its own label: Plotly would skip labels of a crowded axis, leaving bars a reader cannot
@@ -105,7 +108,8 @@
       var h = spec.heatmap;
       return { traces: [{ type: "heatmap", x: h.x, y: h.y, z: h.z, customdata: h.links, colorscale: [[0, "#f4f9fb"], [0.5, BLUE], [1, TEAL]], hoverongaps: false,
         hovertemplate: "%{y} %{x}: " + hoverValue(spec, "z") + "<extra></extra>" }],
-        layout: { xaxis: { type: "category" }, yaxis: { type: "category", autorange: "reversed", tickformat: "", tickprefix: "" }, showlegend: false } };
+        layout: { xaxis: { type: "category" },
+          yaxis: { type: "category", autorange: "reversed", tickformat: "", tickprefix: "", ticksuffix: "" }, showlegend: false } };
     },
   };
 
@@ -164,7 +168,7 @@
     // Home: a new ticket adds one to today's bar of the hour it was received in (shop time).
     intake_by_hour: function (spec, message) {
       if (message.event !== "ticket_created") return false;
-      var hour = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", hour12: false, timeZone: "Europe/London" })
+      var hour = new Intl.DateTimeFormat("en-GB", { hour: "2-digit", hour12: false, timeZone: MLA.locale().time_zone })
         .format(message.sent_at ? new Date(message.sent_at) : new Date());
       var label = hour.padStart(2, "0") + ":00";
       var today = spec.series[0];

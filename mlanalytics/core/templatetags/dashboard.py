@@ -14,7 +14,7 @@ register = template.Library()
 
 @register.filter
 def fmt(value, kind="text"):
-    """{{ value|fmt:"gbp" }} — the same formatting as the exports (mlanalytics.core.formatting)."""
+    """{{ value|fmt:"money" }} — the same formatting as the exports (mlanalytics.core.formatting)."""
     return format_value(value, kind)
 
 

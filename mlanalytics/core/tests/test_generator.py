@@ -15,7 +15,7 @@ from django.conf import settings
 from scipy.special import hyp2f1
 
 from inventory.models import Part, PurchaseOrderLine, Stock, StockMovement, SupplierPrice
-from mlanalytics.demo.calendar import uk_bank_holidays
+from mlanalytics.demo.calendar import shop_holidays
 from mlanalytics.demo.generator import DemoGenerator
 from workflow.models import QAInspection, RepairTicket
 
@@ -99,7 +99,7 @@ def test_january_and_september_surges(daily):
 
 
 def test_bank_holidays_are_quiet_and_christmas_is_closed(daily, demo):
-    holidays = uk_bank_holidays(demo.start_date, demo.end_date)
+    holidays = shop_holidays(demo.start_date, demo.end_date)
     for day, name in holidays.items():
         if name in ("Christmas Day", "Boxing Day", "New Year's Day"):
             assert daily[day] == 0, name
@@ -168,7 +168,7 @@ def test_intake_has_the_planted_summer_wave(demo):
     for surge in planted["surges"]:
         (m1, d1), (m2, d2) = (map(int, surge[k].split("-")) for k in ("start", "end"))
         in_surge |= (days.month * 100 + days.day >= m1 * 100 + d1) & (days.month * 100 + days.day <= m2 * 100 + d2)
-    holidays = pd.to_datetime(list(uk_bank_holidays(demo.start_date, demo.end_date)))
+    holidays = pd.to_datetime(list(shop_holidays(demo.start_date, demo.end_date)))
     kept = daily[(daily > 0).to_numpy() & ~in_surge & ~days.isin(holidays)]
     years = (kept.index - kept.index[0]).days.to_numpy() / 365.25
     angle = 2 * np.pi * kept.index.dayofyear.to_numpy() / 365.25
