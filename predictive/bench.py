@@ -92,7 +92,8 @@ def demo_intake_series():
     if data.end is None:
         return None
     series = datasets.daily_counts(data.tickets, data.start, data.end)
-    return IntervalSeries("demo intake, all stores", series.index, series.to_numpy(float), demand_settings(data.start, data.end))
+    return IntervalSeries("demo intake, all stores", series.index, series.to_numpy(float),
+                          demand_settings(data.start, data.end))
 
 
 def public_series():
@@ -107,7 +108,8 @@ def public_series():
         settings = forecasting.ProphetSettings(
             freq="D", weekly=base.weekly, yearly=base.yearly, holidays=None, seasonality_mode=spec["mode"],
             uncertainty_samples=PROPHET_UNCERTAINTY_SAMPLES, non_negative=spec["non_negative"])
-        out.append(IntervalSeries(name, pd.DatetimeIndex(frame.date), frame[spec["column"]].to_numpy(float), settings))
+        values = frame[spec["column"]].to_numpy(float)
+        out.append(IntervalSeries(name, pd.DatetimeIndex(frame.date), values, settings))
     return out
 
 
@@ -129,14 +131,16 @@ def interval_benchmark(series, windows=13, calibration_folds=None):
                                            backtest_horizon=h, folds=DEMAND_FOLDS, components=False,
                                            calibration_folds=calibration_folds)
 
+    def inside(result, actual, pct):
+        return int(((actual >= result.forecast[f"lower_{pct}"]) & (actual <= result.forecast[f"upper_{pct}"])).sum())
+
     hits, points, served_mase, naive_mase, served_by = {0.8: 0, 0.95: 0}, 0, [], [], {}
     started = time.perf_counter()
     for w in range(windows, 0, -1):
         end = len(y) - h * w
         result, actual = fit(end), y[end:end + h]
         for level in hits:
-            pct = int(level * 100)
-            hits[level] += int(((actual >= result.forecast[f"lower_{pct}"]) & (actual <= result.forecast[f"upper_{pct}"])).sum())
+            hits[level] += inside(result, actual, int(level * 100))
         points += len(actual)
         naive, _ = forecasting.seasonal_naive(y[:end], series.season, h, non_negative=series.settings.non_negative)
         served_mase.append(bt.mase(actual, result.forecast.yhat, y[:end], series.season))
@@ -146,11 +150,14 @@ def interval_benchmark(series, windows=13, calibration_folds=None):
     full = fit(len(y))
     served = full.backtest[full.method]
     return {
-        "name": series.name, "points": int(len(y)), "windows": windows, "window_days": h, "realised_points": points,
-        "served": full.method, "mase_served": served.get("mase"), "mase_seasonal_naive": full.backtest["seasonal_naive"].get("mase"),
-        "coverage_80": served.get("coverage_80"), "coverage_95": served.get("coverage_95"),
-        "coverage_80_held_out": served.get("coverage_80_held_out"), "coverage_95_held_out": served.get("coverage_95_held_out"),
+        "name": series.name, "points": int(len(y)), "windows": windows, "window_days": h,
+        "realised_points": points,
+        "served": full.method, "mase_served": served.get("mase"),
+        "mase_seasonal_naive": full.backtest["seasonal_naive"].get("mase"),
+        **{key: served.get(key) for key in ("coverage_80", "coverage_95", "coverage_80_held_out",
+                                            "coverage_95_held_out")},
         "realised_80": hits[0.8] / points, "realised_95": hits[0.95] / points,
-        "realised_mase_served": float(np.mean(served_mase)), "realised_mase_seasonal_naive": float(np.mean(naive_mase)),
+        "realised_mase_served": float(np.mean(served_mase)),
+        "realised_mase_seasonal_naive": float(np.mean(naive_mase)),
         "served_in_windows": served_by, "seconds_per_fit": seconds_per_fit,
     }

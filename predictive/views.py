@@ -296,9 +296,9 @@ class RepairDemandPage(PredictivePage):
     slug, title = "repair-demand", "Repair intake forecast"
     intro = ("Tickets expected per day, with the recent history for context and the prediction interval you choose. "
              "The model is backtested on three rolling 28-day windows against the seasonal-naive baseline (same weekday "
-             "last week); the method with the lower MASE is served. Its intervals are calibrated per fortnight of the horizon "
-             "on the same windows; their coverage is shown over the backtest and on the latest window held out of the "
-             "calibration. Narrow it to a store, a device category or a repair type.")
+             "last week); the method with the lower MASE is served. Its intervals are calibrated per fortnight of "
+             "the horizon on the same windows; their coverage is shown over the backtest and on the latest window "
+             "held out of the calibration. Narrow it to a store, a device category or a repair type.")
     form_labels = {"horizon_days": "Days ahead", "history_days": "Days of history shown", "interval": "Prediction interval"}
     insights = (
         Insight("forecast.0.expected", "Tickets expected on the first forecast day", "num1",
@@ -340,7 +340,8 @@ class RepairDemandPage(PredictivePage):
             Column("mae", "MAE", "num2"), Column("rmse", "RMSE", "num2"), Column("mape", "MAPE (%)", "num1"),
             Column("bias", "Bias", "num2"), Column("coverage_80", "Coverage 80 %", "pct"),
             Column("coverage_95", "Coverage 95 %", "pct"), Column("coverage_80_held_out", "Held-out 80 %", "pct"),
-            Column("coverage_95_held_out", "Held-out 95 %", "pct"), Column("coverage_80_uncalibrated", "Raw coverage 80 %", "pct"),
+            Column("coverage_95_held_out", "Held-out 95 %", "pct"),
+            Column("coverage_80_uncalibrated", "Raw coverage 80 %", "pct"),
             Column("points", "Days scored", "int"),
         ), sheet="Backtest"),
         Table("history", "Tickets received by day (history)", (
@@ -627,7 +628,8 @@ class BusinessMetricsPage(PredictivePage):
             Column("mase_prophet", "MASE Prophet", "num2"), Column("mase_seasonal_naive", "MASE seasonal naive", "num2"),
             Column("mape", "MAPE (%)", "num1"), Column("coverage_80", "Coverage 80 %", "pct"),
             Column("coverage_95", "Coverage 95 %", "pct"), Column("coverage_80_held_out", "Held-out 80 %", "pct"),
-            Column("coverage_95_held_out", "Held-out 95 %", "pct"), Column("folds", "Folds", "int"), Column("version", "Version", "int"),
+            Column("coverage_95_held_out", "Held-out 95 %", "pct"), Column("folds", "Folds", "int"),
+            Column("version", "Version", "int"),
             Column("trained_at", "Trained", "datetime"),
         ), sheet="Backtest"),
         Table("display.history_rows", "Actual by period", (
@@ -701,7 +703,8 @@ def _model_columns(scope_link, *metrics):
 
 FORECAST_METRICS = (Column("mase", "MASE", "num2"), Column("mase_seasonal_naive", "MASE seasonal naive", "num2"),
                     Column("coverage_80", "Coverage 80 %", "pct"), Column("coverage_95", "Coverage 95 %", "pct"),
-                    Column("coverage_80_held_out", "Held-out 80 %", "pct"), Column("coverage_95_held_out", "Held-out 95 %", "pct"))
+                    Column("coverage_80_held_out", "Held-out 80 %", "pct"),
+                    Column("coverage_95_held_out", "Held-out 95 %", "pct"))
 
 
 class ModelPerformancePage(PredictivePage):

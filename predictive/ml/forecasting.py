@@ -215,7 +215,8 @@ def forecast_series(ds, y, horizon, settings, season, backtest_horizon, folds=3,
     windows = max(folds, calibration_folds or folds)
     prophet_error = ""
     try:
-        prophet_summary, prophet_folds = _scored_backtest(y, prophet_fold, backtest_horizon, folds, windows, season, min_train)
+        prophet_summary, prophet_folds = _scored_backtest(y, prophet_fold, backtest_horizon, folds, windows, season,
+                                                          min_train)
     except Exception as exc:  # e.g. a series too sparse for Stan's optimiser: the baseline still answers
         prophet_summary, prophet_folds, prophet_error = {"folds": 0, "error": str(exc)[:300]}, [], str(exc)[:300]
     naive_summary, naive_folds = _scored_backtest(y, naive_fold, backtest_horizon, folds, windows, season, min_train)
@@ -257,7 +258,8 @@ def forecast_series(ds, y, horizon, settings, season, backtest_horizon, folds=3,
             note = "Too little history for a Prophet backtest; serving the seasonal-naive baseline."
     served = pd.DataFrame({"ds": future.ds.to_numpy(), "yhat": yhat})
     for level in LEVELS:
-        lower, upper = scale_interval(yhat, *intervals[level], extend_scales(scales.get(level), horizon), settings.non_negative)
+        factors = extend_scales(scales.get(level), horizon)
+        lower, upper = scale_interval(yhat, *intervals[level], factors, settings.non_negative)
         served[f"lower_{_pct(level)}"] = lower
         served[f"upper_{_pct(level)}"] = upper
     backtest = {

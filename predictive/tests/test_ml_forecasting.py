@@ -67,7 +67,8 @@ def _folds_with_growing_errors(rng, n_folds, sd_by_step, half_width=1.0):
     for i in range(n_folds):
         yhat = np.full(steps, 50.0)
         actual = yhat + rng.normal(0, sd_by_step)
-        folds.append(bt.FoldResult(i * steps, actual, yhat, {lv: (yhat - half_width, yhat + half_width) for lv in fc.LEVELS}, 1.0))
+        bands = {lv: (yhat - half_width, yhat + half_width) for lv in fc.LEVELS}
+        folds.append(bt.FoldResult(i * steps, actual, yhat, bands, 1.0))
     return folds
 
 
@@ -77,8 +78,8 @@ def _coverage_by_week(folds, scales_by_level):
     for level, scales in scales_by_level.items():
         inside = []
         for fold in folds:
-            lower, upper = fc.scale_interval(fold.yhat, *fold.intervals[level], fc.extend_scales(scales, len(fold.actual)),
-                                             non_negative=False)
+            factors = fc.extend_scales(scales, len(fold.actual))
+            lower, upper = fc.scale_interval(fold.yhat, *fold.intervals[level], factors, non_negative=False)
             inside.append((fold.actual >= lower) & (fold.actual <= upper))
         inside = np.array(inside)
         out[level] = [float(inside[:, w * 7:(w + 1) * 7].mean()) for w in range(inside.shape[1] // 7)]
@@ -95,11 +96,14 @@ def test_split_conformal_per_horizon_week_covers_the_nominal_share_where_one_poo
     for _ in range(200):
         calibration = _folds_with_growing_errors(rng, 6, sd)
         fresh = _folds_with_growing_errors(rng, 20, sd)
-        runs["per_week"].append(_coverage_by_week(fresh, {lv: fc.step_scales(calibration, lv, 7) for lv in fc.LEVELS}))
-        runs["pooled"].append(_coverage_by_week(fresh, {lv: np.full(28, fc.interval_scale(calibration, lv)) for lv in fc.LEVELS}))
+        per_week = {lv: fc.step_scales(calibration, lv, 7) for lv in fc.LEVELS}
+        pooled = {lv: np.full(28, fc.interval_scale(calibration, lv)) for lv in fc.LEVELS}
+        runs["per_week"].append(_coverage_by_week(fresh, per_week))
+        runs["pooled"].append(_coverage_by_week(fresh, pooled))
         runs["raw"].append(_coverage_by_week(fresh, {lv: np.ones(28) for lv in fc.LEVELS}))
     for level in fc.LEVELS:
-        per_week, pooled, raw = (np.mean([r[level] for r in runs[name]], axis=0) for name in ("per_week", "pooled", "raw"))
+        per_week, pooled, raw = (np.mean([r[level] for r in runs[name]], axis=0)
+                                 for name in ("per_week", "pooled", "raw"))
         # 42 scores a week: the finite-sample quantile errs on the safe side by at most 1/43.
         assert np.all((per_week >= level - 0.02) & (per_week <= level + 0.035)), (level, per_week)
         # One factor for the whole horizon over-covers the first week and under-covers the last ...
