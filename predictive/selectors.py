@@ -110,7 +110,8 @@ def summary_metrics(model):
     m = model.metrics or {}
     if model.kind in (training.REPAIR_DEMAND, training.BUSINESS_METRICS):
         keys = ("served", "mase", "mase_prophet", "mase_seasonal_naive", "mae", "mape", "coverage_80", "coverage_95",
-                "horizon", "folds", "prophet_beats_baseline")
+                "coverage_80_held_out", "coverage_95_held_out", "held_out_window", "horizon", "folds",
+                "calibration_folds", "prophet_beats_baseline")
         return {k: m.get(k) for k in keys}
     if model.kind == training.CUSTOMER_BEHAVIOR:
         keys = ("holdout_weeks", "holdout_predicted_visits", "holdout_actual_visits", "holdout_total_error_pct",
@@ -188,6 +189,7 @@ def repair_demand_forecast(stores, horizon_days=28, device_category=None, repair
 def _full_backtest(model):
     m = model.metrics
     return {"served": m.get("served"), "horizon": m.get("horizon"), "fold_cutoffs": m.get("fold_cutoffs"),
+            "held_out_window": m.get("held_out_window"), "calibration_folds": m.get("calibration_folds"),
             "prophet": m.get("prophet"), "seasonal_naive": m.get("seasonal_naive"),
             "prophet_beats_baseline": m.get("prophet_beats_baseline")}
 

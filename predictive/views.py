@@ -281,7 +281,14 @@ def _method_row(name, label, figures, served):
     figures = figures or {}
     return {"method": label, "key": name, "served": served == name, **{k: figures.get(k) for k in (
         "mase", "mae", "rmse", "mape", "bias", "coverage_80", "coverage_95", "coverage_80_uncalibrated",
-        "coverage_95_uncalibrated", "folds", "points")}}
+        "coverage_95_uncalibrated", "coverage_80_held_out", "coverage_95_held_out", "folds", "points")}}
+
+
+def _held_out_label(window):
+    """"28 days from 2026-11-08 (intervals calibrated on earlier windows)", or "" without a held-out window."""
+    if not window:
+        return ""
+    return f"{window.get('points')} days from {window.get('start')} (intervals calibrated on earlier windows only)"
 
 
 class RepairDemandPage(PredictivePage):
@@ -289,7 +296,9 @@ class RepairDemandPage(PredictivePage):
     slug, title = "repair-demand", "Repair intake forecast"
     intro = ("Tickets expected per day, with the recent history for context and the prediction interval you choose. "
              "The model is backtested on three rolling 28-day windows against the seasonal-naive baseline (same weekday "
-             "last week); the method with the lower MASE is served. Narrow it to a store, a device category or a repair type.")
+             "last week); the method with the lower MASE is served. Its intervals are calibrated per fortnight of "
+             "the horizon on the same windows; their coverage is shown over the backtest and on the latest window "
+             "held out of the calibration. Narrow it to a store, a device category or a repair type.")
     form_labels = {"horizon_days": "Days ahead", "history_days": "Days of history shown", "interval": "Prediction interval"}
     insights = (
         Insight("forecast.0.expected", "Tickets expected on the first forecast day", "num1",
@@ -303,6 +312,8 @@ class RepairDemandPage(PredictivePage):
             note_path="model.backtest.mase_seasonal_naive", note_fmt="num2"),
         Kpi("display.coverage", "Interval coverage in the backtest", "pct", note="target {}", note_path="display.coverage_target",
             note_fmt="pct"),
+        Kpi("display.coverage_held_out", "Interval coverage on the latest held-out window", "pct", note="{}",
+            note_path="display.held_out_label", note_fmt="text"),
         Kpi("model.backtest.mae", "Backtest MAE (tickets a day)", "num1"),
         Kpi("display.drift", "Live accuracy (drift)", "text"),
     )
@@ -328,7 +339,9 @@ class RepairDemandPage(PredictivePage):
             Column("method", "Method"), Column("served", "Served", "bool"), Column("mase", "MASE", "num2"),
             Column("mae", "MAE", "num2"), Column("rmse", "RMSE", "num2"), Column("mape", "MAPE (%)", "num1"),
             Column("bias", "Bias", "num2"), Column("coverage_80", "Coverage 80 %", "pct"),
-            Column("coverage_95", "Coverage 95 %", "pct"), Column("coverage_80_uncalibrated", "Raw coverage 80 %", "pct"),
+            Column("coverage_95", "Coverage 95 %", "pct"), Column("coverage_80_held_out", "Held-out 80 %", "pct"),
+            Column("coverage_95_held_out", "Held-out 95 %", "pct"),
+            Column("coverage_80_uncalibrated", "Raw coverage 80 %", "pct"),
             Column("points", "Days scored", "int"),
         ), sheet="Backtest"),
         Table("history", "Tickets received by day (history)", (
@@ -356,6 +369,8 @@ class RepairDemandPage(PredictivePage):
             "method_label": METHOD_LABELS.get(body.get("method"), humanize_key(body.get("method") or "")),
             "method_reason": reason, "drift": humanize_key(model.get("drift") or "not_checked"),
             "coverage": metrics.get(f"coverage_{interval}"), "coverage_target": (interval or 0) / 100,
+            "coverage_held_out": metrics.get(f"coverage_{interval}_held_out"),
+            "held_out_label": _held_out_label(backtest.get("held_out_window")),
             "backtest_rows": [_method_row("prophet", "Prophet", backtest.get("prophet"), served),
                               _method_row("seasonal_naive", "Seasonal naive (same weekday last week)",
                                           backtest.get("seasonal_naive"), served)],
@@ -612,7 +627,9 @@ class BusinessMetricsPage(PredictivePage):
             Column("method_label", "Served"), Column("mase", "MASE (served)", "num2"),
             Column("mase_prophet", "MASE Prophet", "num2"), Column("mase_seasonal_naive", "MASE seasonal naive", "num2"),
             Column("mape", "MAPE (%)", "num1"), Column("coverage_80", "Coverage 80 %", "pct"),
-            Column("coverage_95", "Coverage 95 %", "pct"), Column("folds", "Folds", "int"), Column("version", "Version", "int"),
+            Column("coverage_95", "Coverage 95 %", "pct"), Column("coverage_80_held_out", "Held-out 80 %", "pct"),
+            Column("coverage_95_held_out", "Held-out 95 %", "pct"), Column("folds", "Folds", "int"),
+            Column("version", "Version", "int"),
             Column("trained_at", "Trained", "datetime"),
         ), sheet="Backtest"),
         Table("display.history_rows", "Actual by period", (
@@ -645,7 +662,7 @@ class BusinessMetricsPage(PredictivePage):
                 "store": store, "method_label": METHOD_LABELS.get(answer.get("method"), answer.get("method")),
                 "version": model.get("version"), "trained_at": model.get("trained_at"),
                 **{k: figures.get(k) for k in ("mase", "mase_prophet", "mase_seasonal_naive", "mape", "coverage_80",
-                                              "coverage_95", "folds")},
+                                              "coverage_95", "coverage_80_held_out", "coverage_95_held_out", "folds")},
             })
             label = METRIC_LABELS.get(metric, metric).lower().replace(" ", "_")
             flat.update({f"{label}_served": METHOD_LABELS.get(answer.get("method"), answer.get("method")),
@@ -685,7 +702,9 @@ def _model_columns(scope_link, *metrics):
 
 
 FORECAST_METRICS = (Column("mase", "MASE", "num2"), Column("mase_seasonal_naive", "MASE seasonal naive", "num2"),
-                    Column("coverage_80", "Coverage 80 %", "pct"), Column("coverage_95", "Coverage 95 %", "pct"))
+                    Column("coverage_80", "Coverage 80 %", "pct"), Column("coverage_95", "Coverage 95 %", "pct"),
+                    Column("coverage_80_held_out", "Held-out 80 %", "pct"),
+                    Column("coverage_95_held_out", "Held-out 95 %", "pct"))
 
 
 class ModelPerformancePage(PredictivePage):

@@ -138,7 +138,11 @@ class ModelBlockSerializer(serializers.Serializer):
     method = serializers.CharField(required=False, help_text="The method served, e.g. prophet or seasonal_naive.")
     trained_at = serializers.DateTimeField()
     data_window = DataWindowSerializer(required=False)
-    backtest = serializers.DictField(help_text="Backtest metrics of the served model (MASE, coverage, holdout error, ...).")
+    backtest = serializers.DictField(
+        help_text="Backtest metrics of the served model (MASE, coverage, holdout error, ...). Forecasts: "
+                  "coverage_80/95 (cross-validated over the backtest windows) and coverage_80/95_held_out (the "
+                  "latest window, its intervals calibrated on the earlier windows only), held_out_window "
+                  "{start, end, points}, calibration_folds.")
     drift = serializers.CharField(required=False, help_text="ok, drift, waiting_for_data or not_checked.")
     stale = serializers.DictField(
         required=False, allow_null=True,
@@ -169,7 +173,11 @@ class RepairDemandForecastResponse(EnvelopeSerializer):
     forecast = ForecastPointSerializer(many=True)
     history = serializers.ListField(child=serializers.DictField())
     weekly_pattern = serializers.DictField(allow_null=True)
-    backtest = serializers.DictField(help_text="Both methods' rolling-origin backtests: MAE, MAPE, MASE, interval coverage.")
+    backtest = serializers.DictField(
+        help_text="Both methods' rolling-origin backtests: MAE, MAPE, MASE, interval coverage (raw: "
+                  "coverage_80_uncalibrated; served, cross-validated: coverage_80; on the latest held-out window: "
+                  "coverage_80_held_out), and the held_out_window and number of calibration_folds of the served "
+                  "method.")
 
 
 class BusinessMetricsForecastResponse(EnvelopeSerializer):

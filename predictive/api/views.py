@@ -29,7 +29,8 @@ def _schema(summary, request, response, request_example, response_example, metho
 
 MODEL_EXAMPLE = {"name": "Repair intake forecast (Prophet vs seasonal naive)", "kind": "repair_demand", "scope": "store=LON1",
                  "version": 3, "method": "prophet", "trained_at": "2026-11-25T02:15:40+00:00",
-                 "backtest": {"mase": 0.77, "mase_seasonal_naive": 1.35, "coverage_80": 0.82, "coverage_95": 0.96, "horizon": 28, "folds": 3},
+                 "backtest": {"mase": 0.77, "mase_seasonal_naive": 1.35, "coverage_80": 0.82, "coverage_95": 0.96,
+                              "coverage_80_held_out": 0.79, "coverage_95_held_out": 0.96, "horizon": 28, "folds": 3},
                  "drift": "ok"}
 
 

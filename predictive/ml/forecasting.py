@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .backtest import rolling_origin_backtest
+from .backtest import rolling_origin_backtest, summarise_folds
 
 LEVELS = (0.8, 0.95)
 
@@ -140,7 +140,9 @@ def seasonal_naive(y, season, horizon, levels=LEVELS, non_negative=True):
     n = len(y)
     steps = np.arange(1, horizon + 1)
     k = (steps - 1) // season + 1
-    yhat = y[n - season * k + (steps - 1) % season]
+    # T + h − m·k = T − m + ((h − 1) mod m) + 1: every step reads the last observed season, so the
+    # error at step h is the lag-m·k difference the intervals below are built from.
+    yhat = y[n - season + (steps - 1) % season]
     intervals = {}
     errors_by_k = {}
     for kk in np.unique(k):
@@ -181,14 +183,17 @@ def _future_frame(ds, horizon, freq, regressor_values=None):
 
 
 def forecast_series(ds, y, horizon, settings, season, backtest_horizon, folds=3, regressors=None,
-                    regressor_functions=None, seed=0, components=True):
+                    regressor_functions=None, seed=0, components=True, calibration_folds=None):
     """Forecast one series `horizon` steps ahead with Prophet or the seasonal-naive baseline, whichever
-    has the lower rolling-origin MASE over `folds` windows of `backtest_horizon` points.
+    has the lower rolling-origin MASE over the last `folds` windows of `backtest_horizon` points.
 
-    Intervals of both methods are calibrated on their backtest errors (split-conformal scaling, see
-    `interval_scale`); the coverage reported is cross-validated: each fold is scored with the scale
-    learnt from the other folds, so it is an honest estimate for the served intervals. The raw
-    coverage of the uncalibrated intervals is reported beside it.
+    Intervals of both methods are calibrated per horizon step on rolling-origin errors (split-conformal,
+    see `step_scales`) from `calibration_folds` windows (default `folds`; more windows reach further
+    back, so the calibration sees more of the year). Three coverages are reported per method: the raw
+    one of the uncalibrated intervals (`coverage_80_uncalibrated`), the cross-validated backtest one
+    (`coverage_80`: each window scored with the scales learnt on the other windows) and the held-out
+    one (`coverage_80_held_out`: the latest window scored with scales learnt only on the windows before
+    it, i.e. what serving would have achieved there).
 
     `ds`/`y`: equally spaced dates and values (no gaps). `regressors`: {name: values aligned with ds};
     `regressor_functions`: {name: f(future_dates) -> values} for the future. Returns a SeriesForecast.
@@ -209,14 +214,16 @@ def forecast_series(ds, y, horizon, settings, season, backtest_horizon, folds=3,
         return seasonal_naive(y[:cutoff], season, h, non_negative=settings.non_negative)
 
     min_train = max(season + backtest_horizon + 1, 2 * backtest_horizon)
+    windows = max(folds, calibration_folds or folds)
     prophet_error = ""
     try:
-        prophet_summary, prophet_folds = rolling_origin_backtest(y, prophet_fold, backtest_horizon, folds, season, min_train)
+        prophet_summary, prophet_folds = _scored_backtest(y, prophet_fold, backtest_horizon, folds, windows, season,
+                                                          min_train)
     except Exception as exc:  # e.g. a series too sparse for Stan's optimiser: the baseline still answers
         prophet_summary, prophet_folds, prophet_error = {"folds": 0, "error": str(exc)[:300]}, [], str(exc)[:300]
-    naive_summary, naive_folds = rolling_origin_backtest(y, naive_fold, backtest_horizon, folds, season, min_train)
-    prophet_scales = _calibrate(prophet_summary, prophet_folds)
-    naive_scales = _calibrate(naive_summary, naive_folds)
+    naive_summary, naive_folds = _scored_backtest(y, naive_fold, backtest_horizon, folds, windows, season, min_train)
+    prophet_scales = _calibrate(prophet_summary, prophet_folds, folds, season)
+    naive_scales = _calibrate(naive_summary, naive_folds, folds, season)
     # MASE decides; where it is undefined (a constant history has no naive error to scale by) MAE does.
     measure = "mase" if all(np.isfinite(x.get("mase", np.nan)) for x in (prophet_summary, naive_summary)) else "mae"
     prophet_wins = bool(prophet_summary.get("folds")) and (
@@ -253,7 +260,8 @@ def forecast_series(ds, y, horizon, settings, season, backtest_horizon, folds=3,
             note = "Too little history for a Prophet backtest; serving the seasonal-naive baseline."
     served = pd.DataFrame({"ds": future.ds.to_numpy(), "yhat": yhat})
     for level in LEVELS:
-        lower, upper = scale_interval(yhat, *intervals[level], scales.get(level, 1.0), settings.non_negative)
+        factors = extend_scales(scales.get(level), horizon)
+        lower, upper = scale_interval(yhat, *intervals[level], factors, settings.non_negative)
         served[f"lower_{_pct(level)}"] = lower
         served[f"upper_{_pct(level)}"] = upper
     backtest = {
@@ -264,9 +272,12 @@ def forecast_series(ds, y, horizon, settings, season, backtest_horizon, folds=3,
         "seasonal_naive": naive_summary,
         "prophet_beats_baseline": prophet_wins,
         "selected_by": measure,
-        "fold_cutoffs": [str(ds[f.cutoff].date()) for f in prophet_folds],
+        "fold_cutoffs": [str(ds[f.cutoff].date()) for f in (prophet_folds or naive_folds)[-folds:]],
+        "calibration_folds": len(prophet_folds if method == "prophet" else naive_folds),
+        "held_out_window": _window(ds, (prophet_folds if method == "prophet" else naive_folds)[-1:]),
     }
-    parameters = {**settings.describe(), "interval_scale": {str(_pct(k)): round(v, 4) for k, v in scales.items()}}
+    parameters = {**settings.describe(), "interval_scale": {str(_pct(k)): _rounded(v) for k, v in scales.items()},
+                  "interval_calibration": "split-conformal per horizon block on rolling-origin errors"}
     return SeriesForecast(method=method, forecast=served, backtest=backtest, components=components_out,
                           parameters=parameters, note=note)
 
@@ -281,49 +292,121 @@ def scale_interval(yhat, lower, upper, scale, non_negative=True):
     return new_lower, new_upper
 
 
-def interval_scale(folds, level):
-    """Split-conformal scale factor (Vovk et al. 2005; Lei et al. 2018) for the interval at `level`.
+def _scores(fold, level):
+    """Conformity scores of one fold: each error in units of the interval's half-width on its side."""
+    lower, upper = fold.intervals[level]
+    below = fold.actual < fold.yhat
+    half = np.where(below, fold.yhat - lower, upper - fold.yhat)
+    return np.abs(fold.actual - fold.yhat) / np.maximum(half, 1e-9)
 
-    Each backtest error is expressed in units of the interval's half-width on its side of the point
-    forecast; the factor is the finite-sample-corrected `level` quantile of those scores, so scaling
-    the half-widths by it covers `level` of the backtest errors. Returns 1.0 without folds.
-    """
-    scores = []
-    for fold in folds:
-        if level not in fold.intervals:
-            continue
-        lower, upper = fold.intervals[level]
-        below = fold.actual < fold.yhat
-        half = np.where(below, fold.yhat - lower, upper - fold.yhat)
-        scores.append(np.abs(fold.actual - fold.yhat) / np.maximum(half, 1e-9))
-    if not scores:
-        return 1.0
-    scores = np.concatenate(scores)
+
+def _conformal_quantile(scores, level):
+    """The finite-sample-corrected `level` quantile ⌈(n+1)·level⌉/n of the scores, kept within [0.25, 10]."""
     n = len(scores)
     q = min(1.0, np.ceil((n + 1) * level) / n)
     return float(np.clip(np.quantile(scores, q), 0.25, 10.0))
 
 
-def _calibrate(summary, folds):
-    """Scale factors per level from all folds, and cross-validated coverage of the scaled intervals
-    (each fold scaled by the factor of the other folds) written into `summary`."""
+def interval_scale(folds, level):
+    """Split-conformal scale factor (Vovk et al. 2005; Lei et al. 2018) for the interval at `level`,
+    pooled over every step of every fold.
+
+    Each backtest error is expressed in units of the interval's half-width on its side of the point
+    forecast; the factor is the finite-sample-corrected `level` quantile of those scores, so scaling
+    the half-widths by it covers `level` of the backtest errors. Returns 1.0 without folds.
+    """
+    scores = [_scores(fold, level) for fold in folds if level in fold.intervals]
+    if not scores:
+        return 1.0
+    return _conformal_quantile(np.concatenate(scores), level)
+
+
+# A horizon block holds at least this many scores, so that its 95 % quantile is not just the largest error.
+CALIBRATION_MIN_SCORES = 40
+
+
+def horizon_blocks(steps, n_folds, season):
+    """Consecutive blocks of horizon steps calibrated together: a season long (a week of days), made longer
+    until each block has at least CALIBRATION_MIN_SCORES scores over `n_folds` folds. Returns [(start, end)]
+    as step indices (end exclusive); a last block shorter than half a block joins the one before."""
+    size = max(1, min(steps, season), int(np.ceil(CALIBRATION_MIN_SCORES / max(n_folds, 1))))
+    blocks = [(a, min(a + size, steps)) for a in range(0, steps, size)]
+    if len(blocks) > 1 and blocks[-1][1] - blocks[-1][0] < size / 2:
+        blocks[-2:] = [(blocks[-2][0], steps)]
+    return blocks
+
+
+def step_scales(folds, level, season):
+    """Split-conformal scale factor per horizon step: `interval_scale` computed separately on each block of
+    steps (`horizon_blocks`), so intervals widen where errors grow with the horizon (e.g. the seasonal
+    naive's k-th season ahead). Returns an array with one factor per backtest step, or None without folds."""
+    folds = [f for f in folds if level in f.intervals and len(f.actual)]
+    if not folds:
+        return None
+    steps = max(len(f.actual) for f in folds)
+    scales = np.ones(steps)
+    for a, b in horizon_blocks(steps, len(folds), season):
+        scores = np.concatenate([_scores(f, level)[a:b] for f in folds])
+        scales[a:b] = _conformal_quantile(scores, level) if len(scores) else 1.0
+    return scales
+
+
+def extend_scales(scales, horizon):
+    """Per-step factors for a served horizon: steps beyond the calibrated ones keep the last block's factor."""
+    if scales is None:
+        return np.ones(horizon)
+    scales = np.asarray(scales, float)
+    return np.concatenate([scales[:horizon], np.full(max(0, horizon - len(scales)), scales[-1])])
+
+
+def _covered(fold, level, scales):
+    lower, upper = scale_interval(fold.yhat, *fold.intervals[level], extend_scales(scales, len(fold.actual)),
+                                  non_negative=False)
+    return int(((fold.actual >= lower) & (fold.actual <= upper)).sum()), len(fold.actual)
+
+
+def _calibrate(summary, folds, scored, season):
+    """Per-step scale factors per level from every fold, written into `summary` with three coverages:
+    the raw coverage of the scored folds (`coverage_80_uncalibrated`); the cross-validated coverage
+    (`coverage_80`: each scored fold with the factors of all other folds); the held-out coverage
+    (`coverage_80_held_out`: the latest fold with the factors of the folds before it only)."""
     scales = {}
     for level in LEVELS:
         key = f"coverage_{_pct(level)}"
         if key not in summary:
             continue
         summary[f"{key}_uncalibrated"] = summary.pop(key)
-        scales[level] = interval_scale(folds, level)
+        scales[level] = step_scales(folds, level, season)
         hits, total = 0, 0
-        for i, fold in enumerate(folds):
-            others = folds[:i] + folds[i + 1:]
-            scale = interval_scale(others, level) if others else 1.0
-            lower, upper = scale_interval(fold.yhat, *fold.intervals[level], scale, non_negative=False)
-            hits += int(((fold.actual >= lower) & (fold.actual <= upper)).sum())
-            total += len(fold.actual)
+        for i in range(max(0, len(folds) - scored), len(folds)):
+            h, t = _covered(folds[i], level, step_scales(folds[:i] + folds[i + 1:], level, season))
+            hits, total = hits + h, total + t
         summary[key] = hits / total if total else float("nan")
-        summary[f"interval_scale_{_pct(level)}"] = scales[level]
+        if len(folds) > 1:
+            h, t = _covered(folds[-1], level, step_scales(folds[:-1], level, season))
+            summary[f"{key}_held_out"] = h / t if t else float("nan")
+        summary[f"interval_scale_{_pct(level)}"] = interval_scale(folds, level)
     return scales
+
+
+def _scored_backtest(y, fit_predict, horizon, scored, windows, season, min_train):
+    """Rolling-origin backtest over `windows` windows; the summary (MASE, coverage …) is of the last `scored`."""
+    summary, results = rolling_origin_backtest(y, fit_predict, horizon, windows, season, min_train)
+    if len(results) > scored:
+        summary = summarise_folds(results[-scored:], LEVELS)
+    return summary, results
+
+
+def _window(ds, folds):
+    if not folds:
+        return None
+    fold = folds[-1]
+    return {"start": str(ds[fold.cutoff].date()), "end": str(ds[fold.cutoff + len(fold.actual) - 1].date()),
+            "points": int(len(fold.actual))}
+
+
+def _rounded(scales):
+    return None if scales is None else [round(float(v), 4) for v in scales]
 
 
 def prophet_components(model, settings, ds):

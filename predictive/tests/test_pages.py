@@ -40,6 +40,11 @@ def test_repair_demand_page_draws_the_forecast_and_history_the_api_returns(train
     assert kpi_text(html, "expected_total") == format_value(body["expected_total"], "int")
     assert kpi_text(html, "model.backtest.mase") == format_value(body["model"]["backtest"]["mase"], "num2")
     assert kpi_text(html, "display.coverage") == format_value(body["model"]["backtest"]["coverage_95"], "pct")
+    # Beside the backtest coverage, the coverage on the latest window held out of the calibration.
+    held_out = body["model"]["backtest"]["coverage_95_held_out"]
+    assert held_out is not None and 0 <= held_out <= 1
+    assert kpi_text(html, "display.coverage_held_out") == format_value(held_out, "pct")
+    assert body["backtest"]["held_out_window"]["points"] == body["model"]["backtest"]["horizon"]
     # The backtest chart sets the served method beside seasonal naive with the API's own MASE figures.
     mase = series(chart_data(html, 1), "MASE")
     assert mase["y"] == [body["backtest"]["prophet"]["mase"], body["backtest"]["seasonal_naive"]["mase"]]
