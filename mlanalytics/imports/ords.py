@@ -141,7 +141,7 @@ class OrdsImporter(CSVImporter):
         if code:
             self.store = Store.objects.filter(code__iexact=code).first()
             if self.store is None:
-                self.error(1, "", f"unknown store '{code}' given with --store")
+                self.error(None, "", f"unknown store '{code}' given with --store")
         implausible = []
         for row in rows:
             row["reference"] = ticket_reference(row["id"])
@@ -185,7 +185,7 @@ class OrdsImporter(CSVImporter):
         repair_types, devices, stores = {}, {}, {}
         existing = self.existing
         new_tickets, new_events = [], []
-        for row in rows:
+        for row in self.track(rows):
             provider = row["data_provider"]
             if provider not in stores:
                 stores[provider] = self.store_for(provider, row["country"])
