@@ -455,6 +455,8 @@ class CSVImporter:
     phase, done, total: called as rows are read and applied), and the importer's own (`store` for ORDS)."""
 
     entity = ""
+    title = ""  # what the page's entity select shows
+    model = None  # the records the file is about (the page links to their admin list)
     description = ""
     columns: list = []
 

@@ -35,6 +35,8 @@ class StoreColumnMixin:
 
 class CustomersImporter(StoreColumnMixin, CSVImporter):
     entity = "customers"
+    title = "Customers"
+    model = Customer
     description = "One row per customer. `external_ref` is the key: the same ref updates the same customer."
     columns = [
         Column("external_ref", text(64, blank=False), True, "Your system's customer id (unique).", "C-10023",
@@ -74,6 +76,8 @@ class CustomersImporter(StoreColumnMixin, CSVImporter):
 
 class PartsImporter(CSVImporter):
     entity = "parts"
+    title = "Parts"
+    model = Part
     description = "One row per SKU. `sku` is the key. The compatible device is optional (all three columns or none)."
     columns = [
         Column("sku", text(40, blank=False), True, "Stock-keeping unit (unique).", "PH-APPL-IP13-SCR",
@@ -121,6 +125,8 @@ class PartsImporter(CSVImporter):
 
 class SuppliersImporter(CSVImporter):
     entity = "suppliers"
+    title = "Suppliers"
+    model = Supplier
     description = "One row per supplier. `code` is the key."
     columns = [
         Column("code", text(40, blank=False), True, "Short code (letters, digits, hyphens).", "apex-screens",
@@ -155,6 +161,8 @@ class SuppliersImporter(CSVImporter):
 
 class SupplierPricesImporter(CSVImporter):
     entity = "supplier_prices"
+    title = "Supplier price lists"
+    model = SupplierPrice
     description = "A supplier's price list: one row per supplier and SKU (the pair is the key)."
     columns = [
         Column("supplier", text(40, blank=False), True, "Supplier code.", "apex-screens"),
@@ -192,6 +200,8 @@ class SupplierPricesImporter(CSVImporter):
 
 class StockImporter(StoreColumnMixin, CSVImporter):
     entity = "stock"
+    title = "Stock counts"
+    model = Stock
     description = ("A stock count: one row per SKU and store. A difference from what is on hand is booked as a "
                    "ledger adjustment (reason 'CSV stock count'), so stock never drifts from its ledger.")
     columns = [
@@ -236,6 +246,8 @@ class StockImporter(StoreColumnMixin, CSVImporter):
 
 class PurchaseOrdersImporter(StoreColumnMixin, CSVImporter):
     entity = "purchase_orders"
+    title = "Purchase orders"
+    model = PurchaseOrder
     description = ("Purchase-order history: one row per PO line; the PO columns repeat on each of its lines. "
                    "This records what was ordered and received (for supplier scorecards and lead times); it does "
                    "not move stock — import a stock count for that.")
@@ -301,6 +313,8 @@ class PurchaseOrdersImporter(StoreColumnMixin, CSVImporter):
 
 class TicketsImporter(StoreColumnMixin, CSVImporter):
     entity = "tickets"
+    title = "Repair tickets"
+    model = RepairTicket
     description = ("Repair tickets, one row per ticket; `reference` is the key. Devices are created as needed. "
                    "An unknown repair type is added to the catalogue from the row (name, category, labour minutes, "
                    "price). The status history of an imported ticket is rebuilt from the dates given (received → "
