@@ -63,9 +63,37 @@ unknown and the output names the rows).
 
 """
 
+PAGE = """## The import page
+
+Admins (capability `import_data`) import without a shell under **Import data** in the dashboards' menu
+(`/admin/ml-analytics/import/`, `mlanalytics/imports/views.py`):
+
+1. Choose what the file holds, the file, its encoding (UTF-8 unless you know otherwise) and, for Open
+   Repair Data, optionally one store for every record; press **Upload and check**. Files larger than
+   `IMPORT_MAX_UPLOAD_MB` (default 20) are refused on the form; the command takes any size.
+2. The file is kept server-side (`core.ImportJob`, with its SHA-256) and checked by a dry run. The page
+   shows the same report as the command: the summary, notes, problems of the file as a whole, and every
+   problem by row (the first 500 on the page; **Download the report (CSV)** has all of them, with the
+   columns `row`, `column`, `reason` of `--report`).
+3. A clean file shows **Import N row(s)**: it imports the stored file (never a second upload; a file whose
+   bytes no longer match its checksum is refused). A file with any problem offers no import, and an import
+   forced by hand is refused. Each file is imported at most once: the status moves from checked to
+   importing in one conditional update.
+
+Files up to `IMPORT_INLINE_MAX_KB` (default 256) are checked and imported within the request; larger
+ones run as a background job (`mlanalytics.core.jobs`: a thread of the web process in the embedded
+default, a Celery worker with a broker) while the page shows a progress bar, polling
+`/admin/ml-analytics/import/<token>/status/` for the rows done, read from the cache. The result of every
+import (entity, file, checksum, rows, created, updated, unchanged, problems) is written to the audit log
+as `import.apply`, or `import.refused` when the database changed between the check and the import so that
+the import found problems; `import.start` records who started it. The page lists the last ten uploads.
+Forms carry Django's CSRF token; other roles get 403 on every URL of the page.
+
+"""
+
 
 def main():
-    text = INTRO + "\n".join(describe(entity) for entity in IMPORTERS)
+    text = INTRO + PAGE + "\n".join(describe(entity) for entity in IMPORTERS)
     (ROOT / "docs" / "import.md").write_text(text)
     print(f"wrote {ROOT / 'docs' / 'import.md'}")
 

@@ -457,6 +457,7 @@ class CSVImporter:
     entity = ""
     title = ""  # what the page's entity select shows
     model = None  # the records the file is about (the page links to their admin list)
+    records_filter = ""  # the admin list's query string that shows this importer's records, when it has one
     description = ""
     columns: list = []
 

@@ -315,6 +315,7 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
     entity = "tickets"
     title = "Repair tickets"
     model = RepairTicket
+    records_filter = "source__exact=import"
     description = ("Repair tickets, one row per ticket; `reference` is the key. Devices are created as needed. "
                    "An unknown repair type is added to the catalogue from the row (name, category, labour minutes, "
                    "price). The status history of an imported ticket is rebuilt from the dates given (received → "

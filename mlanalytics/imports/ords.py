@@ -112,6 +112,7 @@ class OrdsImporter(CSVImporter):
     entity = "ords"
     title = "Open Repair Data (ORDS v0.3)"
     model = RepairTicket
+    records_filter = "source__exact=ords"
     description = ("Open Repair Data Standard v0.3 files, from any provider, as repair tickets (see the module "
                    "docstring of mlanalytics/imports/ords.py for the mapping). Option --store CODE puts every "
                    "record in that store; by default a store per data provider is created (code ORDS- and a "

@@ -94,9 +94,10 @@ def _job(request, token):
 def _records_url(job):
     importer = IMPORTERS.get(job.entity)
     try:
-        return reverse(admin_urlname(importer.model._meta, "changelist")) if importer and importer.model else ""
+        url = reverse(admin_urlname(importer.model._meta, "changelist")) if importer and importer.model else ""
     except NoReverseMatch:
         return ""
+    return f"{url}?{importer.records_filter}" if url and importer.records_filter else url
 
 
 @login_required
