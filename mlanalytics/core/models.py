@@ -215,7 +215,8 @@ class ImportJob(models.Model):
         FAILED = "failed", "Not imported"
 
     token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
     entity = models.CharField(max_length=40, help_text="The importer, e.g. parts or ords.")
     encoding = models.CharField(max_length=20, default="utf-8")
     options = models.JSONField(default=dict, blank=True, help_text="The importer's options, e.g. the ORDS store.")

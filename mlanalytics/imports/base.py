@@ -33,11 +33,11 @@ FALSE_WORDS = {"0", "false", "no", "n", "f", ""}
 # Encodings a file may be declared in (--encoding, the import page's select); anything else is refused.
 DEFAULT_ENCODING = "utf-8"
 ENCODINGS = {
-    "utf-8": "UTF-8 (the default; with or without a byte-order mark)",
-    "cp1252": "Windows-1252 (older Excel on Windows, Western European)",
+    "utf-8": "UTF-8 (the default)",
+    "cp1252": "Windows-1252 (older Excel, Windows)",
     "iso-8859-1": "ISO-8859-1 (Latin-1)",
-    "iso-8859-15": "ISO-8859-15 (Latin-9, with the euro sign)",
-    "mac-roman": "Mac OS Roman (older Excel on a Mac)",
+    "iso-8859-15": "ISO-8859-15 (Latin-9)",
+    "mac-roman": "Mac OS Roman (older Excel, Mac)",
 }
 EARLIEST_DATE, LATEST_DATE = date(1900, 1, 1), date(2099, 12, 31)
 MAX_CELL_CHARACTERS = csv.field_size_limit()  # 131,072: Python's csv refuses longer cells
@@ -90,18 +90,26 @@ class ImportResult:
     def ok(self):
         return not self.errors
 
-    def summary(self):
+    def summary(self, *, for_page=False):
+        """The command's last line ("parts: 2 row(s) read — …"); for the page without the entity's id and with
+        thousands separators."""
+        number = "{:,}".format if for_page else str
+        prefix = "" if for_page else f"{self.entity}: "
         if self.errors:
             in_file = [e for e in self.errors if e.row is None]
             in_rows = [e for e in self.errors if e.row is not None]
             parts = []
             if in_file:
-                parts.append(f"{len(in_file)} problem(s) with the file as a whole")
+                parts.append(f"{number(len(in_file))} problem(s) with the file as a whole")
             if in_rows:
-                parts.append(f"{len(in_rows)} problem(s) in {len({e.row for e in in_rows})} row(s)")
-            return f"{self.entity}: {' and '.join(parts)}; nothing was imported."
-        return (f"{self.entity}: {self.rows} row(s) read — {self.created} created, {self.updated} updated, "
-                f"{self.unchanged} unchanged.")
+                parts.append(f"{number(len(in_rows))} problem(s) in {number(len({e.row for e in in_rows}))} row(s)")
+            return f"{prefix}{' and '.join(parts)}; nothing was imported."
+        return (f"{prefix}{number(self.rows)} row(s) read — {number(self.created)} created, {number(self.updated)} "
+                f"updated, {number(self.unchanged)} unchanged.")
+
+    @property
+    def page_summary(self):
+        return self.summary(for_page=True)
 
     def as_dict(self):
         """JSON-ready, for an ImportJob's stored report."""
@@ -327,7 +335,7 @@ def check_fits(value, fields):
             largest = Decimal(10) ** (model_field_.max_digits - places) - Decimal(1).scaleb(-places)
             if abs(value) > largest:
                 raise CellError(f"{value:,} is more than the database can hold (at most {largest:,})")
-        elif isinstance(value, str) and getattr(model_field_, "max_length", None) and len(value) > model_field_.max_length:
+        elif isinstance(value, str) and model_field_.max_length and len(value) > model_field_.max_length:
             raise CellError(f"is longer than {model_field_.max_length} characters")
 
 
@@ -397,8 +405,9 @@ def read_table(raw_bytes, encoding=DEFAULT_ENCODING):
     for bom, wide in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"), (codecs.BOM_UTF16_LE, "UTF-16"),
                       (codecs.BOM_UTF16_BE, "UTF-16")):
         if raw_bytes.startswith(bom):  # every cell would be a string of NULs and stray bytes: say what it is
-            table.errors.append(RowError(None, "", f"the file is {wide} (it starts with a {wide} byte-order mark), which "
-                                                   "the import does not read: save it as “CSV UTF-8” and import that"))
+            table.errors.append(RowError(None, "", (
+                f"the file is {wide} (it starts with a {wide} byte-order mark), which the import does not read: "
+                "save it as “CSV UTF-8” and import that")))
             return table
     text = raw_bytes.decode(_codec(encoding), errors="surrogateescape")
     pending = iter(undecodable_offsets(raw_bytes, text, encoding) if UNDECODABLE.search(text) else [])
@@ -419,12 +428,14 @@ def read_table(raw_bytes, encoding=DEFAULT_ENCODING):
             column = table.header[position] if number > 1 and header_ok else ""
             where = f" (header cell {position + 1})" if number == 1 else ""
             for byte in UNDECODABLE.findall(cell):
+                offset = next(pending, None)
+                at = f"{offset:,}" if offset is not None else "unknown"
                 table.errors.append(RowError(number, column, (
-                    f"byte 0x{ord(byte) - 0xDC00:02X} at byte offset {next(pending, '?'):,} is not valid {label}{where}")))
+                    f"byte 0x{ord(byte) - 0xDC00:02X} at byte offset {at} is not valid {label}{where}")))
                 table.bad_rows.add(number)
             if "\x00" in cell:
-                table.errors.append(RowError(number, column, f"contains a NUL character (byte 0x00){where}: is the file "
-                                                             "UTF-16 or not a CSV file?"))
+                table.errors.append(RowError(number, column, f"contains a NUL character (byte 0x00){where}: is the "
+                                                             "file UTF-16 or not a CSV file?"))
                 table.bad_rows.add(number)
             if number in table.bad_rows:
                 cells[position] = UNDECODABLE.sub("\ufffd", cell).replace("\x00", "\ufffd")  # never stored or printed

@@ -63,7 +63,9 @@ def start_apply(job: ImportJob, *, user) -> ImportJob:
         raise ImportRefused("This file cannot be imported: " + (
             "its check found problems. Correct the file and upload it again." if job.check_report and
             job.check_report["errors"] else f"it is {job.get_status_display().lower()}."))
-    if not ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.CHECKED).update(status=ImportJob.Status.APPLYING):
+    checked = ImportJob.objects.filter(pk=job.pk, status=ImportJob.Status.CHECKED)
+    claimed = checked.update(status=ImportJob.Status.APPLYING)
+    if not claimed:
         raise ImportRefused("This file is already being imported.")
     job.refresh_from_db()
     audit.record(user, "import.start", object_type="core.importjob", object_id=str(job.pk),
@@ -113,7 +115,8 @@ def run_apply(job_id: int) -> None:
         except Exception as exc:  # the transaction rolled back; say so rather than leave the job "importing"
             log.exception("import %s failed", job.pk)
             result = ImportResult(entity=job.entity)
-            result.errors.append(_file_problem(f"the import stopped with an unexpected error, nothing was imported: {exc}"))
+            result.errors.append(_file_problem(
+                f"the import stopped with an unexpected error; nothing was imported ({exc})"))
     job.apply_report = result.as_dict()
     job.status = ImportJob.Status.APPLIED if result.ok else ImportJob.Status.FAILED
     job.applied_at = timezone.now()

@@ -6,6 +6,7 @@ problems cannot be imported. Big files are checked and imported in the backgroun
 the job's status for its progress bar (mlanalytics/imports/services.py).
 """
 import io
+import re
 
 from django import forms
 from django.conf import settings
@@ -16,6 +17,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import NoReverseMatch, reverse
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from mlanalytics.core.models import ImportJob, Store
@@ -72,7 +75,7 @@ def import_page(request):
         job = services.create_job(user=request.user, entity=data["entity"], upload=data["file"],
                                   encoding=data["encoding"], options=options)
         return redirect("dashboard-import-job", token=job.token)
-    importers = [{"name": name, "title": importer.title, "description": importer.description,
+    importers = [{"name": name, "title": importer.title, "description_html": _with_code(importer.description),
                   "required": [c.name for c in importer.columns if c.required]} for name, importer in IMPORTERS.items()]
     recent = ImportJob.objects.select_related("user").defer("content")[:RECENT_JOBS]
     return render(request, "imports/upload.html", {
@@ -80,10 +83,15 @@ def import_page(request):
     }, status=400 if form.is_bound and not form.is_valid() else 200)
 
 
+def _with_code(markdown):
+    """A description written for docs/import.md, with its `code` spans as <code>."""
+    return mark_safe(re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(markdown)))  # escaped first
+
+
 def _job_row(job):
     report = job.apply_report or job.check_report
     return {"job": job, "title": IMPORTERS[job.entity].title if job.entity in IMPORTERS else job.entity,
-            "summary": ImportResult.from_dict(report).summary() if report else job.failure or ""}
+            "summary": ImportResult.from_dict(report).page_summary if report else job.failure or ""}
 
 
 def _job(request, token):
@@ -111,7 +119,8 @@ def import_job(request, token):
     return render(request, "imports/job.html", {
         "job": job, "title": IMPORTERS[job.entity].title, "check": check, "applied": applied, "shown": shown,
         "encoding_label": ENCODINGS.get(job.encoding, job.encoding), "running": running,
-        "progress": _progress(job), "can_apply": job.status == ImportJob.Status.CHECKED and check is not None and check.ok,
+        "progress": _progress(job),
+        "can_apply": job.status == ImportJob.Status.CHECKED and check is not None and check.ok,
         "records_url": _records_url(job) if job.status == ImportJob.Status.APPLIED else "",
         "file_problems": [e for e in shown.errors if e.row is None] if shown else [],
         "row_problems": [e for e in shown.errors if e.row is not None] if shown else [],

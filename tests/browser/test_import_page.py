@@ -59,7 +59,8 @@ def test_a_good_file_is_checked_imported_and_its_tickets_are_there(page_as, shoo
         bp.page.wait_for_selector("[data-import-status] progress", timeout=20000)
         bp.page.wait_for_selector("[data-import-outcome=checked]", timeout=120000)
         report = bp.page.inner_text(".import-report")
-        assert f"ords: {ROWS_PER_FILE} row(s) read — {ROWS_PER_FILE} created" in bp.page.inner_text("[data-import-outcome]")
+        outcome = bp.page.inner_text("[data-import-outcome]")
+        assert f"{ROWS_PER_FILE:,} row(s) read — {ROWS_PER_FILE:,} created" in outcome
         assert re.search(r"Problems\s+0", report)
         shoot(bp, "import-checked")
         bp.page.once("dialog", lambda dialog: dialog.accept())

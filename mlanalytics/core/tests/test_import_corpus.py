@@ -26,18 +26,19 @@ CASES = [
     ("parts_truncated_utf8.csv", "parts", [("2", "name", f"byte 0xE2 at byte offset 78 {NOT_UTF8}"),
                                            ("2", "name", f"byte 0x82 at byte offset 79 {NOT_UTF8}")]),
     ("suppliers_utf16.csv", "suppliers", [("", "", "the file is UTF-16 (it starts with a UTF-16 byte-order mark), "
-                                                   "which the import does not read: save it as “CSV UTF-8” and import that")]),
+                                                   "which the import does not read: save it as “CSV UTF-8” and "
+                                                   "import that")]),
     ("customers_nul.csv", "customers", [("2", "name", "contains a NUL character (byte 0x00): is the file UTF-16 or "
                                                       "not a CSV file?")]),
     ("parts_long_cell.csv", "parts", [("3", "", "a cell is longer than 131,072 characters, the most one cell may hold "
                                                 "(often a quote that is never closed)")]),
-    ("parts_unterminated_quote.csv", "parts", [("3", "", 'a quoted cell that starts on this row is never closed (a " is '
-                                                         "missing): the rest of the file was read into it")]),
+    ("parts_unterminated_quote.csv", "parts", [("3", "", 'a quoted cell that starts on this row is never closed '
+                                                         '(a " is missing): the rest of the file was read into it')]),
     ("parts_text_after_quote.csv", "parts", [("2", "", "a closing quote is followed by more text in the same cell "
                                                        '(write a quote inside a quoted cell as "")')]),
     ("stock_on_hand_too_large.csv", "stock", [("2", "on_hand", f"99,999,999,999 {TOO_BIG}")]),
-    ("parts_unit_cost_1e20.csv", "parts", [("2", "unit_cost", "100,000,000,000,000,000,000.00 is more than the database "
-                                                              "can hold (at most 9,999,999.99)")]),
+    ("parts_unit_cost_1e20.csv", "parts", [("2", "unit_cost", "100,000,000,000,000,000,000.00 is more than the "
+                                                              "database can hold (at most 9,999,999.99)")]),
     ("purchase_orders_quantity_5e9.csv", "purchase_orders", [("2", "quantity", f"5,000,000,000 {TOO_BIG}")]),
     ("tickets_labour_minutes_too_large.csv", "tickets", [("2", "labour_minutes", f"99,999,999,999 {TOO_BIG}")]),
     ("parts_not_finite.csv", "parts", [("2", "min_order_qty", "'1e999999999' is far larger than the database can hold"),
@@ -48,7 +49,8 @@ CASES = [
     ("customers_year_one.csv", "customers", [("2", "created_at", "'0001-01-01' is outside 1900–2099")]),
     ("ords_year_one.csv", "ords", [("2", "event_date", "'0001-01-01' is outside 1900–2099")]),
     ("tickets_far_future.csv", "tickets", [("2", "received_at", "'9999-12-31T23:00-05:00' is outside 1900–2099")]),
-    ("suppliers_missing_column.csv", "suppliers", [("", "quoted_lead_time_days", "required column is missing from the header")]),
+    ("suppliers_missing_column.csv", "suppliers", [("", "quoted_lead_time_days",
+                                                    "required column is missing from the header")]),
     ("parts_column_twice.csv", "parts", [("", "price", "the header names this column 2 times")]),
     ("empty.csv", "parts", [("", "", "the file is empty")]),
 ]
@@ -157,8 +159,8 @@ def test_a_database_refusal_at_apply_time_is_a_report_not_a_traceback(tmp_path, 
 
 def test_a_dry_run_counts_what_the_import_would_do_and_writes_nothing(tmp_path):
     path = tmp_path / "parts.csv"
-    path.write_text('sku,name,category,unit_cost,price\nCORPUS-1,Screen,screen,10,20\nCON-ADH-PH,"Display adhesive, phone",'
-                    "consumable,0.60,1.20\n")
+    path.write_text('sku,name,category,unit_cost,price\nCORPUS-1,Screen,screen,10,20\n'
+                    'CON-ADH-PH,"Display adhesive, phone",consumable,0.60,1.20\n')
     before = db_fingerprint()
     out = StringIO()
     call_command("import_csv", "parts", str(path), "--dry-run", stdout=out)
