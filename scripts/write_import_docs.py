@@ -47,7 +47,10 @@ or the import page of the dashboards (admins: **Import data** in the menu, below
 - Import in this order, so references resolve: suppliers → parts → supplier_prices → customers →
   stock → purchase_orders → tickets. Stores are created in the admin first.
 - `--dry-run` checks the file, applies it inside a transaction and rolls it back: it reports the same
-  problems, notes and counts (created, updated, unchanged) as the import would, and writes nothing.
+  problems, notes and counts (created, updated, unchanged) as the import would, and writes nothing. So it
+  takes about as long as the import: the Restart Project sample (23,940 records, 4.1 MB) took 77 s to dry-run,
+  75 s to import and 30 s to re-import unchanged (2026-12-07, SQLite, this 2-core machine shared at load
+  ~12; the importer before these checks: 92 s to import, 28 s to re-import, and a 20 s dry run without counts).
 - Ticket statuses belong to the repair process: a ticket booked in the app, or imported and then
   moved on in the app, changes status only in the app (`workflow.services.change_status`). A row that
   would change such a ticket's status or its received/completed/collected times is reported; other
