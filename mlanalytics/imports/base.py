@@ -154,7 +154,7 @@ def _number(value, what):
         raise CellError(f"'{value}' is not {what}") from None
     if not number.is_finite():
         raise CellError(f"'{value}' is not {what}")
-    if number and number.adjusted() > 30:
+    if number and number.adjusted() > 20:  # no column holds more than 19 digits; 1e26 would overflow quantize()
         raise CellError(f"'{value}' is far larger than the database can hold")
     return number
 

@@ -39,6 +39,7 @@ CASES = [
     ("stock_on_hand_too_large.csv", "stock", [("2", "on_hand", f"99,999,999,999 {TOO_BIG}")]),
     ("parts_unit_cost_1e20.csv", "parts", [("2", "unit_cost", "100,000,000,000,000,000,000.00 is more than the "
                                                               "database can hold (at most 9,999,999.99)")]),
+    ("parts_unit_cost_1e26.csv", "parts", [("2", "unit_cost", "'1e26' is far larger than the database can hold")]),
     ("purchase_orders_quantity_5e9.csv", "purchase_orders", [("2", "quantity", f"5,000,000,000 {TOO_BIG}")]),
     ("tickets_labour_minutes_too_large.csv", "tickets", [("2", "labour_minutes", f"99,999,999,999 {TOO_BIG}")]),
     ("parts_not_finite.csv", "parts", [("2", "min_order_qty", "'1e999999999' is far larger than the database can hold"),
