@@ -400,3 +400,10 @@ INVENTORY_FALLBACK_LEAD_TIME_DAYS = env.float("INVENTORY_FALLBACK_LEAD_TIME_DAYS
 INVENTORY_FALLBACK_ORDER_COST = env.float("INVENTORY_FALLBACK_ORDER_COST", default=15.0)
 # ... re-estimated every this many days through the window, each time from the data before that day only.
 INVENTORY_HOLDOUT_REFIT_DAYS = env.int("INVENTORY_HOLDOUT_REFIT_DAYS", default=28)
+
+# --- Import page (mlanalytics/imports/views.py) ---------------------------------------------------------
+# The largest file the import page accepts, in MB (the command line takes any size).
+IMPORT_MAX_UPLOAD_MB = env.float("IMPORT_MAX_UPLOAD_MB", default=20.0)
+# Files up to this many KB are checked and imported within the request; larger ones run as a background job
+# whose progress the page shows.
+IMPORT_INLINE_MAX_KB = env.int("IMPORT_INLINE_MAX_KB", default=256)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import Alert, AuditLogEntry, DemoDataset, ReportSubscription, Store, User
+from .models import Alert, AuditLogEntry, DemoDataset, ImportJob, ReportSubscription, Store, User
 
 
 class ViewOnlyMixin:
@@ -67,3 +67,16 @@ class ReportSubscriptionAdmin(admin.ModelAdmin):
     list_display = ("user", "view", "store", "period", "format", "skip_when_empty", "is_active", "last_sent_at", "last_status")
     list_filter = ("period", "format", "is_active", "store")
     search_fields = ("user__username", "view")
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(ViewOnlyMixin, admin.ModelAdmin):
+    """Uploads of the import page: they change only through the page (mlanalytics.imports.services)."""
+
+    list_display = ("created_at", "user", "entity", "file_name", "size", "status", "applied_at")
+    list_filter = ("status", "entity")
+    search_fields = ("file_name", "sha256", "user__username")
+    exclude = ("content",)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("content")

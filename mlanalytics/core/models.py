@@ -1,4 +1,6 @@
 """Shared models: the shop's branches, users with their role and store access, alerts, audit log."""
+import uuid
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
@@ -217,3 +219,40 @@ class ReportSubscription(models.Model):
 
     def __str__(self):
         return f"{self.user} {self.view} {self.store.code if self.store_id else 'all'} {self.period} {self.format}"
+
+
+class ImportJob(models.Model):
+    """A file uploaded on the import page (mlanalytics/imports/views.py), kept server-side so the file
+    imported is exactly the file checked: the page refers to it by its token, never by a second upload.
+    It carries the report of its dry run and of its import (ImportResult.as_dict())."""
+
+    class Status(models.TextChoices):
+        CHECKING = "checking", "Checking"
+        CHECKED = "checked", "Checked"
+        APPLYING = "applying", "Importing"
+        APPLIED = "applied", "Imported"
+        FAILED = "failed", "Not imported"
+
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
+    entity = models.CharField(max_length=40, help_text="The importer, e.g. parts or ords.")
+    encoding = models.CharField(max_length=20, default="utf-8")
+    options = models.JSONField(default=dict, blank=True, help_text="The importer's options, e.g. the ORDS store.")
+    file_name = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField(help_text="Bytes.")
+    sha256 = models.CharField(max_length=64)
+    content = models.BinaryField(editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CHECKING, db_index=True)
+    check_report = models.JSONField(null=True, blank=True, help_text="The dry run's report.")
+    apply_report = models.JSONField(null=True, blank=True, help_text="The import's report.")
+    failure = models.TextField(blank=True, help_text="An unexpected error, when one stopped the job.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.entity} {self.file_name} ({self.status})"

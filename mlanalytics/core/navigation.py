@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.urls import NoReverseMatch, reverse
 
 from .roles import (
-    ACKNOWLEDGE_ALERTS, SUBSCRIBE_REPORTS, VIEW_INVENTORY, VIEW_PREDICTIVE, VIEW_WORKFLOW, has_capability,
+    ACKNOWLEDGE_ALERTS, IMPORT_DATA, SUBSCRIBE_REPORTS, VIEW_INVENTORY, VIEW_PREDICTIVE, VIEW_WORKFLOW, has_capability,
 )
 
 
@@ -155,6 +155,8 @@ def menu_for(user, current_path=""):
         extras.append({"title": "Alerts", "url": reverse("dashboard-alerts")})
     if has_capability(user, SUBSCRIBE_REPORTS):
         extras.append({"title": "Report subscriptions", "url": reverse("dashboard-subscriptions")})
+    if has_capability(user, IMPORT_DATA):
+        extras.append({"title": "Import data", "url": reverse("dashboard-import")})
     for item in extras:
         item["active"] = current_path.startswith(item["url"])
     return {"panels": menu, "extras": extras}

@@ -12,7 +12,8 @@ from workflow.models import (
 )
 
 from .base import (
-    Column, CSVImporter, a_datetime, boolean, choice, decimal_between, email, in_chunks, integer, money, text,
+    Column, CSVImporter, a_datetime, boolean, choice, decimal_between, email, in_chunks, integer, model_field, money,
+    text,
 )
 
 STATUSES = list(TicketStatus.values)
@@ -34,12 +35,18 @@ class StoreColumnMixin:
 
 class CustomersImporter(StoreColumnMixin, CSVImporter):
     entity = "customers"
+    title = "Customers"
+    model = Customer
     description = "One row per customer. `external_ref` is the key: the same ref updates the same customer."
     columns = [
-        Column("external_ref", text(64, blank=False), True, "Your system's customer id (unique).", "C-10023"),
-        Column("name", text(120, blank=False), True, "Full name.", "Amelia Jones"),
-        Column("email", email(), False, "Email address, may be empty.", "amelia@example.com"),
-        Column("phone", text(32), False, "Phone number, may be empty.", "+44 7700 900123"),
+        Column("external_ref", text(64, blank=False), True, "Your system's customer id (unique).", "C-10023",
+               stored_in=(model_field(Customer, "external_ref"),)),
+        Column("name", text(120, blank=False), True, "Full name.", "Amelia Jones",
+               stored_in=(model_field(Customer, "name"),)),
+        Column("email", email(), False, "Email address, may be empty.", "amelia@example.com",
+               stored_in=(model_field(Customer, "email"),)),
+        Column("phone", text(32), False, "Phone number, may be empty.", "+44 7700 900123",
+               stored_in=(model_field(Customer, "phone"),)),
         Column("home_store", text(12), False, "Store code the customer usually visits.", "LON1"),
         Column("consent_email_service", boolean(True), False, "May receive service emails (default yes).", "yes"),
         Column("consent_sms_service", boolean(True), False, "May receive service SMS (default yes).", "yes"),
@@ -55,7 +62,7 @@ class CustomersImporter(StoreColumnMixin, CSVImporter):
             row["store_obj"] = self.check_store(row, "home_store") if row["home_store"] else None
 
     def apply(self, rows):
-        for row in rows:
+        for row in self.track(rows):
             existing = Customer.objects.filter(external_ref=row["external_ref"]).first()
             values = dict(
                 name=row["name"], email=row["email"], phone=row["phone"], home_store=row["store_obj"],
@@ -69,19 +76,30 @@ class CustomersImporter(StoreColumnMixin, CSVImporter):
 
 class PartsImporter(CSVImporter):
     entity = "parts"
+    title = "Parts"
+    model = Part
     description = "One row per SKU. `sku` is the key. The compatible device is optional (all three columns or none)."
     columns = [
-        Column("sku", text(40, blank=False), True, "Stock-keeping unit (unique).", "PH-APPL-IP13-SCR"),
-        Column("name", text(160, blank=False), True, "Description.", "iPhone 13 OLED screen assembly"),
+        Column("sku", text(40, blank=False), True, "Stock-keeping unit (unique).", "PH-APPL-IP13-SCR",
+               stored_in=(model_field(Part, "sku"),)),
+        Column("name", text(160, blank=False), True, "Description.", "iPhone 13 OLED screen assembly",
+               stored_in=(model_field(Part, "name"),)),
         Column("category", choice(PartCategory.values), True, f"One of: {', '.join(PartCategory.values)}.", "screen"),
-        Column("unit_cost", money(), True, "Standard cost in GBP.", "42.50"),
-        Column("price", money(), True, "Price charged when sold on, GBP.", "89.00"),
-        Column("service_level", decimal_between(0, 1, default=Decimal("0.95")), False, "Target cycle service level, e.g. 0.95 (default).", "0.95"),
-        Column("min_order_qty", integer(1, blank=True, default=1), False, "Minimum order quantity (default 1).", "1"),
-        Column("pack_size", integer(1, blank=True, default=1), False, "Units per pack (default 1).", "5"),
+        Column("unit_cost", money(), True, "Standard cost, in the shop's currency.", "42.50",
+               stored_in=(model_field(Part, "unit_cost"),)),
+        Column("price", money(), True, "Price charged when sold on, in the shop's currency.", "89.00",
+               stored_in=(model_field(Part, "price"),)),
+        Column("service_level", decimal_between(0, 1, default=Decimal("0.95")), False, "Target cycle service level, e.g. 0.95 (default).", "0.95",
+               stored_in=(model_field(Part, "service_level"),)),
+        Column("min_order_qty", integer(1, blank=True, default=1), False, "Minimum order quantity (default 1).", "1",
+               stored_in=(model_field(Part, "min_order_qty"),)),
+        Column("pack_size", integer(1, blank=True, default=1), False, "Units per pack (default 1).", "5",
+               stored_in=(model_field(Part, "pack_size"),)),
         Column("device_category", choice(DeviceCategory.values, blank=True, default=""), False, "Compatible device category.", "phone"),
-        Column("device_brand", text(60), False, "Compatible device brand.", "Apple"),
-        Column("device_model", text(120), False, "Compatible device model.", "iPhone 13"),
+        Column("device_brand", text(60), False, "Compatible device brand.", "Apple",
+               stored_in=(model_field(DeviceModel, "brand"),)),
+        Column("device_model", text(120), False, "Compatible device model.", "iPhone 13",
+               stored_in=(model_field(DeviceModel, "model_name"),)),
         Column("is_active", boolean(True), False, "Still stocked (default yes).", "yes"),
     ]
 
@@ -93,7 +111,7 @@ class PartsImporter(CSVImporter):
                 self.error(row["_row"], "device_model", "give device_category, device_brand and device_model together, or none")
 
     def apply(self, rows):
-        for row in rows:
+        for row in self.track(rows):
             device = None
             if row["device_model"]:
                 device, _ = DeviceModel.objects.get_or_create(
@@ -107,14 +125,22 @@ class PartsImporter(CSVImporter):
 
 class SuppliersImporter(CSVImporter):
     entity = "suppliers"
+    title = "Suppliers"
+    model = Supplier
     description = "One row per supplier. `code` is the key."
     columns = [
-        Column("code", text(40, blank=False), True, "Short code (letters, digits, hyphens).", "apex-screens"),
-        Column("name", text(120, blank=False), True, "Supplier name.", "Apex Screens"),
-        Column("email", email(), False, "Ordering email.", "orders@apex.example.com"),
-        Column("quoted_lead_time_days", integer(0, 365), True, "Lead time the supplier promises, in days.", "3"),
-        Column("order_cost", money(blank=True), False, "Fixed cost of one order, GBP (default 15).", "15.00"),
-        Column("monthly_capacity_units", integer(1, blank=True), False, "Units a month they can supply (empty: unlimited).", "5000"),
+        Column("code", text(40, blank=False), True, "Short code (letters, digits, hyphens).", "apex-screens",
+               stored_in=(model_field(Supplier, "code"),)),
+        Column("name", text(120, blank=False), True, "Supplier name.", "Apex Screens",
+               stored_in=(model_field(Supplier, "name"),)),
+        Column("email", email(), False, "Ordering email.", "orders@apex.example.com",
+               stored_in=(model_field(Supplier, "email"),)),
+        Column("quoted_lead_time_days", integer(0, 365), True, "Lead time the supplier promises, in days.", "3",
+               stored_in=(model_field(Supplier, "quoted_lead_time_days"),)),
+        Column("order_cost", money(blank=True), False, "Fixed cost of one order, in the shop's currency (default 15).", "15.00",
+               stored_in=(model_field(Supplier, "order_cost"),)),
+        Column("monthly_capacity_units", integer(1, blank=True), False, "Units a month they can supply (empty: unlimited).", "5000",
+               stored_in=(model_field(Supplier, "monthly_capacity_units"),)),
         Column("is_active", boolean(True), False, "Still used (default yes).", "yes"),
     ]
 
@@ -125,7 +151,7 @@ class SuppliersImporter(CSVImporter):
                 self.error(row["_row"], "code", "use only letters, digits, hyphens and underscores")
 
     def apply(self, rows):
-        for row in rows:
+        for row in self.track(rows):
             self.save(Supplier, {"code": row["code"].lower()}, dict(
                 name=row["name"], email=row["email"], quoted_lead_time_days=row["quoted_lead_time_days"],
                 order_cost=row["order_cost"] if row["order_cost"] is not None else Decimal("15.00"),
@@ -135,14 +161,20 @@ class SuppliersImporter(CSVImporter):
 
 class SupplierPricesImporter(CSVImporter):
     entity = "supplier_prices"
+    title = "Supplier price lists"
+    model = SupplierPrice
     description = "A supplier's price list: one row per supplier and SKU (the pair is the key)."
     columns = [
         Column("supplier", text(40, blank=False), True, "Supplier code.", "apex-screens"),
         Column("sku", text(40, blank=False), True, "Part SKU.", "PH-APPL-IP13-SCR"),
-        Column("unit_price", money(), True, "Price per unit, GBP.", "41.20"),
-        Column("min_order_qty", integer(1, blank=True, default=1), False, "Minimum order quantity (default 1).", "1"),
-        Column("pack_size", integer(1, blank=True, default=1), False, "Units per pack (default 1).", "1"),
-        Column("lead_time_days", integer(0, 365, blank=True), False, "Lead time for this part (default: supplier's quote).", "3"),
+        Column("unit_price", money(), True, "Price per unit, in the shop's currency.", "41.20",
+               stored_in=(model_field(SupplierPrice, "unit_price"),)),
+        Column("min_order_qty", integer(1, blank=True, default=1), False, "Minimum order quantity (default 1).", "1",
+               stored_in=(model_field(SupplierPrice, "min_order_qty"),)),
+        Column("pack_size", integer(1, blank=True, default=1), False, "Units per pack (default 1).", "1",
+               stored_in=(model_field(SupplierPrice, "pack_size"),)),
+        Column("lead_time_days", integer(0, 365, blank=True), False, "Lead time for this part (default: supplier's quote).", "3",
+               stored_in=(model_field(SupplierPrice, "lead_time_days"),)),
     ]
 
     def prepare(self, rows):
@@ -158,7 +190,7 @@ class SupplierPricesImporter(CSVImporter):
                 self.error(row["_row"], "sku", f"unknown SKU '{row['sku']}' (import parts first)")
 
     def apply(self, rows):
-        for row in rows:
+        for row in self.track(rows):
             supplier = row["supplier_obj"]
             self.save(SupplierPrice, {"supplier": supplier, "part": row["part_obj"]}, dict(
                 unit_price=row["unit_price"], min_order_qty=row["min_order_qty"], pack_size=row["pack_size"],
@@ -168,14 +200,19 @@ class SupplierPricesImporter(CSVImporter):
 
 class StockImporter(StoreColumnMixin, CSVImporter):
     entity = "stock"
+    title = "Stock counts"
+    model = Stock
     description = ("A stock count: one row per SKU and store. A difference from what is on hand is booked as a "
                    "ledger adjustment (reason 'CSV stock count'), so stock never drifts from its ledger.")
     columns = [
         Column("sku", text(40, blank=False), True, "Part SKU.", "PH-APPL-IP13-SCR"),
         Column("store", text(12, blank=False), True, "Store code.", "LON1"),
-        Column("on_hand", integer(0), True, "Units counted on the shelf.", "7"),
-        Column("min_qty", integer(0, blank=True), False, "Approved minimum (optional).", "3"),
-        Column("max_qty", integer(0, blank=True), False, "Approved maximum (optional).", "12"),
+        Column("on_hand", integer(0), True, "Units counted on the shelf.", "7",
+               stored_in=(model_field(Stock, "on_hand"),)),
+        Column("min_qty", integer(0, blank=True), False, "Approved minimum (optional).", "3",
+               stored_in=(model_field(Stock, "min_qty"),)),
+        Column("max_qty", integer(0, blank=True), False, "Approved maximum (optional).", "12",
+               stored_in=(model_field(Stock, "max_qty"),)),
     ]
 
     def prepare(self, rows):
@@ -194,7 +231,7 @@ class StockImporter(StoreColumnMixin, CSVImporter):
         from inventory.services import adjust_stock
 
         user = self.options.get("user")
-        for row in rows:
+        for row in self.track(rows):
             movement = adjust_stock(row["part_obj"], row["store_obj"], row["on_hand"], user=user, reason="CSV stock count")
             stock = Stock.objects.get(part=row["part_obj"], store=row["store_obj"])
             limits = {k: row[k] for k in ("min_qty", "max_qty") if row[k] is not None}
@@ -209,11 +246,14 @@ class StockImporter(StoreColumnMixin, CSVImporter):
 
 class PurchaseOrdersImporter(StoreColumnMixin, CSVImporter):
     entity = "purchase_orders"
+    title = "Purchase orders"
+    model = PurchaseOrder
     description = ("Purchase-order history: one row per PO line; the PO columns repeat on each of its lines. "
                    "This records what was ordered and received (for supplier scorecards and lead times); it does "
                    "not move stock — import a stock count for that.")
     columns = [
-        Column("po_number", text(40, blank=False), True, "PO number (the key, with sku).", "PO-LON1-000123"),
+        Column("po_number", text(40, blank=False), True, "PO number (the key, with sku).", "PO-LON1-000123",
+               stored_in=(model_field(PurchaseOrder, "number"),)),
         Column("supplier", text(40, blank=False), True, "Supplier code.", "apex-screens"),
         Column("store", text(12, blank=False), True, "Store code.", "LON1"),
         Column("status", choice(PurchaseOrder.Status.values), True, f"One of: {', '.join(PurchaseOrder.Status.values)}.", "received"),
@@ -221,10 +261,14 @@ class PurchaseOrdersImporter(StoreColumnMixin, CSVImporter):
         Column("expected_at", a_datetime(blank=True), False, "When it was due.", "2025-02-06 17:30"),
         Column("received_at", a_datetime(blank=True), False, "When it arrived in full.", "2025-02-07 08:30"),
         Column("sku", text(40, blank=False), True, "Part SKU of the line.", "PH-APPL-IP13-SCR"),
-        Column("quantity", integer(1), True, "Units ordered.", "10"),
-        Column("unit_price", money(), True, "Price paid per unit, GBP.", "41.20"),
-        Column("quantity_received", integer(0, blank=True, default=0), False, "Units delivered (default 0).", "10"),
-        Column("quantity_defective", integer(0, blank=True, default=0), False, "Delivered units that were faulty.", "0"),
+        Column("quantity", integer(1), True, "Units ordered.", "10",
+               stored_in=(model_field(PurchaseOrderLine, "quantity"),)),
+        Column("unit_price", money(), True, "Price paid per unit, in the shop's currency.", "41.20",
+               stored_in=(model_field(PurchaseOrderLine, "unit_price"),)),
+        Column("quantity_received", integer(0, blank=True, default=0), False, "Units delivered (default 0).", "10",
+               stored_in=(model_field(PurchaseOrderLine, "quantity_received"),)),
+        Column("quantity_defective", integer(0, blank=True, default=0), False, "Delivered units that were faulty.", "0",
+               stored_in=(model_field(PurchaseOrderLine, "quantity_defective"),)),
     ]
 
     def prepare(self, rows):
@@ -252,7 +296,7 @@ class PurchaseOrdersImporter(StoreColumnMixin, CSVImporter):
 
     def apply(self, rows):
         orders = {}
-        for row in rows:
+        for row in self.track(rows):
             po = orders.get(row["po_number"])
             if po is None:
                 po, _ = self.save(PurchaseOrder, {"number": row["po_number"]}, dict(
@@ -269,6 +313,9 @@ class PurchaseOrdersImporter(StoreColumnMixin, CSVImporter):
 
 class TicketsImporter(StoreColumnMixin, CSVImporter):
     entity = "tickets"
+    title = "Repair tickets"
+    model = RepairTicket
+    records_filter = "source__exact=import"
     description = ("Repair tickets, one row per ticket; `reference` is the key. Devices are created as needed. "
                    "An unknown repair type is added to the catalogue from the row (name, category, labour minutes, "
                    "price). The status history of an imported ticket is rebuilt from the dates given (received → "
@@ -276,14 +323,19 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
                    "or moved on in the app after its import) keeps it: a row that would change its status or "
                    "received/completed/collected dates is reported and the file is not applied.")
     columns = [
-        Column("reference", text(40, blank=False), True, "Ticket number (unique).", "LON1-0012345"),
+        Column("reference", text(40, blank=False), True, "Ticket number (unique).", "LON1-0012345",
+               stored_in=(model_field(RepairTicket, "reference"),)),
         Column("store", text(12, blank=False), True, "Store code.", "LON1"),
         Column("customer_ref", text(64), False, "external_ref of an imported customer (empty: walk-in).", "C-10023"),
         Column("device_category", choice(DeviceCategory.values), True, f"One of: {', '.join(DeviceCategory.values)}.", "phone"),
-        Column("brand", text(60, blank=False), True, "Device brand.", "Apple"),
-        Column("model", text(120, blank=False), True, "Device model.", "iPhone 13"),
-        Column("repair_type", text(60, blank=False), True, "Repair type code from the catalogue.", "phone-screen"),
-        Column("repair_type_name", text(120), False, "Name, when the repair type is new.", "Phone screen replacement"),
+        Column("brand", text(60, blank=False), True, "Device brand.", "Apple",
+               stored_in=(model_field(DeviceModel, "brand"),)),
+        Column("model", text(120, blank=False), True, "Device model.", "iPhone 13",
+               stored_in=(model_field(DeviceModel, "model_name"),)),
+        Column("repair_type", text(60, blank=False), True, "Repair type code from the catalogue.", "phone-screen",
+               stored_in=(model_field(RepairType, "code"),)),
+        Column("repair_type_name", text(120), False, "Name, when the repair type is new.", "Phone screen replacement",
+               stored_in=(model_field(RepairType, "name"),)),
         Column("priority", choice(Priority.values, blank=True, default="normal"), False, "low, normal (default), high, urgent.", "normal"),
         Column("technician", text(40), False, "Technician code.", "lon1-sam-0"),
         Column("status", choice(STATUSES, blank=True, default=""), False, "Current status (default: from the dates).", "collected"),
@@ -291,12 +343,17 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
         Column("promised_at", a_datetime(blank=True), False, "Promised ready time.", "2025-03-03 10:12"),
         Column("completed_at", a_datetime(blank=True), False, "Ready for collection (or cancelled).", "2025-03-02 15:40"),
         Column("collected_at", a_datetime(blank=True), False, "Collected by the customer.", "2025-03-03 11:05"),
-        Column("quoted_price", money(blank=True), False, "Quote, GBP.", "129.00"),
-        Column("final_price", money(blank=True), False, "Charged, GBP.", "129.00"),
-        Column("labour_minutes", integer(0, blank=True), False, "Hands-on minutes.", "55"),
-        Column("parts_cost", money(blank=True), False, "Cost of parts used, GBP.", "41.20"),
+        Column("quoted_price", money(blank=True), False, "Quote, in the shop's currency.", "129.00",
+               stored_in=(model_field(RepairTicket, "quoted_price"), model_field(RepairType, "list_price"),)),
+        Column("final_price", money(blank=True), False, "Charged, in the shop's currency.", "129.00",
+               stored_in=(model_field(RepairTicket, "final_price"),)),
+        Column("labour_minutes", integer(0, blank=True), False, "Hands-on minutes.", "55",
+               stored_in=(model_field(RepairTicket, "labour_minutes"), model_field(RepairType, "standard_labour_minutes"),)),
+        Column("parts_cost", money(blank=True), False, "Cost of parts used, in the shop's currency.", "41.20",
+               stored_in=(model_field(RepairTicket, "parts_cost"),)),
         Column("warranty_of", text(40), False, "Reference of the earlier ticket this is a comeback of.", "LON1-0012001"),
-        Column("fault_description", text(4000), False, "What was wrong.", "Cracked screen, touch works"),
+        Column("fault_description", text(4000), False, "What was wrong.", "Cracked screen, touch works",
+               stored_in=(model_field(RepairTicket, "fault_description"),)),
     ]
 
     def prepare(self, rows):
@@ -397,7 +454,7 @@ class TicketsImporter(StoreColumnMixin, CSVImporter):
 
         touched_stores = set()
         devices = {}
-        for row in rows:
+        for row in self.track(rows):
             key = (row["device_category"], row["brand"], row["model"])
             if key not in devices:
                 devices[key], _ = DeviceModel.objects.get_or_create(category=key[0], brand=key[1], model_name=key[2])

@@ -110,9 +110,11 @@ def year(value):
 
 class OrdsImporter(CSVImporter):
     entity = "ords"
-    description = ("Open Repair Data Standard v0.3 files, from any provider, as repair tickets (see the module "
-                   "docstring of mlanalytics/imports/ords.py for the mapping). Option --store CODE puts every "
-                   "record in that store; by default a store per data provider is created (code ORDS- and a "
+    title = "Open Repair Data (ORDS v0.3)"
+    model = RepairTicket
+    records_filter = "source__exact=ords"
+    description = ("Open Repair Data Standard v0.3 files, from any provider: one repair ticket per record. A store "
+                   "chosen for the import (--store CODE, or Store on the import page) takes every record; by default a store per data provider is created (code ORDS- and a "
                    "short hash of the provider's name; named after the provider, e.g. \"Repair Café Denmark (Open Repair Data)\"). Values ORDS allows "
                    "but this shop cannot use are kept as unknown and named in the output: a product_age outside "
                    "0–150 years. Ids longer than the ticket reference allows are shortened with a hash of the "
@@ -141,7 +143,7 @@ class OrdsImporter(CSVImporter):
         if code:
             self.store = Store.objects.filter(code__iexact=code).first()
             if self.store is None:
-                self.error(1, "", f"unknown store '{code}' given with --store")
+                self.error(None, "", f"unknown store '{code}' given with --store")
         implausible = []
         for row in rows:
             row["reference"] = ticket_reference(row["id"])
@@ -185,7 +187,7 @@ class OrdsImporter(CSVImporter):
         repair_types, devices, stores = {}, {}, {}
         existing = self.existing
         new_tickets, new_events = [], []
-        for row in rows:
+        for row in self.track(rows):
             provider = row["data_provider"]
             if provider not in stores:
                 stores[provider] = self.store_for(provider, row["country"])

@@ -431,7 +431,28 @@
     });
   }
 
+  /* Import page: while a check or an import runs, follow its progress; reload for the report when it ends. */
+  function setupImportProgress() {
+    var box = document.querySelector("[data-import-status]");
+    if (!box) return;
+    var bar = box.querySelector("[data-import-bar]");
+    function poll() {
+      MLA.getJSON(box.dataset.importStatus).then(function (data) {
+        if (!data.running) { window.location.reload(); return; }
+        bar.max = data.total || 1;
+        bar.value = data.done || 0;
+        bar.textContent = data.percent + " %";
+        box.querySelector("[data-import-phase]").textContent = data.phase;
+        box.querySelector("[data-import-count]").textContent =
+          (data.done || 0).toLocaleString("en-GB") + " of " + (data.total || 0).toLocaleString("en-GB") + " rows";
+        setTimeout(poll, 700);
+      }).catch(function () { setTimeout(poll, 3000); });
+    }
+    setTimeout(poll, 500);
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    setupImportProgress();
     setupSubscriptionStatus();
     setupParamDetails();
     setupNav();

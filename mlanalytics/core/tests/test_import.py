@@ -89,9 +89,10 @@ OK-1,Duplicate,screen,10,20,1
     assert Part.objects.count() == count and not Part.objects.filter(sku="OK-1").exists()
 
 
-def test_a_missing_required_column_is_named(tmp_path):
+def test_a_missing_required_column_is_a_problem_of_the_file(tmp_path):
     message, errors = failing_import(tmp_path, "suppliers", "code,name\nacme,Acme\n")
-    assert "row 1, column quoted_lead_time_days: required column is missing" in errors
+    assert "file, column quoted_lead_time_days: required column is missing" in errors
+    assert "suppliers: 1 problem(s) with the file as a whole; nothing was imported." in message
 
 
 def test_semicolon_windows_files_with_a_bom_import(tmp_path):
@@ -100,8 +101,19 @@ def test_semicolon_windows_files_with_a_bom_import(tmp_path):
     supplier = Supplier.objects.get(code="zürich-parts")
     assert (supplier.name, supplier.quoted_lead_time_days, float(supplier.order_cost)) == ("Zürich Parts", 4, 12.5)
     content = "code,name,quoted_lead_time_days\r\ncafe-parts,Café Parts,2\r\n"
-    run_import(tmp_path, "suppliers", content, encoding="cp1252")
+    run_import(tmp_path, "suppliers", content, "--encoding", "cp1252", encoding="cp1252")
     assert Supplier.objects.get(code="cafe-parts").name == "Café Parts"
+
+
+def test_a_windows_1252_file_is_refused_unless_its_encoding_is_given(tmp_path):
+    path = tmp_path / "suppliers.csv"
+    path.write_bytes("code,name,quoted_lead_time_days\r\nwin-parts,Café Parts,2\r\n".encode("cp1252"))
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_csv", "suppliers", str(path), stdout=StringIO(), stderr=err)
+    # "Café" in Windows-1252: é is the single byte 0xE9, at byte offset 46 (the header is 33 bytes with CRLF).
+    assert err.getvalue().splitlines() == ["row 2, column name: byte 0xE9 at byte offset 46 is not valid UTF-8"]
+    assert not Supplier.objects.filter(code="win-parts").exists()
 
 
 def test_stock_counts_go_through_the_ledger(tmp_path, store_codes):

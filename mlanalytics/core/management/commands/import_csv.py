@@ -1,14 +1,15 @@
-"""python manage.py import_csv ENTITY FILE [--dry-run] [--store CODE] [--report REPORT.csv]
+"""python manage.py import_csv ENTITY FILE [--dry-run] [--encoding ENC] [--store CODE] [--report REPORT.csv]
 
 Reads the whole file, checks every row, and either reports every problem (row, column, reason) and
 changes nothing, or applies the file in one transaction. Importing the same file again changes nothing.
+The same importer runs behind the dashboards' import page (mlanalytics/imports/views.py).
 """
-import csv
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
 from mlanalytics.imports import IMPORTERS, describe
+from mlanalytics.imports.base import DEFAULT_ENCODING, ENCODINGS, write_report
 
 
 class Command(BaseCommand):
@@ -16,15 +17,19 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("entity", choices=sorted(IMPORTERS))
-        parser.add_argument("file", nargs="?", help="CSV file (UTF-8 or Windows-1252; comma, semicolon or tab separated).")
-        parser.add_argument("--dry-run", action="store_true", help="Check the file only; write nothing.")
+        parser.add_argument("file", nargs="?", help="CSV file (comma, semicolon or tab separated).")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="Check the file and report what the import would do; write nothing.")
+        parser.add_argument("--encoding", choices=list(ENCODINGS), default=DEFAULT_ENCODING,
+                            help="The file's encoding (default utf-8). A byte that is not valid in it is reported, "
+                                 "never guessed.")
         parser.add_argument("--store", help="ORDS only: import every record into this store.")
         parser.add_argument("--report", metavar="REPORT.csv",
                             help="Also write every problem to this CSV file (columns row, column, reason).")
         parser.add_argument("--describe", dest="describe_columns", action="store_true",
                             help="Print the entity's columns as Markdown and exit.")
 
-    def handle(self, *args, entity, file, dry_run, store, report, describe_columns, **options):
+    def handle(self, *args, entity, file, dry_run, encoding, store, report, describe_columns, **options):
         if describe_columns:
             self.stdout.write(describe(entity))
             return
@@ -33,23 +38,16 @@ class Command(BaseCommand):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"No such file: {path}")
-        importer = IMPORTERS[entity]({"store": store})
+        importer = IMPORTERS[entity]({"store": store, "encoding": encoding})
         result = importer.run(path.read_bytes(), dry_run=dry_run)
         for note in result.notes:
             self.stdout.write(f"note: {note}")
         if report:
-            write_report(Path(report), result.errors)
+            with Path(report).open("w", newline="", encoding="utf-8") as handle:
+                write_report(handle, result.errors)
         if not result.ok:
             for error in result.errors:  # every problem, as docs/import.md promises
                 self.stderr.write(str(error))
             raise CommandError(result.summary() + (f" Every problem is listed in {report}." if report else ""))
         prefix = "dry run, nothing written — " if dry_run else ""
         self.stdout.write(self.style.SUCCESS(prefix + result.summary()))
-
-
-def write_report(path, errors):
-    """The problems as CSV (row, column, reason), header included; a good file gives a header only."""
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["row", "column", "reason"])
-        writer.writerows([error.row, error.column, error.reason] for error in errors)
