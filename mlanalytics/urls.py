@@ -25,3 +25,9 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("", core_views.root_redirect),
 ]
+
+# An API path answers JSON even when Django itself answers (unknown path, malformed request, crash).
+handler400 = core_views.bad_request
+handler403 = core_views.permission_denied
+handler404 = core_views.page_not_found
+handler500 = core_views.server_error

@@ -1,14 +1,18 @@
-"""Login, logout and token endpoints, and the health check."""
+"""Login, logout and token endpoints, the health check, and the error answers (JSON on API paths)."""
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
+from django.core.exceptions import BadRequest
 from django.db import connection
 from django.http import HttpResponse, JsonResponse
 from django.utils.decorators import method_decorator
+from django.views import defaults as error_views
 from django.views.decorators.cache import never_cache
 from drf_spectacular.utils import extend_schema
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt import views as jwt_views
+
+from .middleware import is_api_request
 
 
 class LoginRateLimit:
@@ -88,6 +92,39 @@ def healthz(request):
         checks["cache"] = f"error: {exc.__class__.__name__}"
     ok = all(v == "ok" for v in checks.values())
     return JsonResponse({"status": "ok" if ok else "degraded", **checks}, status=200 if ok else 503)
+
+
+# --- Error answers: JSON on API paths, the HTML pages elsewhere (mlanalytics.urls names them handler400 etc.) ---
+
+
+def _api_error(status, detail, code):
+    return JsonResponse({"detail": detail, "code": code}, status=status)
+
+
+def bad_request(request, exception):
+    if not is_api_request(request):
+        return error_views.bad_request(request, exception)
+    # Our own refusals (BadRequest) say what is wrong; Django's SuspiciousOperation messages stay in the log.
+    detail = str(exception) if isinstance(exception, BadRequest) and str(exception) else "The request is malformed."
+    return _api_error(400, detail, "bad_request")
+
+
+def permission_denied(request, exception):
+    if not is_api_request(request):
+        return error_views.permission_denied(request, exception)
+    return _api_error(403, "You do not have permission to perform this action.", "permission_denied")
+
+
+def page_not_found(request, exception):
+    if not is_api_request(request):
+        return error_views.page_not_found(request, exception)
+    return _api_error(404, "Not found.", "not_found")
+
+
+def server_error(request):
+    if not is_api_request(request):
+        return error_views.server_error(request)
+    return _api_error(500, "A server error occurred. It has been logged.", "server_error")
 
 
 def root_redirect(request):
