@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_filters",
     "corsheaders",
     "channels",
+    "axes",
     "mlanalytics.core",
     "inventory",
     "workflow",
@@ -68,6 +69,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mlanalytics.core.middleware.SecurityHeadersMiddleware",
+    # Last, as axes asks: turns a locked-out login (any surface) into 429 (mlanalytics.core.logins).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mlanalytics.urls"
@@ -161,6 +164,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins: one budget per address and one per username, counted by django-axes in the database (so the
+# same with or without Redis) across the login page, the Django admin and the token endpoint; the attempt that
+# spends it and every one after it answer 429 until LOGIN_LOCKOUT_MINUTES pass without a failure.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one spent locks out
+AXES_CLIENT_IP_CALLABLE = "mlanalytics.core.logins.client_address"
+AXES_LOCKOUT_CALLABLE = "mlanalytics.core.logins.lockout_response"
+# A success does not wipe the failures: with an account of their own, a guesser could otherwise reset the count
+# of the address they share with the accounts they guess at.
+AXES_RESET_ON_SUCCESS = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/admin/ml-analytics/"
 LOGOUT_REDIRECT_URL = "login"
@@ -192,7 +211,6 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="60/min"),
         "user": env("THROTTLE_USER", default="1200/min"),
-        "login": env("THROTTLE_LOGIN", default="10/min"),
     },
 }
 
