@@ -186,7 +186,7 @@ LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "mlanalytics.core.tokens.JWTAuthentication",  # simplejwt's, plus the user's token version
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -220,6 +220,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    # Tokens carry the user's token version; a password change or reset, or deactivation, ends them (core.tokens).
+    "TOKEN_OBTAIN_SERIALIZER": "mlanalytics.core.tokens.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "mlanalytics.core.tokens.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -245,6 +248,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A login lasts a working day (opening hours plus slack), not Django's two weeks; then the login page again.
+SESSION_HOURS = env.int("SESSION_HOURS", default=10)
+SESSION_COOKIE_AGE = SESSION_HOURS * 3600
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
