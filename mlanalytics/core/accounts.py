@@ -33,7 +33,8 @@ def revoke_tokens(*, user: User, by: User | None = None, reason: str = "credenti
         user.token_version = User.objects.values_list("token_version", flat=True).get(pk=user.pk)
         outstanding = list(OutstandingToken.objects.filter(user=user, expires_at__gt=timezone.now(),
                                                            blacklistedtoken__isnull=True))
-        BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True)
+        BlacklistedToken.objects.bulk_create([BlacklistedToken(token=token) for token in outstanding],
+                                             ignore_conflicts=True)
         audit.record(by, "tokens_revoked", user, changes={"reason": reason, "refresh_tokens": len(outstanding),
                                                           "token_version": user.token_version})
     return len(outstanding)

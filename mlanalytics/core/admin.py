@@ -51,7 +51,8 @@ class UserAdmin(DjangoUserAdmin):
             except accounts.NoEmailAddress as exc:
                 refused.append(exc.message)
         if sent:
-            self.message_user(request, f"Reset link sent to {', '.join(sent)}; their old password and tokens no longer work.")
+            self.message_user(request, f"Reset link sent to {', '.join(sent)}; "
+                                       "their old password and tokens no longer work.")
         for message in refused:
             self.message_user(request, message, level=messages.ERROR)
 

@@ -32,8 +32,8 @@ def exception_handler(exc, context):
     if isinstance(exc, (DataError, OverflowError)):
         request = context.get("request")
         log.warning("Input refused by the database on %s: %s", getattr(request, "path", "?"), exc)
-        return Response({"detail": "A value is out of range or holds characters that cannot be stored.", "code": "invalid_value"},
-                        status=status.HTTP_400_BAD_REQUEST)
+        detail = "A value is out of range or holds characters that cannot be stored."
+        return Response({"detail": detail, "code": "invalid_value"}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
 
 

@@ -35,7 +35,8 @@ class TokenObtainPairSerializer(serializers.TokenObtainPairSerializer):
 class TokenRefreshSerializer(serializers.TokenRefreshSerializer):
     def validate(self, attrs):
         refresh = self.token_class(attrs["refresh"])  # refuses expired, forged and blacklisted tokens
-        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: refresh.get(api_settings.USER_ID_CLAIM)}).first()
+        user_id = refresh.get(api_settings.USER_ID_CLAIM)
+        user = get_user_model().objects.filter(**{api_settings.USER_ID_FIELD: user_id}).first()
         if user is None or issued_version(refresh) != user.token_version:
             raise InvalidToken(REVOKED)
         return super().validate(attrs)

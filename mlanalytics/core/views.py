@@ -1,10 +1,9 @@
 """Login, logout and token endpoints, the health check, and the error answers (JSON on API paths)."""
-from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.core.cache import cache
 from django.core.exceptions import BadRequest
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import JsonResponse
 from django.utils.decorators import method_decorator
 from django.views import defaults as error_views
 from django.views.decorators.cache import never_cache
