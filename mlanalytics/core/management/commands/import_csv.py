@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from mlanalytics.core.formatting import spreadsheet_text
 from mlanalytics.imports import IMPORTERS, describe
 
 
@@ -52,4 +53,4 @@ def write_report(path, errors):
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "column", "reason"])
-        writer.writerows([error.row, error.column, error.reason] for error in errors)
+        writer.writerows([spreadsheet_text(value) for value in (error.row, error.column, error.reason)] for error in errors)
