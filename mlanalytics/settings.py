@@ -60,7 +60,6 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "mlanalytics.core.middleware.MalformedRequestMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -69,6 +68,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mlanalytics.core.middleware.SecurityHeadersMiddleware",
+    # Refuses NUL characters and out-of-range limit/offset with 400 (inside the header middleware, so the
+    # refusal carries the same headers as any answer).
+    "mlanalytics.core.middleware.MalformedRequestMiddleware",
     # Last, as axes asks: turns a locked-out login (any surface) into 429 (mlanalytics.core.logins).
     "axes.middleware.AxesMiddleware",
 ]

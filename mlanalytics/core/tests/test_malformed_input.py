@@ -47,7 +47,9 @@ def test_json_nested_deeper_than_the_limit_is_refused_by_every_endpoint(api_for)
     "/api/inventory-management/stock-monitoring?store=a%00",
 ])
 def test_a_nul_byte_in_a_query_parameter_is_refused(api_for, path):
-    assert_json_400(api_for("manager").get(path))
+    response = api_for("manager").get(path)
+    assert_json_400(response)
+    assert "no-store" in response["Cache-Control"]  # a refusal carries the headers of any answer
 
 
 def test_a_nul_byte_in_a_page_query_is_refused_without_a_server_error(as_role):
