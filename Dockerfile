@@ -27,4 +27,4 @@ EXPOSE 8000
 # allowed host name as Host, so a production ALLOWED_HOSTS without 127.0.0.1 still answers it.
 # Containers of this image that serve no HTTP (Celery worker, beat, migrate) switch it off in compose.yaml.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD python -c "import os,sys,urllib.request as u; h=next((x.strip().lstrip('.') for x in os.environ.get('ALLOWED_HOSTS','').split(',') if x.strip() not in ('','*')),'localhost'); sys.exit(0 if u.urlopen(u.Request('http://127.0.0.1:8000/healthz',headers={'Host':h}),timeout=4).status==200 else 1)"
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "mlanalytics.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "--no-server-name", "mlanalytics.asgi:application"]

@@ -29,7 +29,7 @@ run: deps
 	$(PY) manage.py train_models --if-needed
 	$(PY) manage.py train_workflow_models --if-needed
 	$(PY) manage.py demo_info --url http://$(HOST):$(PORT)
-	EMBEDDED_SCHEDULER=1 $(PY) -m daphne -b $(HOST) -p $(PORT) mlanalytics.asgi:application
+	EMBEDDED_SCHEDULER=1 $(PY) -m daphne --no-server-name -b $(HOST) -p $(PORT) mlanalytics.asgi:application
 
 ## make test: the whole suite (PostgreSQL + Redis when they answer, SQLite + local memory otherwise).
 test: dev-deps

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "django_filters",
     "corsheaders",
     "channels",
+    "axes",
     "mlanalytics.core",
     "inventory",
     "workflow",
@@ -67,6 +68,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "mlanalytics.core.middleware.SecurityHeadersMiddleware",
+    # Refuses NUL characters and out-of-range limit/offset with 400 (inside the header middleware, so the
+    # refusal carries the same headers as any answer).
+    "mlanalytics.core.middleware.MalformedRequestMiddleware",
+    # Last, as axes asks: turns a locked-out login (any surface) into 429 (mlanalytics.core.logins).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "mlanalytics.urls"
@@ -161,19 +167,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Failed logins: one budget per address and one per username, counted by django-axes in the database (so the
+# same with or without Redis) across the login page, the Django admin and the token endpoint; the attempt that
+# spends it and every one after it answer 429 until LOGIN_LOCKOUT_MINUTES pass without a failure.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out login before any password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one spent locks out
+AXES_CLIENT_IP_CALLABLE = "mlanalytics.core.logins.client_address"
+AXES_LOCKOUT_CALLABLE = "mlanalytics.core.logins.lockout_response"
+# A success does not wipe the failures: with an account of their own, a guesser could otherwise reset the count
+# of the address they share with the accounts they guess at.
+AXES_RESET_ON_SUCCESS = False
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/admin/ml-analytics/"
 LOGOUT_REDIRECT_URL = "login"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "mlanalytics.core.tokens.JWTAuthentication",  # simplejwt's, plus the user's token version
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # JSON bodies nested too deep or holding NUL characters are refused as unparseable (400).
+    "DEFAULT_PARSER_CLASSES": [
+        "mlanalytics.core.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "mlanalytics.core.api.LimitOffsetPages",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "mlanalytics.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -186,7 +214,6 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="60/min"),
         "user": env("THROTTLE_USER", default="1200/min"),
-        "login": env("THROTTLE_LOGIN", default="10/min"),
     },
 }
 
@@ -196,6 +223,9 @@ SIMPLE_JWT = {
     "ROTATE_REFRESH_TOKENS": True,
     "BLACKLIST_AFTER_ROTATION": True,
     "UPDATE_LAST_LOGIN": True,
+    # Tokens carry the user's token version; a password change or reset, or deactivation, ends them (core.tokens).
+    "TOKEN_OBTAIN_SERIALIZER": "mlanalytics.core.tokens.TokenObtainPairSerializer",
+    "TOKEN_REFRESH_SERIALIZER": "mlanalytics.core.tokens.TokenRefreshSerializer",
 }
 
 SPECTACULAR_SETTINGS = {
@@ -221,6 +251,9 @@ SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
+# A login lasts a working day (opening hours plus slack), not Django's two weeks; then the login page again.
+SESSION_HOURS = env.int("SESSION_HOURS", default=10)
+SESSION_COOKIE_AGE = SESSION_HOURS * 3600
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -1,6 +1,7 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
+from . import accounts
 from .models import Alert, AuditLogEntry, DemoDataset, ImportJob, ReportSubscription, Store, User
 
 
@@ -33,9 +34,32 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups", "user_permissions", "stores")
     fieldsets = DjangoUserAdmin.fieldsets + (("Store access", {"fields": ("all_stores", "stores")}),)
 
+    actions = ["send_password_reset", "revoke_tokens"]
+
     @admin.display(description="role")
     def role_name(self, obj):
         return obj.role
+
+    @admin.action(description="Reset the password: end its tokens and sessions now, email a link to set a new one")
+    def send_password_reset(self, request, queryset):
+        sent, refused = [], []
+        for user in queryset:
+            try:
+                accounts.send_password_reset(user=user, base_url=request.build_absolute_uri("/"), by=request.user)
+                sent.append(user.username)
+            except accounts.NoEmailAddress as exc:
+                refused.append(exc.message)
+        if sent:
+            self.message_user(request, f"Reset link sent to {', '.join(sent)}; "
+                                       "their old password and tokens no longer work.")
+        for message in refused:
+            self.message_user(request, message, level=messages.ERROR)
+
+    @admin.action(description="End every API token of these users (password and sessions stay)")
+    def revoke_tokens(self, request, queryset):
+        for user in queryset:
+            accounts.revoke_tokens(user=user, by=request.user, reason="ended by an admin")
+        self.message_user(request, f"Tokens of {queryset.count()} user(s) ended.")
 
 
 @admin.register(Alert)

@@ -1,8 +1,11 @@
 """API plumbing shared by every app: the error handler and the base pieces of analytics responses."""
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.db.models import ProtectedError
 from django.utils import timezone
-from rest_framework import permissions, serializers, status
+from rest_framework import pagination, permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -12,9 +15,13 @@ from .errors import DomainError
 from .roles import has_capability
 from .scoping import resolve_stores
 
+log = logging.getLogger(__name__)
+
 
 def exception_handler(exc, context):
-    """DRF's handler, plus domain errors (400/409), Django validation errors (400) and protected deletes (409)."""
+    """DRF's handler, plus domain errors (400/409), Django validation errors (400), protected deletes (409) and
+    input the database cannot take (400): a number past its integer range (OverflowError on SQLite, DataError on
+    PostgreSQL) or text it cannot store, wherever a serializer let it through."""
     if isinstance(exc, DomainError):
         return Response(exc.as_response_data(), status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
@@ -22,7 +29,19 @@ def exception_handler(exc, context):
         return Response(data, status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, ProtectedError):
         return Response({"detail": "This record is in use and cannot be deleted."}, status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, (DataError, OverflowError)):
+        request = context.get("request")
+        log.warning("Input refused by the database on %s: %s", getattr(request, "path", "?"), exc)
+        detail = "A value is out of range or holds characters that cannot be stored."
+        return Response({"detail": detail, "code": "invalid_value"}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
+
+
+class LimitOffsetPages(pagination.LimitOffsetPagination):
+    """The default paging of list resources: `limit` (at most 1,000 rows a page) and `offset`. Values that are not
+    whole numbers in range never reach here: MalformedRequestMiddleware answers them 400."""
+
+    max_limit = 1000
 
 
 def analytics_envelope(*, data_window, model=None, **payload):

@@ -139,6 +139,19 @@ def format_value(value, fmt="text"):
     return str(value)
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_text(value):
+    """A CSV cell that no spreadsheet runs: text starting like a formula gets a leading apostrophe (OWASP's
+    advice), so `=HYPERLINK(...)` in a name stays the text it is. Excel sheets store text cells as text instead
+    (mlanalytics.exports.excel)."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return "'" + value
+    return value
+
+
 def excel_value(value, fmt="text"):
     """The value to write into a cell: a real number or date where the format has one."""
     if value is None or value == "":

@@ -62,6 +62,11 @@ class User(AbstractUser):
     all_stores = models.BooleanField(
         default=False, help_text="Sees every store (head office). Admins always do."
     )
+    token_version = models.PositiveIntegerField(
+        default=0, editable=False,
+        help_text="Tokens carry the version they were issued under; raising it ends every token issued before "
+                  "(password changed or reset, account deactivated). Written only by core.accounts.revoke_tokens().",
+    )
 
     class Meta:
         permissions = [
@@ -85,6 +90,29 @@ class User(AbstractUser):
         from .roles import role_of
 
         return role_of(self)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        user = super().from_db(db, field_names, values)
+        user._loaded_is_active = user.__dict__.get("is_active")
+        return user
+
+    def save(self, *args, **kwargs):
+        """Saving a new password (`set_password`) or deactivating the account ends every token issued before.
+        A save of a loaded user never writes `token_version`: a stale copy must not put back an older one."""
+        credentials_changed = not self._state.adding and (
+            self._password is not None or (getattr(self, "_loaded_is_active", None) is True and not self.is_active))
+        if not self._state.adding and kwargs.get("update_fields") is None and not kwargs.get("force_insert"):
+            skipped = self.get_deferred_fields() | {"token_version"}
+            kwargs["update_fields"] = [f.name for f in self._meta.concrete_fields
+                                       if not f.primary_key and f.attname not in skipped and f.name not in skipped]
+        super().save(*args, **kwargs)
+        self._loaded_is_active = self.is_active
+        if credentials_changed:
+            # accounts imports this module (it writes token_version and the token blacklist): import at call time.
+            from .accounts import revoke_tokens
+
+            revoke_tokens(user=self)
 
 
 class Alert(models.Model):

@@ -12,6 +12,9 @@ TEAL, BLUE, GREY, AMBER = "#008080", "#ADD8E6", "#36454F", "#C77700"
 PALETTE = [TEAL, "#4A90A4", AMBER, "#7B5EA7", "#5B8C3A", "#B5495B", GREY]
 STYLE = {
     "svg.fonttype": "none",  # keep text as text: sharp, searchable, small
+    # Titles, labels and categories are the shop's own text (part, supplier, technician names): draw "$…$" as
+    # written, never as mathtext (an unbalanced or unknown command made the PDF export fail).
+    "text.parse_math": False,
     "font.family": ["DejaVu Sans", "sans-serif"],
     "font.size": 8,
     "axes.edgecolor": "#8a99a6",

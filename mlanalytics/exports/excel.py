@@ -24,6 +24,15 @@ def _sheet_title(title, used):
     return name
 
 
+def _append(sheet, values):
+    """Appends a row with every text cell stored as text: openpyxl would store text starting with "=" as a live
+    formula, and the shop's own text (names, subjects, titles) must never run in the reader's spreadsheet."""
+    sheet.append(values)
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+
+
 def render_xlsx(report):
     book = Workbook()
     cover = book.active
@@ -41,18 +50,18 @@ def render_xlsx(report):
     if report.kpis:
         rows += [(), ("Key figures",)] + [(label, text) for label, text, _ in report.kpis]
     for row in rows:
-        cover.append(list(row))
+        _append(cover, list(row))
     cover["A1"].font = TITLE_FONT
     cover.column_dimensions["A"].width = 34
     cover.column_dimensions["B"].width = 48
     for table in report.tables:
         sheet = book.create_sheet(_sheet_title(table.sheet or table.title, used))
-        sheet.append([label for _, label, _ in table.columns])
+        _append(sheet, [label for _, label, _ in table.columns])
         for cell in sheet[1]:
             cell.fill, cell.font = HEADER_FILL, HEADER_FONT
             cell.alignment = Alignment(vertical="center", wrap_text=True)
         for row in table.rows:
-            sheet.append([excel_value(v, fmt) for v, (_, _, fmt) in zip(row, table.columns)])
+            _append(sheet, [excel_value(v, fmt) for v, (_, _, fmt) in zip(row, table.columns)])
         for index, (_, label, fmt) in enumerate(table.columns, start=1):
             letter = get_column_letter(index)
             number_format = excel_number_format(fmt)

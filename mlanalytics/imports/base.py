@@ -27,6 +27,7 @@ from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import DecimalField
 
 from mlanalytics.core.errors import DomainError
+from mlanalytics.core.formatting import spreadsheet_text
 
 from mlanalytics.core.shop import currency
 
@@ -136,7 +137,7 @@ def write_report(handle, errors):
     A problem of the file as a whole has an empty row."""
     writer = csv.writer(handle)
     writer.writerow(["row", "column", "reason"])
-    writer.writerows(["" if e.row is None else e.row, e.column, e.reason] for e in errors)
+    writer.writerows([spreadsheet_text(value) for value in ("" if e.row is None else e.row, e.column, e.reason)] for e in errors)
 
 
 # --- cell parsers -----------------------------------------------------------------------------------
