@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin
 
 from mlanalytics.core.admin import ViewOnlyMixin
@@ -103,8 +104,28 @@ class QAInspectionAdmin(admin.ModelAdmin):
     date_hierarchy = "inspected_at"
 
 
+class MessageTemplateForm(forms.ModelForm):
+    """The same checks as the API (workflow.messaging.template_problem): the allowed language, a render
+    against a sample ticket within the caps, known variables only."""
+
+    class Meta:
+        model = MessageTemplate
+        fields = "__all__"
+
+    def clean(self):
+        from .messaging import template_problem
+
+        data = super().clean()
+        for field in ("subject", "body"):
+            problem = template_problem(data.get(field) or "")
+            if problem:
+                self.add_error(field, problem)
+        return data
+
+
 @admin.register(MessageTemplate)
 class MessageTemplateAdmin(admin.ModelAdmin):
+    form = MessageTemplateForm
     list_display = ("code", "event", "channel", "purpose", "is_active")
     list_filter = ("channel", "purpose", "is_active")
     search_fields = ("code", "event", "subject", "body")

@@ -1,7 +1,10 @@
 """Customer messages: templates rendered for a ticket, consent and quiet hours, the outbox, delivery.
 
-- A MessageTemplate is Django template text for one event and channel. It renders with plain
-  values only (customer, ticket, device, repair, store, technician), never model objects.
+- A MessageTemplate is text for one event and channel in a small, allow-listed subset of Django's
+  template language (workflow.templating: no include, extends, load or loops; capped size and render
+  time). It renders with plain values only (customer, ticket, device, repair, store, technician), never
+  model objects, and is checked at save by rendering it against a sample ticket. A stored template that
+  fails to render fails only its own messages (`template_error`, with the reason), never the request.
 - Planning a message decides, before anything is stored, what would happen: suppressed (no
   consent, no address), held until the end of quiet hours, a duplicate of one already queued for
   the same event, or queued to go now.
@@ -15,10 +18,9 @@
   is `recorded`, never `sent`.
 """
 import logging
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, time as dtime, timedelta
+from decimal import Decimal
 from email.utils import make_msgid
 from zoneinfo import ZoneInfo
 
@@ -26,15 +28,18 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q
-from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone
 
 from mlanalytics.core import cache as result_cache
 from mlanalytics.core.errors import DomainError
 from mlanalytics.core.formatting import format_value
+from mlanalytics.core.models import Store
 
-from . import sms
-from .models import Channel, MessageTemplate, OutboxMessage, RepairTicket, TicketStatus, TicketStatusEvent
+from . import masking, sms, templating
+from .models import (
+    Channel, Customer, DeviceModel, MessageTemplate, OutboxMessage, RepairTicket, RepairType, Technician, TicketStatus,
+    TicketStatusEvent,
+)
 
 log = logging.getLogger(__name__)
 Status = OutboxMessage.Status
@@ -50,21 +55,72 @@ EVENT_STATUS = {
     "collected": TicketStatus.COLLECTED,
     "cancelled": TicketStatus.CANCELLED,
 }
-TEXT_ENGINE = Engine(autoescape=False)
-MISSING = "⟪missing:%s⟫"
-PREVIEW_ENGINE = Engine(autoescape=False, string_if_invalid=MISSING)
 
 
 # -- templates ------------------------------------------------------------------------------------
 
 
-def check_template_text(subject, body):
-    """Raise DomainError naming the field when the subject or body is not valid template syntax."""
-    for field_name, text in (("subject", subject or ""), ("body", body or "")):
+class TemplateError(DomainError):
+    """A template that cannot be used or rendered: `field` is subject or body, the message says why."""
+
+
+def _render_field(field_name, text, values, *, preview):
+    try:
+        return templating.render_text(text or "", values, preview=preview)
+    except templating.TemplateProblem as exc:
+        raise TemplateError(f"The {field_name}: {exc.message}", field=field_name) from None
+
+
+def check_template_syntax(subject, body):
+    """Raise TemplateError naming the field when the subject or body is not a template of the allowed language."""
+    for field_name, text in (("subject", subject), ("body", body)):
         try:
-            TEXT_ENGINE.from_string(text)
-        except TemplateSyntaxError as exc:
-            raise DomainError(f"Not a valid template: {exc}", field=field_name)
+            templating.compile_template(text or "")
+        except templating.TemplateProblem as exc:
+            raise TemplateError(f"The {field_name}: {exc.message}", field=field_name) from None
+
+
+def template_problem(text):
+    """Why `text` may not be saved as a template (the language, the caps, a render against a sample ticket,
+    unknown variables), or "" when it may."""
+    try:
+        templating.compile_template(text or "")
+        rendered = templating.render_text(text or "", template_context(sample_ticket()), preview=True)
+    except templating.TemplateProblem as exc:
+        return exc.message
+    missing = templating.missing_variables(rendered)
+    if missing:
+        return f"unknown variable(s): {', '.join(missing)}. Variables: {', '.join(variable_names())}."
+    return ""
+
+
+def check_template_text(subject, body):
+    """What a template must pass before it is saved (template_problem); TemplateError naming the field."""
+    for field_name, text in (("subject", subject), ("body", body)):
+        problem = template_problem(text)
+        if problem:
+            raise TemplateError(f"The {field_name}: {problem}", field=field_name)
+
+
+def sample_ticket():
+    """An unsaved ticket with every value a template can use filled in, to render templates against at save."""
+    now = timezone.now()
+    store = Store(pk=0, code="LON1", name="Sample Repairs London", city="London", timezone=settings.TIME_ZONE,
+                  opening_hours={str(d): ["09:00", "18:00"] for d in range(1, 8)})
+    customer = Customer(pk=0, name="Sam Sample", email="sam.sample@example.com", phone="+44 7700 900000")
+    device = DeviceModel(pk=0, category="phone", brand="Apple", model_name="iPhone 13")
+    repair = RepairType(pk=0, code="phone-screen", name="Phone screen replacement", device_category="phone")
+    technician = Technician(pk=0, code="sample-tech", name="Alex Sample", store=store)
+    return RepairTicket(pk=0, reference="LON1-0000001", store=store, customer=customer, device_model=device,
+                        repair_type=repair, technician=technician, status=TicketStatus.READY, priority="normal",
+                        received_at=now - timedelta(days=2), promised_at=now + timedelta(days=1),
+                        predicted_completion_at=now + timedelta(hours=20), quoted_price=Decimal("129.00"),
+                        final_price=Decimal("129.00"), fault_description="Cracked screen")
+
+
+def variable_names():
+    """Every variable a template may use, e.g. customer.first_name."""
+    return [f"{group}.{name}" for group, values in template_context(sample_ticket()).items() for name in values]
 
 
 def _money(value):
@@ -75,8 +131,9 @@ def _local(dt, tz):
     return timezone.localtime(dt, ZoneInfo(tz)) if dt else None
 
 
-def template_context(ticket):
-    """The values a template may use, as plain data."""
+def template_context(ticket, *, mask_contacts=False):
+    """The values a template may use, as plain data; `mask_contacts`: the customer's e-mail address and
+    phone number masked (workflow.masking), for people who may not message customers and for alerts."""
     store = ticket.store
     tz = store.timezone or settings.TIME_ZONE
     customer = ticket.customer
@@ -85,9 +142,10 @@ def template_context(ticket):
     weekday = str(timezone.localtime(timezone.now(), ZoneInfo(tz)).isoweekday())
     hours = (store.opening_hours or {}).get(weekday)
     name = customer.name if customer else ""
+    contact = {"name": name, "first_name": name.split(" ")[0] if name else "",
+               "email": customer.email if customer else "", "phone": customer.phone if customer else ""}
     return {
-        "customer": {"name": name, "first_name": name.split(" ")[0] if name else "", "email": customer.email if customer else "",
-                     "phone": customer.phone if customer else ""},
+        "customer": masking.masked_customer(contact) if mask_contacts else contact,
         "ticket": {"reference": ticket.reference, "status": ticket.status, "status_label": TicketStatus(ticket.status).label,
                    "priority": ticket.priority, "received_at": _local(ticket.received_at, tz),
                    "promised_at": promised, "promised_date": promised.strftime("%A %d %B") if promised else "",
@@ -100,25 +158,19 @@ def template_context(ticket):
         "repair": {"name": ticket.repair_type.name, "code": ticket.repair_type.code},
         "store": {"name": store.name, "code": store.code, "city": store.city,
                   "opening_hours_today": f"{hours[0]}–{hours[1]}" if hours else "closed today"},
-        "technician": {"name": ticket.technician.name if ticket.technician_id else ""},
+        "technician": {"name": ticket.technician.name if ticket.technician_id is not None else ""},
     }
 
 
-@lru_cache(maxsize=512)
-def _compiled(text, preview):
-    return (PREVIEW_ENGINE if preview else TEXT_ENGINE).from_string(text)
-
-
-def render(template_or_text, ticket, *, preview=False):
-    """(subject, body, missing variable names) of a template (or {"subject":..., "body":...}) for a ticket."""
+def render(template_or_text, ticket, *, preview=False, mask_contacts=False):
+    """(subject, body, missing variable names) of a template (or {"subject":..., "body":...}) for a ticket.
+    Raises TemplateError (naming subject or body) when the template cannot be used or breaks a cap."""
     subject = template_or_text["subject"] if isinstance(template_or_text, dict) else template_or_text.subject
     body = template_or_text["body"] if isinstance(template_or_text, dict) else template_or_text.body
-    context = Context(template_context(ticket))
-    rendered_subject = _compiled(subject or "", preview).render(context).strip()
-    rendered_body = _compiled(body or "", preview).render(context).strip()
-    missing = []
-    if preview:
-        missing = sorted(set(re.findall(r"⟪missing:([^⟫]*)⟫", rendered_subject + rendered_body)))
+    values = template_context(ticket, mask_contacts=mask_contacts)
+    rendered_subject = _render_field("subject", subject, values, preview=preview).strip()
+    rendered_body = _render_field("body", body, values, preview=preview).strip()
+    missing = templating.missing_variables(rendered_subject + rendered_body) if preview else []
     return rendered_subject, rendered_body, missing
 
 
@@ -189,7 +241,7 @@ def dedup_key(template, ticket, occurrence_id):
 class MessagePlan:
     ticket: RepairTicket
     template: MessageTemplate
-    status: str  # what would happen: queued / held / suppressed / duplicate / not_applicable
+    status: str  # what would happen: queued / held / suppressed / duplicate / not_applicable / template_error
     reason: str
     to_address: str
     subject: str
@@ -199,14 +251,26 @@ class MessagePlan:
     existing: OutboxMessage | None = None
 
 
-def plan_message(ticket, template, *, now=None):
-    """Decide what sending `template` for `ticket` would do, without storing anything."""
+NOT_STORED = ("not_applicable", "template_error")  # plans that never become an outbox message
+
+
+def plan_message(ticket, template, *, now=None, mask_contacts=False):
+    """Decide what sending `template` for `ticket` would do, without storing anything. `mask_contacts`: the
+    plan is only shown (to someone who may not message customers), so its address and text carry masked
+    contact data. A template that cannot be rendered makes a `template_error` plan with the reason."""
     now = now or timezone.now()
     customer = ticket.customer
-    subject, body, _ = render(template, ticket)
     address = ""
     if customer is not None:
         address = customer.email if template.channel == Channel.EMAIL else customer.phone
+    if mask_contacts:
+        address = masking.mask_address(address)
+    try:
+        subject, body, _ = render(template, ticket, mask_contacts=mask_contacts)
+    except TemplateError as exc:
+        log.warning("template %s cannot be rendered for ticket %s: %s", template.code, ticket.pk, exc.message)
+        return MessagePlan(ticket, template, "template_error", f"template {template.code}: {exc.message}",
+                           address, "", "", "", None)
     occurrence = occurrence_event(ticket, template.event)
     if occurrence is None:
         status = EVENT_STATUS.get(template.event, "")
@@ -230,8 +294,8 @@ def queue_planned(plan, *, user=None):
     """Store a planned message in the outbox (once per dedup key). Returns (message, created)."""
     if plan.status == "duplicate" and plan.existing is not None:
         return plan.existing, False
-    if plan.status == "not_applicable":
-        raise DomainError(plan.reason, field="event")
+    if plan.status in NOT_STORED:
+        raise DomainError(plan.reason, field="event" if plan.status == "not_applicable" else "template")
     status = Status.SUPPRESSED if plan.status == "suppressed" else Status.QUEUED
     try:
         with transaction.atomic():

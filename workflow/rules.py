@@ -10,23 +10,23 @@ wrong and where.
 Event triggers run after the commit of the change that caused them (workflow.receivers); the
 time triggers (idle, SLA at risk) run from the periodic sweep (workflow.tasks); and everything can
 run on demand (the repair-automation endpoint), by default as a dry run that only reports what
-would be done. Every evaluation of a rule whose trigger fired for a ticket is logged as a RuleRun.
+would be done. Every evaluation of a rule whose trigger fired for a ticket in a real run is logged as a
+RuleRun; a dry run writes nothing (a page load or a preview must never grow the log).
 """
 import logging
 import math
 import threading
-from functools import lru_cache
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Max
-from django.template import Context, Engine, TemplateSyntaxError
 from django.utils import timezone
 
 from mlanalytics.core import cache as result_cache
 from mlanalytics.core.errors import DomainError
 
 from .analytics.conditions import ConditionError, Field, describe, evaluate, validate_condition
+from .templating import TemplateProblem
 from .models import (
     AutomationRule, DeviceCategory, MessageTemplate, Priority, QAInspection, RepairTicket, RuleRun, Technician,
     TicketStatus, TicketStatusEvent,
@@ -79,7 +79,6 @@ TRIGGER_PARAMS = {
     T.QA_FAILED: {},
 }
 MAX_ACTIONS = 10
-TEXT_ENGINE = Engine(autoescape=False)
 _chain = threading.local()
 
 
@@ -139,7 +138,10 @@ def validate_trigger(trigger, params, errors):
                 f"trigger_params.hours_before must be a number of hours >= 0 and at most {MAX_TRIGGER_HOURS}.")
 
 
-def validate_actions(actions, errors):
+def validate_actions(actions, errors, store=None):
+    """Check the actions of a rule of `store` (None: every store)."""
+    from . import messaging
+
     def bad(i, message):
         errors.setdefault("actions", []).append(f"actions[{i}]: {message}")
 
@@ -186,8 +188,13 @@ def validate_actions(actions, errors):
                 bad(i, "assign needs exactly one of 'technician' (a code) or 'strategy': 'least_loaded'.")
             elif "technician" in action and not isinstance(action["technician"], str):
                 bad(i, "assign's 'technician' is a technician code (text).")
-            elif "technician" in action and not Technician.objects.filter(code=action["technician"], is_active=True).exists():
-                bad(i, f"there is no active technician '{action['technician']}'.")
+            elif "technician" in action and store is None:
+                bad(i, "assign to a named technician is for a rule of that technician's store: set the rule's store, "
+                       "or use 'strategy': 'least_loaded'.")
+            elif "technician" in action and not Technician.objects.filter(code=action["technician"], is_active=True,
+                                                                           store=store).exists():
+                # The same words whether the code is unknown or another store's: nothing confirms who works where.
+                bad(i, f"there is no active technician '{action['technician'][:40]}' at {store.code}.")
             elif "strategy" in action and action["strategy"] != "least_loaded":
                 bad(i, "the only assignment strategy is 'least_loaded'.")
             if "reassign" in action and not isinstance(action["reassign"], bool):
@@ -202,34 +209,29 @@ def validate_actions(actions, errors):
             title = action.get("title")
             if not isinstance(title, str) or not title.strip() or len(title) > 200:
                 bad(i, "raise_alert needs a 'title' (text, at most 200 characters; {{ ticket.reference }} etc. allowed).")
-            else:
-                try:
-                    TEXT_ENGINE.from_string(title)
-                except TemplateSyntaxError as exc:
-                    bad(i, f"the title is not a valid template: {exc}")
+            elif problem := messaging.template_problem(title):
+                bad(i, f"the title: {problem}")
             message = action.get("message", "")
             if not isinstance(message, str) or len(message) > 2000:
                 bad(i, "raise_alert's 'message' is text of at most 2000 characters.")
-            else:
-                try:
-                    TEXT_ENGINE.from_string(message)
-                except TemplateSyntaxError as exc:
-                    bad(i, f"the message is not a valid template: {exc}")
+            elif problem := messaging.template_problem(message):
+                bad(i, f"the message: {problem}")
             if action.get("severity", "warning") not in ("info", "warning", "critical"):
                 bad(i, "severity is one of info, warning, critical.")
         else:
             bad(i, f"'{kind[:40]}' is not an action. Actions: {', '.join(ACTION_TYPES)}.")
 
 
-def validate_rule(trigger, trigger_params, conditions, actions):
-    """Raise RuleValidationError ({field: [messages]}) unless the rule can be stored and run."""
+def validate_rule(trigger, trigger_params, conditions, actions, store=None):
+    """Raise RuleValidationError ({field: [messages]}) unless the rule (of `store`, None: every store) can be
+    stored and run."""
     errors = {}
     validate_trigger(trigger, trigger_params if trigger_params is not None else {}, errors)
     try:
         validate_condition(conditions if conditions is not None else {}, TICKET_FIELDS)
     except ConditionError as exc:
         errors.setdefault("conditions", []).append(str(exc))
-    validate_actions(actions, errors)
+    validate_actions(actions, errors, store)
     if errors:
         raise RuleValidationError(errors)
 
@@ -277,13 +279,6 @@ def ticket_facts(tickets, *, now=None, context=None, contexts=None):
             "_last_change_at": changed,
         }
     return facts
-
-
-def ticket_context(ticket):
-    """What templates (messages, alert titles) may use: plain values, never model objects."""
-    from .messaging import template_context
-
-    return template_context(ticket)
 
 
 # -- does the trigger fire for this ticket? --------------------------------------------------------
@@ -346,13 +341,13 @@ def already_fired(rule, ticket, facts, fired):
 # -- actions --------------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=256)
-def _compiled(text):
-    return TEXT_ENGINE.from_string(text)
+def _render_alert_text(text, ticket):
+    """An alert's title or message for a ticket. Alerts are shown to every role, so the customer's contact data
+    in them is masked (workflow.masking). Raises TemplateProblem when the text cannot be rendered."""
+    from .messaging import template_context
+    from .templating import render_text
 
-
-def _render_text(text, ticket):
-    return _compiled(text).render(Context(ticket_context(ticket)))
+    return render_text(text, template_context(ticket, mask_contacts=True))
 
 
 def least_loaded_technician(ticket, now=None):
@@ -387,6 +382,9 @@ def run_action(action, ticket, *, rule, dry_run, context, now, user=None):
             if dry_run:
                 messages.append({"template": template.code, "channel": template.channel, "would": plan.status,
                                  "reason": plan.reason, "to": plan.to_address})
+            elif plan.status in messaging.NOT_STORED:  # e.g. a broken template: only its own message fails
+                messages.append({"template": template.code, "channel": template.channel, "status": plan.status,
+                                 "error": plan.reason})
             else:
                 message, created = messaging.queue_planned(plan)
                 messages.append({"template": template.code, "channel": template.channel, "message_id": message.pk,
@@ -405,7 +403,8 @@ def run_action(action, ticket, *, rule, dry_run, context, now, user=None):
         if ticket.technician_id and not action.get("reassign", False):
             return {**outcome, "result": "skipped", "reason": f"already assigned to {ticket.technician.code}"}
         if "technician" in action:
-            tech = Technician.objects.filter(code=action["technician"], is_active=True).first()
+            tech = Technician.objects.filter(code=action["technician"], is_active=True,
+                                             store_id=ticket.store_id).first()
         else:
             tech = least_loaded_technician(ticket, now)
         if tech is None:
@@ -433,11 +432,15 @@ def run_action(action, ticket, *, rule, dry_run, context, now, user=None):
         services.change_status(ticket, target, user=user, note=f"automation rule {rule.pk}: {rule.name}"[:200])
         return {**outcome, "result": "changed", "from": previous, "status": target}
     if kind == "raise_alert":
-        title = _render_text(action["title"], ticket)[:200]
+        try:
+            title = _render_alert_text(action["title"], ticket)[:200]
+            text = _render_alert_text(action.get("message", ""), ticket)
+        except TemplateProblem as exc:  # e.g. a rule stored before the template checks: only this action fails
+            return {**outcome, "result": "skipped", "reason": f"the alert text cannot be rendered: {exc.message}"}
         if dry_run:
             return {**outcome, "result": "would raise", "title": title}
         alert, created = services.raise_rule_alert(rule, ticket, title=title, severity=action.get("severity", "warning"),
-                                                   message=_render_text(action.get("message", ""), ticket))
+                                                   message=text)
         return {**outcome, "result": "raised" if created else "already open", "alert_id": alert.pk, "title": title}
     return {**outcome, "result": "skipped", "reason": "unknown action"}
 
@@ -465,8 +468,8 @@ def run_rules(trigger, ticket_ids, *, context=None, dry_run=False, source="event
     """Evaluate the enabled rules of `trigger` (or the given `rules`) for these tickets.
 
     Returns {ticket id: [ {rule, name, matched, actions, error} ]}. Every rule whose trigger fired for
-    a ticket is logged as a RuleRun (dry or real). Never raises: an action that fails rolls back that
-    rule's actions and is logged with its error. `facts`: ticket_facts of `tickets` already computed for
+    a ticket is logged as a RuleRun in a real run; a dry run only reports (it writes nothing). Never
+    raises: an action that fails rolls back that rule's actions and is logged with its error. `facts`: ticket_facts of `tickets` already computed for
     the same moment and contexts (a dry run over several triggers computes them once).
     """
     now = now or timezone.now()
@@ -527,14 +530,12 @@ def run_rules(trigger, ticket_ids, *, context=None, dry_run=False, source="event
                                     user=user if getattr(user, "is_authenticated", False) else None))
     finally:
         _chain.depth = outer_depth
-    if logs:
+    if logs and not dry_run:  # a dry run only reports: it writes nothing, not even the log
         RuleRun.objects.bulk_create(logs)
-        if not dry_run:
-            # Cached figures count real runs only, so a dry run's log invalidates nothing. Most figures count
-            # runs that matched (fired in the last 7 days, the analytics' automations per period: "rules");
-            # only the overview's runs today also counts the others ("rule_runs"), which the sweep logs every
-            # few minutes for tickets whose trigger fired but whose conditions did not match.
-            result_cache.bump_on_commit("rule_runs", *(("rules",) if any(run.matched for run in logs) else ()))
+        # Most figures count runs that matched (fired in the last 7 days, the analytics' automations per period:
+        # "rules"); only the overview's runs today also counts the others ("rule_runs"), which the sweep logs every
+        # few minutes for tickets whose trigger fired but whose conditions did not match.
+        result_cache.bump_on_commit("rule_runs", *(("rules",) if any(run.matched for run in logs) else ()))
     return results
 
 

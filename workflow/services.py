@@ -343,7 +343,8 @@ def save_rule(rule, data, *, user=None):
     from .rules import validate_rule
 
     merged = {f: data.get(f, getattr(rule, f, None)) for f in RULE_FIELDS}
-    validate_rule(merged["trigger"], merged["trigger_params"] or {}, merged["conditions"] or {}, merged["actions"])
+    validate_rule(merged["trigger"], merged["trigger_params"] or {}, merged["conditions"] or {}, merged["actions"],
+                  merged["store"])
     creating = rule.pk is None
     before = {f: getattr(rule, f"{f}_id" if f == "store" else f) for f in RULE_FIELDS} if not creating else {}
     for f in RULE_FIELDS:

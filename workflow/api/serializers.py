@@ -8,6 +8,7 @@ from mlanalytics.core.scoping import resolve_store
 from ..models import (
     AutomationRule, Channel, MessageTemplate, OutboxMessage, QAInspection, RuleRun, Skill, TicketStatus,
 )
+from .. import masking
 from ..rules import RuleValidationError, describe, validate_rule
 
 OPEN = [s for s in TicketStatus.values if s not in (TicketStatus.READY, TicketStatus.COLLECTED, TicketStatus.CANCELLED)]
@@ -63,7 +64,8 @@ class RuleSerializer(serializers.ModelSerializer):
             "actions": attrs.get("actions", getattr(instance, "actions", None)),
         }
         try:
-            validate_rule(merged["trigger"], merged["trigger_params"], merged["conditions"], merged["actions"])
+            validate_rule(merged["trigger"], merged["trigger_params"], merged["conditions"], merged["actions"],
+                          attrs["store"] if "store" in attrs else getattr(instance, "store", None))
         except RuleValidationError as exc:
             raise serializers.ValidationError(exc.errors)
         return attrs
@@ -78,6 +80,13 @@ class RuleRunSerializer(serializers.ModelSerializer):
         model = RuleRun
         fields = ["id", "at", "rule", "rule_name", "ticket", "trigger", "source", "dry_run", "matched", "actions", "error", "user"]
 
+    def to_representation(self, run):
+        data = super().to_representation(run)
+        request = self.context.get("request")
+        if not masking.shows_contacts(getattr(request, "user", None)):  # e.g. recipients in an older dry run's log
+            data["actions"] = masking.mask_payload(data["actions"])
+        return data
+
 
 # -- messages ---------------------------------------------------------------------------------------
 
@@ -88,15 +97,13 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "event", "channel", "purpose", "subject", "body", "is_active"]
 
     def validate(self, attrs):
-        from django.template import Engine, TemplateSyntaxError
+        from ..messaging import template_problem
 
-        engine = Engine(autoescape=False)
         for field in ("subject", "body"):
             text = attrs.get(field, getattr(self.instance, field, "") if self.instance else "")
-            try:
-                engine.from_string(text or "")
-            except TemplateSyntaxError as exc:
-                raise serializers.ValidationError({field: [f"Not a valid template: {exc}"]})
+            problem = template_problem(text)
+            if problem:
+                raise serializers.ValidationError({field: [problem[:1].upper() + problem[1:]]})
         channel = attrs.get("channel", getattr(self.instance, "channel", None))
         subject = attrs.get("subject", getattr(self.instance, "subject", "") if self.instance else "")
         if channel == Channel.EMAIL and not (subject or "").strip():

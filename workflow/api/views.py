@@ -20,7 +20,7 @@ from mlanalytics.core.models import Alert, Store
 from mlanalytics.core.roles import has_capability
 from mlanalytics.core.scoping import allowed_stores, resolve_store, scope_queryset, sees_all_stores
 
-from .. import messaging, rules, selectors, services, training
+from .. import masking, messaging, rules, selectors, services, training
 from ..models import AutomationRule, MessageTemplate, OutboxMessage, QAInspection, RepairTicket, RuleRun, Technician, TicketStatus
 from . import serializers as s
 
@@ -55,15 +55,6 @@ def resolve_tickets(user, references, stores=None):
     return [found[r] for r in references]
 
 
-def mask_address(address):
-    if not address:
-        return address
-    if "@" in address:
-        name, _, domain = address.partition("@")
-        return f"{name[:1]}***@{domain}"
-    return f"{address[:3]}***{address[-2:]}"
-
-
 def require(user, capability, message):
     if not has_capability(user, capability):
         raise PermissionDenied(message)
@@ -74,6 +65,12 @@ class WorkflowAnalyticsView(AnalyticsAPIView):
 
     capability = roles.VIEW_WORKFLOW
     cache_bucket_seconds = 300
+
+    def handle(self, request, data):
+        response = super().handle(request, data)
+        if not masking.shows_contacts(request.user):  # every answer, as the API, a page or an export reads it
+            response.data = masking.mask_payload(response.data)
+        return response
 
     def validate(self, request, data):
         params = super().validate(request, data)
@@ -173,8 +170,9 @@ class CustomerCommunicationView(WorkflowAnalyticsView):
 
     def validate(self, request, data):
         params = super().validate(request, data)
-        # Addresses are masked for roles that may not message customers: that is part of the answer, so of its key.
-        params["addresses_shown"] = has_capability(request.user, roles.SEND_MESSAGES)
+        # Contact data is masked for roles that may not message customers (workflow.masking): in the rendered
+        # text too, so it is part of the answer, and of its cache key.
+        params["addresses_shown"] = masking.shows_contacts(request.user)
         return params
 
     def is_cacheable(self, params):
@@ -197,10 +195,11 @@ class CustomerCommunicationView(WorkflowAnalyticsView):
         with transaction.atomic():
             for ticket in tickets:
                 for template in templates:
-                    plan = messaging.plan_message(ticket, template, now=now)
+                    plan = messaging.plan_message(ticket, template, now=now,
+                                                  mask_contacts=not params["addresses_shown"])
                     row = {"ticket": ticket.reference, "store": ticket.store.code, "template": template.code, "channel": template.channel,
                            "to": plan.to_address, "subject": plan.subject, "body": plan.body, "status": plan.status, "reason": plan.reason}
-                    if params["mode"] == "send" and plan.status != "not_applicable":
+                    if params["mode"] == "send" and plan.status not in messaging.NOT_STORED:
                         message, created = messaging.queue_planned(plan, user=request.user)
                         row.update({"message_id": message.pk, "status": message.status, "duplicate": not created,
                                     "not_before": message.not_before.isoformat() if message.not_before else None})
@@ -219,9 +218,6 @@ class CustomerCommunicationView(WorkflowAnalyticsView):
         if params["mode"] == "send":
             audit.record(request.user, "messages.send", None, object_type="workflow.outboxmessage",
                          changes={"event": params["event"], "messages": [r["message_id"] for r in rows if r.get("message_id")]})
-        if not params["addresses_shown"]:
-            for row in rows:  # people who may not message customers do not see their addresses
-                row["to"] = mask_address(row["to"])
         counts = {}
         for row in rows:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -448,7 +444,7 @@ class RuleViewSet(viewsets.ModelViewSet):
         rule = self.get_object()
         runs_ = scope_queryset(RuleRun.objects.filter(rule=rule).select_related("rule", "ticket", "user"), request.user, "ticket__store")
         page = self.paginate_queryset(runs_.order_by("-at"))
-        return self.get_paginated_response(s.RuleRunSerializer(page, many=True).data)
+        return self.get_paginated_response(s.RuleRunSerializer(page, many=True, context={"request": request}).data)
 
 
 @extend_schema(tags=["workflow-automation: rules"], summary="The log of rule runs (filters: rule, trigger, dry_run, matched, source)")
@@ -477,12 +473,22 @@ class RuleRunViewSet(viewsets.ReadOnlyModelViewSet):
     destroy=extend_schema(tags=["workflow-automation: messages"]),
 )
 class MessageTemplateViewSet(viewsets.ModelViewSet):
+    """Message templates. They are used by every store: everyone with the workflow view reads and previews
+    them; changing them needs `manage_rules` and access to every store (as a rule of every store does)."""
+
     serializer_class = s.MessageTemplateSerializer
     permission_classes = [permissions.IsAuthenticated, ActionCapability]
     read_capability, write_capability = roles.VIEW_WORKFLOW, roles.MANAGE_RULES
     read_actions = ("preview", "preview_draft")
     queryset = MessageTemplate.objects.all().order_by("event", "channel", "code")
     filterset_fields = ["event", "channel", "purpose", "is_active"]
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        writes = request.method not in permissions.SAFE_METHODS and self.action not in self.read_actions
+        if writes and not user_sees_every_store(request.user):
+            self.permission_denied(request, message="Message templates are used by every store: changing them needs "
+                                                    "access to every store.")
 
     def perform_create(self, serializer):
         serializer.instance = services.save_template(MessageTemplate(), dict(serializer.validated_data), user=self.request.user)
@@ -503,7 +509,10 @@ class MessageTemplateViewSet(viewsets.ModelViewSet):
         return ticket
 
     def _preview(self, template_or_text, channel, ticket):
-        subject, body, missing = messaging.render(template_or_text, ticket, preview=True)
+        """The rendered text, with the customer's contact data masked for people who may not message customers.
+        A template that cannot be rendered (or breaks a cap) is a 400 naming subject or body."""
+        subject, body, missing = messaging.render(template_or_text, ticket, preview=True,
+                                                  mask_contacts=not masking.shows_contacts(self.request.user))
         return {"ticket": ticket.reference, "channel": channel, "subject": subject if channel == "email" else "",
                 "body": body, "missing_variables": missing, "characters": len(body),
                 "sms_segments": (len(body) + 152) // 153 if channel == "sms" and len(body) > 160 else (1 if channel == "sms" else None)}
@@ -517,7 +526,7 @@ class MessageTemplateViewSet(viewsets.ModelViewSet):
         params.is_valid(raise_exception=True)
         ticket = self._sample_ticket(params.validated_data.get("ticket"))
         body = self._preview(template, template.channel, ticket)
-        plan = messaging.plan_message(ticket, template)
+        plan = messaging.plan_message(ticket, template, mask_contacts=not masking.shows_contacts(request.user))
         body.update({"template": template.code, "would": plan.status, "reason": plan.reason, "to": plan.to_address})
         return Response(body)
 
@@ -529,7 +538,7 @@ class MessageTemplateViewSet(viewsets.ModelViewSet):
         params = s.DraftPreviewRequest(data=request.data)
         params.is_valid(raise_exception=True)
         data = params.validated_data
-        messaging.check_template_text(data.get("subject", ""), data["body"])
+        messaging.check_template_syntax(data.get("subject", ""), data["body"])
         ticket = self._sample_ticket(data.get("ticket"))
         return Response(self._preview({"subject": data.get("subject", ""), "body": data["body"]}, data["channel"], ticket))
 
