@@ -3,6 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from mlanalytics.core import health, metrics
 from mlanalytics.core import views as core_views
 
 api_auth = [
@@ -23,5 +24,7 @@ urlpatterns = [
     path("api/workflow-automation/", include("workflow.api.urls")),
     path("api/core/", include("mlanalytics.core.api_urls")),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     path("", core_views.root_redirect),
 ]
