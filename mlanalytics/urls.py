@@ -3,7 +3,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from mlanalytics.core import health, metrics
+from mlanalytics.core import health
 from mlanalytics.core import views as core_views
 
 api_auth = [
@@ -25,6 +25,6 @@ urlpatterns = [
     path("api/core/", include("mlanalytics.core.api_urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("metrics", metrics.metrics_view, name="metrics"),
+    # /metrics is answered by mlanalytics.core.metrics.MetricsMiddleware (before the Host check).
     path("", core_views.root_redirect),
 ]

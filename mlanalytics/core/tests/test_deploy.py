@@ -85,7 +85,7 @@ def test_compose_gives_containers_the_env_file_and_no_web_probe_where_no_web_ser
     services = compose["services"]
     for name in ("migrate", "web", "worker", "beat"):
         assert {"path": ".env", "required": False} in services[name]["env_file"], name
-    assert "healthcheck" not in services["web"]  # the image's /healthz probe
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])  # readiness; the image's probe: /healthz
     assert services["migrate"]["healthcheck"] == {"disable": True} and services["beat"]["healthcheck"] == {"disable": True}
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
 

@@ -4,13 +4,16 @@ endpoint behind its token, the request id from the HTTP request into the logs an
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import sys
 from datetime import timedelta
+from pathlib import Path
 from unittest import mock
 
 import pytest
+import yaml
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
@@ -23,7 +26,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from mlanalytics import celery_app
 from mlanalytics.core import cache as result_cache
-from mlanalytics.core import jobs, requestid
+from mlanalytics.core import health, jobs, requestid
 from mlanalytics.core.models import Alert
 from mlanalytics.core.tasks import run_job
 from predictive.models import TrainedModel, TrainingRun
@@ -280,3 +283,37 @@ def test_sentry_starts_only_with_a_dsn(tmp_path, dsn):
         assert seen["active"] and seen["dsn"] == dsn and {"django", "celery"} <= set(seen["integrations"])
     else:
         assert not seen["active"] and seen["dsn"] is None
+
+
+# --- compose monitoring profile -------------------------------------------------------------------------------
+
+def test_the_monitoring_profile_scrapes_with_the_token_and_its_rules_and_dashboard_use_exported_metrics(settings):
+    base = Path(django_settings.BASE_DIR)
+    compose = yaml.safe_load((base / "compose.yaml").read_text())
+    services = compose["services"]
+    assert services["prometheus"]["profiles"] == services["grafana"]["profiles"] == ["monitoring"]
+    assert "profiles" not in services["web"]  # the app itself runs without the profile
+    scrape_config = yaml.safe_load((base / "deploy/prometheus/prometheus.yml").read_text())
+    (web,) = [job for job in scrape_config["scrape_configs"] if job["job_name"] == "mlanalytics-web"]
+    assert web["metrics_path"] == "/metrics" and web["authorization"]["type"] == "Bearer"
+    assert web["authorization"]["credentials_file"] in " ".join(services["prometheus"]["entrypoint"])
+    rules = yaml.safe_load((base / "deploy/prometheus/alerts.yml").read_text())
+    alert_names = {rule["alert"] for group in rules["groups"] for rule in group["rules"]}
+    assert {"MlaHigh5xxRate", "MlaSlowRequestsP95", "MlaWorkerDown", "MlaJobQueueBacklog", "MlaTrainingFailed"} <= alert_names
+    dashboard = (base / "deploy/grafana/dashboards/mlanalytics.json").read_text()
+    json.loads(dashboard)
+    provisioning = yaml.safe_load((base / "deploy/grafana/provisioning/dashboards/mlanalytics.yml").read_text())
+    assert provisioning["providers"][0]["options"]["path"] in " ".join(services["grafana"]["volumes"])
+
+    # Every metric the rules and the dashboard ask for is one the app exports (Celery mode, heartbeats seen).
+    settings.METRICS_TOKEN, settings.BACKGROUND_JOBS = TOKEN, "celery"
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ops-metrics"}}
+    health.stamp(health.WORKER_KEY)
+    health.stamp(health.BEAT_KEY)
+    Client().get("/healthz")
+    jobs.enqueue("operator.add", 1, 1)
+    response = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
+    families = list(text_string_to_metric_families(response.content.decode()))
+    exported = {f.name for f in families} | {s.name for f in families for s in f.samples}
+    wanted = set(re.findall(r"\bmla_[a-z_]+", (base / "deploy/prometheus/alerts.yml").read_text() + dashboard))
+    assert wanted and wanted <= exported, wanted - exported
