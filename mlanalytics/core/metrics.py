@@ -17,7 +17,9 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 log = logging.getLogger(__name__)
@@ -26,8 +28,10 @@ REQUEST_LATENCY = Histogram(
     "mla_http_request_duration_seconds", "Time to answer an HTTP request, per view (URL name).", ["view", "method"],
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
-REQUESTS = Counter("mla_http_requests", "HTTP requests answered, per view and status code.", ["view", "method", "status"])
-CACHE_RESULTS = Counter("mla_cache_results", "Cached results looked up (mlanalytics.core.cache): hit or miss.", ["result"])
+REQUESTS = Counter("mla_http_requests", "HTTP requests answered, per view and status code.",
+                   ["view", "method", "status"])
+CACHE_RESULTS = Counter("mla_cache_results", "Cached results looked up (mlanalytics.core.cache): hit or miss.",
+                        ["result"])
 JOB_DURATION = Histogram(
     "mla_job_duration_seconds", "Time a background or periodic job ran, per job and outcome.", ["job", "outcome"],
     buckets=(0.1, 0.5, 1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0),
@@ -130,7 +134,8 @@ class ShopCollector:
         yield depth
 
         run = TrainingRun.objects.exclude(status=TrainingRun.Status.RUNNING).order_by("-started_at").first()
-        last = GaugeMetricFamily("mla_training_last_run_duration_seconds", "Wall time of the last finished training run.")
+        last = GaugeMetricFamily("mla_training_last_run_duration_seconds",
+                                 "Wall time of the last finished training run.")
         kinds = GaugeMetricFamily("mla_training_duration_seconds", "Wall time per model kind in the last finished run.",
                                   labels=["kind"])
         failed = GaugeMetricFamily("mla_training_last_run_failed", "1 when the last finished training run failed.")

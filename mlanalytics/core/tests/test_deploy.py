@@ -71,6 +71,12 @@ def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
         probe = subprocess.run(["/bin/sh", "-c", image_healthcheck().replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
                                env=environment, capture_output=True, text=True, timeout=30)
         assert probe.returncode == 0, probe.stderr
+        # compose.yaml's probe of the web service asks /readyz the same way (no Redis here: not configured).
+        compose = yaml.safe_load((Path(settings.BASE_DIR) / "compose.yaml").read_text())
+        readiness = compose["services"]["web"]["healthcheck"]["test"][-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        probe = subprocess.run([sys.executable, "-c", readiness], env=environment, capture_output=True, text=True,
+                               timeout=30)
+        assert probe.returncode == 0, probe.stderr
         page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         page.request("GET", "/accounts/login/", headers={"Host": "repairs.example.co.uk"})
         response = page.getresponse()
