@@ -282,6 +282,8 @@ TEST_DEMO_SEED = env.int("TEST_DEMO_SEED", default=7)
 # text (default) or json: one JSON object per line (python-json-logger) with the request id of the HTTP
 # request, or of the request that queued the background job, in `request_id`.
 LOG_FORMAT = env("LOG_FORMAT", default="text")
+# In JSON mode the Celery worker keeps the LOGGING below instead of its own format, so its lines are JSON too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
 # /readyz answers 503 when one of these checks is degraded (database, cache, redis, worker, beat, models);
 # the others show as degraded in its body only.
 READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "cache", "redis"])

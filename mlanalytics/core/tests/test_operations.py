@@ -309,13 +309,13 @@ def test_the_monitoring_profile_scrapes_with_the_token_and_its_rules_and_dashboa
     assert provisioning["providers"][0]["options"]["path"] in " ".join(services["grafana"]["volumes"])
 
     # Every metric the rules and the dashboard ask for is one the app exports (Celery mode, heartbeats seen).
+    Client().get("/healthz")
+    jobs.enqueue("operator.add", 1, 1)  # eager, before Celery mode: a test never publishes to a real broker
     settings.METRICS_TOKEN, settings.BACKGROUND_JOBS = TOKEN, "celery"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                                    "LOCATION": "ops-metrics"}}
     health.stamp(health.WORKER_KEY)
     health.stamp(health.BEAT_KEY)
-    Client().get("/healthz")
-    jobs.enqueue("operator.add", 1, 1)
     response = scrape(HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
     families = list(text_string_to_metric_families(response.content.decode()))
     exported = {f.name for f in families} | {s.name for f in families for s in f.samples}
