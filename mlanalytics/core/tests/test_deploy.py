@@ -52,6 +52,7 @@ def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
         **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")},
         "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(60), "ALLOWED_HOSTS": "repairs.example.co.uk",
         "DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "STATIC_ROOT": str(tmp_path / "static"),
+        "METRICS_TOKEN": "scrape-token",
     }
     server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mlanalytics.asgi:application"],
                               cwd=settings.BASE_DIR, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -81,6 +82,16 @@ def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
         page.request("GET", "/accounts/login/", headers={"Host": "repairs.example.co.uk"})
         response = page.getresponse()
         assert response.status == 301 and response.getheader("Location") == "https://repairs.example.co.uk/accounts/login/"
+        # Prometheus scrapes each container by address over plain HTTP (Host: its IP), with the bearer token.
+        for token, status in (("scrape-token", 200), ("wrong", 401)):
+            scrape = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            scrape.request("GET", "/metrics", headers={"Host": f"10.0.0.7:{port}", "Authorization": f"Bearer {token}"})
+            answer = scrape.getresponse()
+            assert answer.status == status
+            assert (b"mla_http_requests_total" in answer.read()) == (status == 200)
+        other = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        other.request("GET", "/healthz", headers={"Host": f"10.0.0.7:{port}"})
+        assert other.getresponse().status == 400  # every other path still checks ALLOWED_HOSTS
     finally:
         server.terminate()
         server.wait(timeout=10)
