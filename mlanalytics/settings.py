@@ -58,6 +58,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Operations: the request id first, so every later log record carries it; then the latency metrics.
+    "mlanalytics.core.requestid.RequestIdMiddleware",
+    "mlanalytics.core.metrics.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -258,7 +261,8 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     # The container's health probe calls http://127.0.0.1:8000/healthz from inside, past the TLS proxy.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # So does compose's web probe, /readyz (/metrics is answered before this redirect: core.metrics).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
@@ -307,11 +311,48 @@ DEMO_SCALE = env("DEMO_SCALE", default="demo")
 TEST_DEMO_SCALE = env("TEST_DEMO_SCALE", default="small")
 TEST_DEMO_SEED = env.int("TEST_DEMO_SEED", default=7)
 
+# --- Operations: logs, readiness, metrics, Sentry (README "Operations") ------------------------
+# text (default) or json: one JSON object per line (python-json-logger) with the request id of the HTTP
+# request, or of the request that queued the background job, in `request_id`.
+LOG_FORMAT = env("LOG_FORMAT", default="text")
+# In JSON mode the Celery worker keeps the LOGGING below instead of its own format, so its lines are JSON too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = LOG_FORMAT != "json"
+# /readyz answers 503 when one of these checks is degraded (database, cache, redis, worker, beat, models);
+# the others show as degraded in its body only.
+READYZ_REQUIRED = env.list("READYZ_REQUIRED", default=["database", "cache", "redis"])
+READYZ_WORKER_MAX_AGE_SECONDS = env.int("READYZ_WORKER_MAX_AGE_SECONDS", default=180)
+READYZ_BEAT_MAX_AGE_SECONDS = env.int("READYZ_BEAT_MAX_AGE_SECONDS", default=300)
+READYZ_MODEL_MAX_AGE_HOURS = env.int("READYZ_MODEL_MAX_AGE_HOURS", default=48)
+# Bearer token of the Prometheus endpoint /metrics; empty switches the endpoint off (404).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+# Errors and traces go to Sentry only when SENTRY_DSN is set.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_id": {"()": "mlanalytics.core.requestid.RequestIdFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": ["asctime", "levelname", "name", "message", "request_id"],
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json" if LOG_FORMAT == "json" else "plain",
+                             "filters": ["request_id"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         "cmdstanpy": {"level": "WARNING"},

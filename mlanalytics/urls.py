@@ -4,6 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
+from mlanalytics.core import health
 from mlanalytics.core import views as core_views
 
 api_auth = [
@@ -30,6 +31,8 @@ urlpatterns = [
     path("api/workflow-automation/", include("workflow.api.urls")),
     path("api/core/", include("mlanalytics.core.api_urls")),
     path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    # /metrics is answered by mlanalytics.core.metrics.MetricsMiddleware (before the Host check).
     path("", core_views.root_redirect),
 ]
 

@@ -11,9 +11,10 @@ class CoreConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_migrate
 
-        from . import jobs, roles
+        from . import jobs, requestid, roles
 
         post_migrate.connect(roles.ensure_roles_after_migrate, sender=self)
+        requestid.connect_request_signals()
         # Alerts held while a store was closed go out once it opens (mute timings).
         jobs.periodic("release_held_alerts", 60, "mlanalytics.core.alerts.release_held_alerts")
         # Report subscriptions are emailed from 07:00 on their due day.

@@ -11,6 +11,8 @@ import logging
 
 from django.core.cache import cache
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 VERSION_TTL = 7 * 24 * 3600  # longer than any cached result, so an expired version never revives old entries
@@ -64,8 +66,10 @@ def cached_with_status(name, params, domains, compute, timeout=6 * 3600):
     value = cache.get(key)
     if value is not None:
         _stats["hits"] += 1
+        metrics.record_cache(hit=True)
         return value, True
     _stats["misses"] += 1
+    metrics.record_cache(hit=False)
     value = compute()
     cache.set(key, value, timeout)
     return value, False

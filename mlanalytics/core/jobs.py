@@ -4,7 +4,8 @@ Production (BACKGROUND_JOBS == "celery"): `enqueue()` sends the job to a Celery 
 beat calls `run_due_periodic_jobs()` every minute. Embedded default: `enqueue()` runs the job in a
 single background thread of the web process and a small scheduler thread replaces beat. Tests may
 set BACKGROUND_JOBS = "eager" to run a job at once in the caller's thread (deterministic).
-A job is named by its dotted path, so both ways run exactly the same function.
+A job is named by its dotted path, so both ways run exactly the same function. The request id of the
+caller (mlanalytics.core.requestid) goes with the job: to its thread here, in the task headers to Celery.
 """
 import importlib
 import json
@@ -17,6 +18,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections
 
+from . import metrics, requestid
+
 log = logging.getLogger(__name__)
 
 _executor = None
@@ -28,16 +31,19 @@ _scheduler_started = False
 def call(path, *args, **kwargs):
     module_name, _, func_name = path.rpartition(".")
     func = getattr(importlib.import_module(module_name), func_name)
-    return func(*args, **kwargs)
+    with metrics.job_timer(path):  # duration and outcome per job (the Prometheus endpoint)
+        return func(*args, **kwargs)
 
 
-def _run_in_thread(path, args, kwargs):
+def _run_in_thread(path, args, kwargs, request_id=None):
     close_old_connections()
+    token = requestid.set(request_id)  # the job's log records name the request that queued it
     try:
         return call(path, *args, **kwargs)
     except Exception:  # a background job must never take the process down; it logs and its own records say failed
         log.exception("background job %s failed", path)
     finally:
+        requestid.reset(token)
         close_old_connections()
 
 
@@ -58,7 +64,14 @@ def enqueue(path, *args, **kwargs):
     with _executor_lock:
         if _executor is None:
             _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mla-job")
-    return _executor.submit(_run_in_thread, path, args, kwargs)
+    return _executor.submit(_run_in_thread, path, args, kwargs, requestid.get())
+
+
+def queue_depth():
+    """Jobs waiting in this process's job thread (embedded default); None when jobs go elsewhere."""
+    if settings.BACKGROUND_JOBS != "thread":
+        return None
+    return _executor._work_queue.qsize() if _executor is not None else 0
 
 
 def periodic(name, every_seconds, path):

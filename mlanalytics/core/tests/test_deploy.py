@@ -52,6 +52,7 @@ def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
         **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")},
         "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(60), "ALLOWED_HOSTS": "repairs.example.co.uk",
         "DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "STATIC_ROOT": str(tmp_path / "static"),
+        "METRICS_TOKEN": "scrape-token",
     }
     server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mlanalytics.asgi:application"],
                               cwd=settings.BASE_DIR, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -71,10 +72,26 @@ def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
         probe = subprocess.run(["/bin/sh", "-c", image_healthcheck().replace("127.0.0.1:8000", f"127.0.0.1:{port}")],
                                env=environment, capture_output=True, text=True, timeout=30)
         assert probe.returncode == 0, probe.stderr
+        # compose.yaml's probe of the web service asks /readyz the same way (no Redis here: not configured).
+        compose = yaml.safe_load((Path(settings.BASE_DIR) / "compose.yaml").read_text())
+        readiness = compose["services"]["web"]["healthcheck"]["test"][-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        probe = subprocess.run([sys.executable, "-c", readiness], env=environment, capture_output=True, text=True,
+                               timeout=30)
+        assert probe.returncode == 0, probe.stderr
         page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         page.request("GET", "/accounts/login/", headers={"Host": "repairs.example.co.uk"})
         response = page.getresponse()
         assert response.status == 301 and response.getheader("Location") == "https://repairs.example.co.uk/accounts/login/"
+        # Prometheus scrapes each container by address over plain HTTP (Host: its IP), with the bearer token.
+        for token, status in (("scrape-token", 200), ("wrong", 401)):
+            scrape = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            scrape.request("GET", "/metrics", headers={"Host": f"10.0.0.7:{port}", "Authorization": f"Bearer {token}"})
+            answer = scrape.getresponse()
+            assert answer.status == status
+            assert (b"mla_http_requests_total" in answer.read()) == (status == 200)
+        other = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        other.request("GET", "/healthz", headers={"Host": f"10.0.0.7:{port}"})
+        assert other.getresponse().status == 400  # every other path still checks ALLOWED_HOSTS
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -85,7 +102,7 @@ def test_compose_gives_containers_the_env_file_and_no_web_probe_where_no_web_ser
     services = compose["services"]
     for name in ("migrate", "web", "worker", "beat"):
         assert {"path": ".env", "required": False} in services[name]["env_file"], name
-    assert "healthcheck" not in services["web"]  # the image's /healthz probe
+    assert "/readyz" in " ".join(services["web"]["healthcheck"]["test"])  # readiness; the image's probe: /healthz
     assert services["migrate"]["healthcheck"] == {"disable": True} and services["beat"]["healthcheck"] == {"disable": True}
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
 
