@@ -3,15 +3,15 @@ import fnmatch
 import http.client
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from django.conf import settings
+
+from tests.servers import daphne, free_port
 
 
 def test_check_deploy_is_clean_in_production_mode(tmp_path):
@@ -29,11 +29,6 @@ def test_check_deploy_is_clean_in_production_mode(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
 
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def image_healthcheck():
@@ -54,17 +49,7 @@ def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
         "DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}", "STATIC_ROOT": str(tmp_path / "static"),
         "METRICS_TOKEN": "scrape-token",
     }
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "mlanalytics.asgi:application"],
-                              cwd=settings.BASE_DIR, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "daphne did not start"
-                time.sleep(0.2)
+    with daphne(["-b", "127.0.0.1", "-p", str(port), "mlanalytics.asgi:application"], environment, port):
         # The first request loads every view module (seconds); the image allows for that with --start-period.
         warm_up = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         warm_up.request("GET", "/healthz", headers={"Host": "repairs.example.co.uk"})
@@ -92,9 +77,6 @@ def test_the_image_healthcheck_passes_against_the_production_settings(tmp_path):
         other = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         other.request("GET", "/healthz", headers={"Host": f"10.0.0.7:{port}"})
         assert other.getresponse().status == 400  # every other path still checks ALLOWED_HOSTS
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def test_compose_gives_containers_the_env_file_and_no_web_probe_where_no_web_server_runs():

@@ -7,16 +7,14 @@ import json
 import os
 import re
 import shlex
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 from django.conf import settings
 from django.test import Client
+
+from tests.servers import daphne, free_port
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(settings.BASE_DIR)
@@ -101,11 +99,6 @@ def test_the_tls_proxy_drops_its_own_server_header():
     assert re.search(r"^\s*header -Server$", site, re.MULTILINE) and "reverse_proxy web:8000" in site
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 @pytest.mark.slow
 def test_the_image_command_serves_without_a_server_header(tmp_path):
@@ -117,17 +110,7 @@ def test_the_image_command_serves_without_a_server_header(tmp_path):
     arguments[arguments.index("-p") + 1] = str(port)
     environment = {**{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL", "DATABASE_URL")},
                    "DATA_DIR": str(tmp_path), "STATIC_ROOT": str(tmp_path / "static")}
-    server = subprocess.Popen([sys.executable, "-m", "daphne", *arguments], cwd=ROOT, env=environment,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "daphne did not start"
-                time.sleep(0.2)
+    with daphne(arguments, environment, port):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
         connection.request("GET", "/accounts/login/", headers={"Host": "localhost"})
         response = connection.getresponse()
@@ -135,6 +118,3 @@ def test_the_image_command_serves_without_a_server_header(tmp_path):
         headers = {name.lower(): value for name, value in response.getheaders()}
         assert "server" not in headers, headers.get("server")
         assert not re.search(r"daphne|twisted", " ".join(headers.values()), re.IGNORECASE)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
