@@ -1257,7 +1257,8 @@ def policy_replay(store_ids, days=365, service_level=None, end=None, service_lev
                    for label, policy in inputs["policies_replayed"].items()}
         del inputs["demand"]
         parts.append((inputs, results))
-    labels = [label for label in [*REPLAY_LABELS, *map(service_level_label, service_levels)] if all(label in r for _, r in parts)]
+    labels = [label for label in [*REPLAY_LABELS, *map(service_level_label, service_levels)]
+              if all(label in r for _, r in parts)]
     first = parts[0][0]
     return PolicyReplay(
         start=first["start"], end=first["end"],
@@ -1283,8 +1284,8 @@ def store_replay_summaries(replay):
         summary = {
             "policies": {label: result.totals(mask) for label, result in replay.results.items() if label in REPLAY_LABELS},
             # The out-of-sample policy with every part at each of REPLAY_SERVICE_LEVELS (when replayed).
-            "service_levels": {f"{level:g}": replay.results[service_level_label(level)].totals(mask) for level in REPLAY_SERVICE_LEVELS
-                               if service_level_label(level) in replay.results},
+            "service_levels": {f"{level:g}": replay.results[service_level_label(level)].totals(mask)
+                               for level in REPLAY_SERVICE_LEVELS if service_level_label(level) in replay.results},
             "by_demand_class": {
                 name: {label: result.totals(mask & (classes == name)) for label, result in replay.results.items()
                        if label in REPLAY_LABELS}

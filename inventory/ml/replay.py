@@ -223,7 +223,8 @@ def summarize(totals):
         # The cycles of items the policy stocked: a shortage of an item while the policy in force had no forecast
         # for it (a part's first demand, nothing to reorder) is a cycle no safety stock could serve.
         "cycles_unstocked": unstocked,
-        "cycle_service_level_stocked": round(1 - (cycles_short - unstocked) / (cycles - unstocked), 4) if cycles > unstocked else None,
+        "cycle_service_level_stocked": (round(1 - (cycles_short - unstocked) / (cycles - unstocked), 4)
+                                        if cycles > unstocked else None),
     }
 
 
@@ -393,13 +394,15 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
 
 
 def result_of(name, days, stockout_cost, item_demand, item_short, item_stock_days, item_holding, item_lines, item_units,
-              item_spend, item_cycles, item_cycles_short, item_cycles_unstocked, item_stockout_days, item_stock_value_days, item_store,
+              item_spend, item_cycles, item_cycles_short, item_cycles_unstocked, item_stockout_days, item_stock_value_days,
+              item_store,
               store_orders, store_ordering):
     return ReplayResult(
         policy=name, days=days,
         item_demand=item_demand, item_short=item_short, item_stock_days=item_stock_days, item_holding_cost=item_holding,
         item_order_lines=item_lines, item_units_ordered=item_units, item_purchase_cost=item_spend, item_cycles=item_cycles,
-        item_cycles_short=item_cycles_short, item_cycles_unstocked=item_cycles_unstocked, item_stockout_days=item_stockout_days, item_stock_value_days=item_stock_value_days,
+        item_cycles_short=item_cycles_short, item_cycles_unstocked=item_cycles_unstocked, item_stockout_days=item_stockout_days,
+        item_stock_value_days=item_stock_value_days,
         item_store=item_store, store_purchase_orders=store_orders, store_ordering_cost=store_ordering,
         stockout_cost_per_unit=float(stockout_cost),
     )
