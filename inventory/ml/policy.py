@@ -133,6 +133,21 @@ def protection_cdf(mean, sd, method, points):
     return cdf
 
 
+def _discrete_cdf_table(mean, sd, method, k):
+    """P(D_P ≤ s) for s = 0 … k − 1 (items × k) of Poisson / negative binomial items, by the pmf recursions
+    p(s+1) = p(s)·μ/(s+1) and p(s+1) = p(s)·(s+n)/(s+1)·(1−p): the same figures as scipy's cdf, a table at once."""
+    mean, variance = as_float(mean), as_float(sd) ** 2
+    nb = (np.asarray(method, dtype=object) == NEGATIVE_BINOMIAL) & (variance > mean * 1.0001)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        n = np.where(nb, mean ** 2 / (variance - mean), 1.0)
+        p = np.where(nb, mean / variance, 1.0)
+        first = np.where(nb, np.exp(n * np.log(p)), np.exp(-mean))
+    s = np.arange(k - 1)[None, :]
+    step = np.where(nb[:, None], (s + n[:, None]) / (s + 1) * (1 - p[:, None]), mean[:, None] / (s + 1))
+    pmf = first[:, None] * np.cumprod(np.concatenate([np.ones((len(mean), 1)), step], axis=1), axis=1)
+    return np.minimum(np.cumsum(pmf, axis=1), 1.0)
+
+
 ALLOCATION_CANDIDATES = 64  # reorder points tried per item, upward from the lowest one worth trying
 
 
@@ -157,32 +172,39 @@ def allocate_reorder_points(mean, sd, method, reorder_point, cycles_per_year, un
     allocated = np.zeros(n, dtype=bool)
     if not n:
         return reorder_point, allocated
-    # Candidates: from 0 (discrete) or the 1 % quantile (normal) upwards.
-    with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(method == NORMAL, np.floor(stats.norm.ppf(0.01, mean, np.maximum(sd, 1e-9))), 0.0)
-    low = np.maximum(np.nan_to_num(low), 0.0)
-    points = low[:, None] + np.arange(ALLOCATION_CANDIDATES)[None, :]
-    cdf = protection_cdf(mean, sd, method, points)
-    covers = cdf[:, -1] >= np.maximum(service_level, 0.9999)  # the candidates reach the far tail
-    active = (mean > 0) & (cycles > 0) & covers & np.isin(method, (NORMAL, POISSON, NEGATIVE_BINOMIAL))
-    for key in np.unique(group[active]):
-        members = np.nonzero(active & (group == key))[0]
+    candidate = (mean > 0) & (cycles > 0) & np.isin(method, (NORMAL, POISSON, NEGATIVE_BINOMIAL))
+    for key in np.unique(group[candidate]):
+        # One group at a time (a store's parts at one level), so the candidate table stays small at any scale.
+        members = np.nonzero(candidate & (group == key))[0]
+        # Candidates: from 0 (discrete) or the 1 % quantile (normal) upwards.
+        m, d, kind = mean[members], sd[members], method[members]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            low = np.where(kind == NORMAL, np.floor(stats.norm.ppf(0.01, m, np.maximum(d, 1e-9))), 0.0)
+        points = np.maximum(np.nan_to_num(low), 0.0)[:, None] + np.arange(ALLOCATION_CANDIDATES)[None, :]
+        discrete = kind != NORMAL
+        cdf = np.empty(points.shape)
+        cdf[discrete] = _discrete_cdf_table(m[discrete], d[discrete], kind[discrete], ALLOCATION_CANDIDATES)
+        cdf[~discrete] = protection_cdf(m[~discrete], d[~discrete], kind[~discrete], points[~discrete])
+        covers = cdf[:, -1] >= np.maximum(service_level[members], 0.9999)  # the candidates reach the far tail
+        members, points, cdf = members[covers], points[covers], cdf[covers]
+        if not len(members):
+            continue
         target = float(service_level[members].mean())
-        c, h, f = cycles[members], holding[members], cdf[members]
-        weight = c / c.sum()
+        c = cycles[members]
+        weight, stock, risk = c / c.sum(), holding[members][:, None] * points, c[:, None] * (1.0 - cdf)
         at = np.arange(len(members))
 
         def choice(lam):
-            k = (h[:, None] * points[members] + lam * c[:, None] * (1.0 - f)).argmin(axis=1)
-            return k, float((weight * f[at, k]).sum())
+            k = (stock + lam * risk).argmin(axis=1)
+            return k, float((weight * cdf[at, k]).sum())
 
         lo, hi = 1e-6, 1e12
         if choice(hi)[1] < target:  # out of the candidates' reach: each item keeps its own quantile
             continue
-        for _ in range(50):
+        for _ in range(32):  # λ to a part in 10⁸: far finer than one unit of any reorder point
             mid = math.sqrt(lo * hi)
             lo, hi = (lo, mid) if choice(mid)[1] >= target else (mid, hi)
-        reorder_point[members] = points[members, choice(hi)[0]]
+        reorder_point[members] = points[at, choice(hi)[0]]
         allocated[members] = True
     return reorder_point, allocated
 

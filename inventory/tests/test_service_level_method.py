@@ -3,6 +3,7 @@ and lead times of known distributions (no database): policies estimated from one
 replayed day by day through the years that follow."""
 import numpy as np
 import pytest
+from scipy import stats
 
 from inventory.ml import policy as pol
 from inventory.ml import replay as rp
@@ -66,3 +67,15 @@ def test_item_by_item_quantiles_overshoot_a_low_target_and_pay_for_it_in_stock()
     assert own.cycle_service_level > 0.93
     assert pooled.cycle_service_level < own.cycle_service_level - 0.03
     assert pooled.holding_cost < 0.95 * own.holding_cost
+
+
+def test_the_allocations_cdf_table_equals_scipys_poisson_and_negative_binomial():
+    mean, sd = np.array([0.05, 0.5, 3.0, 12.0, 0.5, 3.0]), np.sqrt([0.05, 0.5, 3.0, 12.0, 2.0, 9.0])
+    method = np.array([pol.POISSON] * 4 + [pol.NEGATIVE_BINOMIAL] * 2, dtype=object)
+    table = pol._discrete_cdf_table(mean, sd, method, 30)
+    s = np.arange(30)
+    for i in range(4):
+        assert table[i] == pytest.approx(stats.poisson.cdf(s, mean[i]), abs=1e-12)
+    for i in (4, 5):
+        n, p = mean[i] ** 2 / (sd[i] ** 2 - mean[i]), mean[i] / sd[i] ** 2
+        assert table[i] == pytest.approx(stats.nbinom.cdf(s, n, p), abs=1e-12)
