@@ -406,10 +406,14 @@ def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None, 
 def allocate_service(chosen):
     """The chosen suppliers' items with reorder points set together per store and service level
     (`ml.policy.allocate_reorder_points`): the store's replenishment cycles at that level meet it at the
-    lowest safety-stock holding cost. Safety stock is then s − μ_P; `service_allocated` says which items."""
+    lowest safety-stock holding cost. Safety stock is then s − μ_P; `service_allocated` says which items.
+
+    A part's weight is the cycles a year of it counts: its D/Q deliveries and the cycle under way at the year's
+    turn (a slow mover delivered twice a year shows three cycles in any year: a third of its weight, not nothing)."""
     chosen = chosen.copy()
     quantity = chosen.order_qty.to_numpy(dtype=float)
-    cycles = np.where(quantity > 0, 365.0 * chosen.daily_mean.to_numpy(dtype=float) / np.where(quantity > 0, quantity, 1.0), 0.0)
+    deliveries = 365.0 * chosen.daily_mean.to_numpy(dtype=float) / np.where(quantity > 0, quantity, 1.0)
+    cycles = np.where((quantity > 0) & (deliveries > 0), deliveries + 1.0, 0.0)
     group, _ = pd.factorize(pd.MultiIndex.from_arrays([chosen.store_id, chosen.service_level.astype(float).round(6)]))
     points, allocated = pol.allocate_reorder_points(
         chosen.protection_demand, chosen.protection_sd, chosen.policy_method, chosen.reorder_point, cycles,

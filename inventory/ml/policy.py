@@ -156,8 +156,8 @@ def allocate_reorder_points(mean, sd, method, reorder_point, cycles_per_year, un
     target) at the lowest safety-stock holding cost (Silver, Pyke & Peterson ch. 7, aggregate service).
 
     For each group: minimise Σ h_i·s_i subject to Σ c_i·P(D_i ≤ s_i) / Σ c_i ≥ target, with c_i the item's
-    replenishment cycles per year (D/Q: the cycles the target counts) and h_i its yearly holding cost per
-    unit. The Lagrangian h_i·s + λ·c_i·(1 − F_i(s)) is minimised item by item and λ found by bisection, so
+    replenishment cycles a year (the cycles the target counts; `selectors.allocate_service` passes D/Q + 1)
+    and h_i its yearly holding cost per unit. The Lagrangian h_i·s + λ·c_i·(1 − F_i(s)) is minimised item by item and λ found by bisection, so
     cheap, often-ordered items carry more service and dear, rarely-ordered ones less, while the cycles of
     the group together are served at the target. `reorder_point`: each item's own quantile at the target
     (kept for items outside the allocation: no demand, no order quantity, or a range wider than

@@ -61,7 +61,7 @@ def test_planted_slow_movers_get_intermittent_demand_treatment(stores, demo):
 
 
 def _cycle_service_level_expected(policies):
-    """Σ n·P(D_P ≤ s) / Σ n over the parts (n = D/Q, replenishment cycles a year), P from scipy with each part's
+    """Σ n·P(D_P ≤ s) / Σ n over the parts (n = D/Q + 1, the cycles of a year), P from scipy with each part's
     stored protection-interval mean, spread and method."""
     total = served = 0.0
     for row in policies.itertuples():
@@ -72,7 +72,7 @@ def _cycle_service_level_expected(policies):
             p = stats.nbinom.cdf(s, mean ** 2 / (sd ** 2 - mean), mean / sd ** 2)
         else:
             p = stats.poisson.cdf(s, mean)
-        cycles = 365 * row.daily_mean / row.order_qty
+        cycles = 365 * row.daily_mean / row.order_qty + 1  # deliveries a year and the cycle under way
         total, served = total + cycles, served + cycles * p
     return served / total
 

@@ -31,7 +31,7 @@ def _policy(train, price, learned_leads, service_level, allocate):
                                learned_leads.mean(), learned_leads.std(ddof=1), 1, 1, RATES)
     reorder_point = costs["reorder_point"]
     if allocate:
-        cycles = 365 * daily_mean / costs["order_qty"]
+        cycles = 365 * daily_mean / costs["order_qty"] + 1  # as the stored policies weigh them (selectors.allocate_service)
         reorder_point, allocated = pol.allocate_reorder_points(
             costs["protection_demand"], costs["protection_sd"], costs["policy_method"], reorder_point, cycles,
             RATES.holding_rate * price, service_level, np.zeros(N_ITEMS, dtype=int))
