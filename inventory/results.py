@@ -690,10 +690,11 @@ def _service_level_block(summaries, scale):
     """Target against delivered: the out-of-sample policy with every part at each of REPLAY_SERVICE_LEVELS,
     from the stored replays (a replay on request does not replay the three)."""
     block = {
-        "method": "the out-of-sample policy (re-estimated through the window from the data before each re-estimate) "
-                  "with every part at the target; delivered = replenishment cycles of the parts it stocked without a "
-                  "stockout. Cycles short while it had no forecast for a part (its first demand: nothing to reorder) "
-                  "are counted apart (cycles_unstocked) and in cycle_service_level_all_cycles",
+        "method": "the out-of-sample policy (re-estimated through the window from the data before each re-estimate; "
+                  "new parts pooled from the other stores or similar parts) with every part at the target; delivered = "
+                  "share of all replenishment cycles without a stockout. Diagnostic: cycles short while the policy "
+                  "stocked nothing for the part (cycles_unstocked: a part of a model released since the re-estimate) "
+                  "and the level of the other cycles (cycle_service_level_stocked)",
         "tolerance": 0.01, "levels": [],
     }
     keys = [f"{level:g}" for level in sel.REPLAY_SERVICE_LEVELS]
@@ -702,11 +703,11 @@ def _service_level_block(summaries, scale):
         return block
     for level, key in zip(sel.REPLAY_SERVICE_LEVELS, keys):
         figures = rp.summarize(rp.add_totals(s["service_levels"][key] for s in summaries.values()))
-        delivered = figures["cycle_service_level_stocked"]
+        delivered = figures["cycle_service_level"]
         block["levels"].append({
             "service_level": level, "delivered_cycle_service_level": delivered,
             "within_tolerance": delivered is not None and abs(delivered - level) <= block["tolerance"] + 1e-9,
-            "cycle_service_level_all_cycles": figures["cycle_service_level"], "fill_rate": figures["fill_rate"],
+            "cycle_service_level_stocked": figures["cycle_service_level_stocked"], "fill_rate": figures["fill_rate"],
             "holding_cost": figures["holding_cost"], "yearly_holding_cost": round(figures["holding_cost"] * scale, 2),
             "stockout_cost": figures["stockout_cost"], "ordering_cost": figures["ordering_cost"],
             "total_cost": figures["total_cost"], "average_stock_value": figures["average_stock_value"],

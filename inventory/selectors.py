@@ -163,6 +163,18 @@ def parts_frame(part_ids=None):
     return frame
 
 
+def part_families(part_ids=None):
+    """Per part: its family of similar parts — the same part category for the same device category (e.g.
+    phone screens), None for generic parts — and its device model's release date (NaT unknown)."""
+    qs = Part.objects.all() if part_ids is None else Part.objects.filter(pk__in=list(part_ids))
+    frame = _frame(qs.values_list("id", "category", "device_model__category", "device_model__released_on"),
+                   ["part_id", "category", "device_category", "released_on"])
+    frame["family"] = np.where(frame.device_category.notna(), frame.device_category.astype(str) + "/" + frame.category.astype(str),
+                               None)
+    frame["released_on"] = pd.to_datetime(frame.released_on)
+    return frame[["part_id", "family", "released_on"]]
+
+
 def stock_frame(store_ids, part_ids=None):
     qs = Stock.objects.filter(store_id__in=store_ids)
     if part_ids is not None:
@@ -1001,6 +1013,8 @@ def holdout_policies(store_ids, items, rows, start, data_first, service_level, d
     method = f"moving_average_{average_weeks}w_before_origin"
     per_origin, weeks_used, at_levels = [], [], {float(level): [] for level in service_levels}
     inputs = policy_inputs(store_ids)  # the same stock rows, parts and price list at every re-estimate
+    families = items[["part_id"]].merge(part_families(items.part_id.unique()), on="part_id", how="left")
+    pooled_counts = []
     for origin in origins:
         history_first = max(origin - timedelta(days=int(settings.INVENTORY_HOLDOUT_HISTORY_DAYS)), data_first)
         n_weeks = (origin - history_first).days // 7
@@ -1014,6 +1028,11 @@ def holdout_policies(store_ids, items, rows, start, data_first, service_level, d
             week = ((history.day - first_week).dt.days // 7).to_numpy()
             np.add.at(weekly, (history.item.to_numpy(), week), history.needed.to_numpy(dtype=float))
         fitted = today_ml.holdout_forecast(weekly, average_weeks=average_weeks)
+        # New parts: pooled from the part's sales at the other stores, or its family's (the data before the origin).
+        released = ((pd.Timestamp(origin) - families.released_on).dt.days / 7.0).to_numpy(dtype=float)
+        fitted = today_ml.pool_new_items(fitted, weekly, items.store_id.to_numpy(), items.part_id.to_numpy(),
+                                         families.family.to_numpy(), released, average_weeks=average_weeks)
+        pooled_counts.append(int(fitted.pooled.notna().sum()))
         forecast = pd.concat([items[["store_id", "part_id"]].reset_index(drop=True), fitted], axis=1).assign(
             method=method, backtest=None, model_version=None, trained_at=None)
         policies = compute_policies(store_ids, service_level=service_level, forecast=forecast, delivery=delivery_before[origin],
@@ -1027,8 +1046,12 @@ def holdout_policies(store_ids, items, rows, start, data_first, service_level, d
     return per_origin, {
         "method": f"re-estimated every {settings.INVENTORY_HOLDOUT_REFIT_DAYS} days from the data before each re-estimate "
                   f"only: {average_weeks}-week moving average of demand, error SD = its one-week-ahead RMSE / √7, "
-                  "Syntetos–Boylan class of the last 52 weeks, supplier lead times of the 365 days before",
+                  "Syntetos–Boylan class of the last 52 weeks, supplier lead times of the 365 days before; a new part "
+                  "(first sold at the chain within the average, or not sold at the store in it) gets its chain rate "
+                  "shared out by store volume, a part never sold of a model released within it its family's "
+                  "(ml.today.pool_new_items)",
         "origins": [o.isoformat() for o in origins], "history_weeks_at_first_origin": weeks_used[0] if weeks_used else 0,
+        "pooled_items_per_origin": pooled_counts,
     }, at_levels
 
 

@@ -633,8 +633,9 @@ class CostOptimizationPage(InventoryPage):
     tables = (
         Table("display.service_levels", "Service level promised and delivered out of sample", (
             Column("service_level", "Target", "pct"),
-            Column("delivered_cycle_service_level", "Delivered (cycles of stocked parts)", "pct"),
-            Column("cycle_service_level_all_cycles", "All cycles", "pct"), Column("cycles_unstocked", "Short, no forecast yet", "int"),
+            Column("delivered_cycle_service_level", "Delivered (all cycles)", "pct"),
+            Column("cycle_service_level_stocked", "Cycles of stocked parts", "pct"),
+            Column("cycles_unstocked", "Short, nothing stocked yet", "int"),
             Column("fill_rate", "Fill rate", "pct"), Column("yearly_holding_cost", "Holding a year", "gbp"),
             Column("total_cost", "Total cost", "gbp"), Column("average_stock_value", "Average stock value", "gbp"),
         ), sheet="Service levels", empty="Shown for the stored replay (each part's own service level, 365 days)."),
