@@ -125,11 +125,12 @@ def test_recommended_policy_meets_the_requested_service_level_in_the_replay(stor
     assert held_out is not None and replay.holdout["origins"][0] == replay.start.isoformat()
     assert held_out.fill_rate >= 0.95
     # All its replenishment cycles — new parts' too, pooled from the other stores (ml.today.pool_new_items) — are
-    # served at the 95 % asked for: not significantly below it, and within a point.
+    # served at the 95 % asked for: not significantly below it (~950 cycles), and not far above (it over-delivers
+    # by about a point: docs/inventory.md, service level asked for against delivered).
     figures = held_out.summary()
     cycles, served = figures["replenishment_cycles"], figures["replenishment_cycles"] - figures["cycles_with_stockout"]
     assert _not_significantly_below(served, cycles, 0.95), figures["cycle_service_level"]
-    assert figures["cycle_service_level"] == pytest.approx(0.95, abs=0.01)
+    assert figures["cycle_service_level"] < 0.95 + 0.02
     assert held_out.fill_rate > today.fill_rate
     assert held_out.total_cost < today.total_cost
 
