@@ -383,7 +383,8 @@ class StockReplay(models.Model):
     """The cost-optimization replay of a store (the last 365 days through today's ordering, the
     recommended policy and its out-of-sample twin) at each part's own service level, stored by
     `services.refresh_stock_replays()` with the policy refresh so requests add stores up instead of
-    replaying a year of demand. `summary` holds `selectors.store_replay_summaries()` of the store."""
+    replaying a year of demand. `summary` holds `selectors.store_replay_summaries()` of the store (with the
+    out-of-sample policy at each of `selectors.REPLAY_SERVICE_LEVELS` under `service_levels`)."""
 
     store = models.OneToOneField(Store, on_delete=models.CASCADE, related_name="+")
     computed_at = models.DateTimeField()

@@ -686,6 +686,37 @@ def _replay_block(summaries, labels, codes, scale):
     return block
 
 
+def _service_level_block(summaries, scale):
+    """Target against delivered: the out-of-sample policy with every part at each of REPLAY_SERVICE_LEVELS,
+    from the stored replays (a replay on request does not replay the three)."""
+    block = {
+        "method": "the out-of-sample policy (re-estimated through the window from the data before each re-estimate; "
+                  "new parts pooled from the other stores or similar parts) with every part at the target; delivered = "
+                  "share of all replenishment cycles without a stockout. Diagnostic: cycles short while the policy "
+                  "stocked nothing for the part (cycles_unstocked: a part of a model released since the re-estimate) "
+                  "and the level of the other cycles (cycle_service_level_stocked)",
+        "tolerance": 0.01, "levels": [],
+    }
+    keys = [f"{level:g}" for level in sel.REPLAY_SERVICE_LEVELS]
+    if not summaries or not all(key in s.get("service_levels", {}) for s in summaries.values() for key in keys):
+        block["note"] = "replayed with the stored replay only (each part's own service level, 365 days)"
+        return block
+    for level, key in zip(sel.REPLAY_SERVICE_LEVELS, keys):
+        figures = rp.summarize(rp.add_totals(s["service_levels"][key] for s in summaries.values()))
+        delivered = figures["cycle_service_level"]
+        block["levels"].append({
+            "service_level": level, "delivered_cycle_service_level": delivered,
+            "within_tolerance": delivered is not None and abs(delivered - level) <= block["tolerance"] + 1e-9,
+            "cycle_service_level_stocked": figures["cycle_service_level_stocked"], "fill_rate": figures["fill_rate"],
+            "holding_cost": figures["holding_cost"], "yearly_holding_cost": round(figures["holding_cost"] * scale, 2),
+            "stockout_cost": figures["stockout_cost"], "ordering_cost": figures["ordering_cost"],
+            "total_cost": figures["total_cost"], "average_stock_value": figures["average_stock_value"],
+            "replenishment_cycles": figures["replenishment_cycles"], "cycles_with_stockout": figures["cycles_with_stockout"],
+            "cycles_unstocked": figures["cycles_unstocked"],
+        })
+    return block
+
+
 def cost_optimization(stores, service_level=None, replay_days=365, dead_stock_days=None, limit=25):
     """Yearly inventory cost of today's ordering against the recommended policy, by replaying the last
     `replay_days` of actual demand through both (and through the recommended policy built from the
@@ -739,6 +770,7 @@ def cost_optimization(stores, service_level=None, replay_days=365, dead_stock_da
                                          "of demand (parts with too few orders; stores without orders: review_weekdays)"},
             },
             "out_of_sample": {**holdout, "replayed": "recommended_out_of_sample" in labels},
+            "service_levels": _service_level_block(summaries, scale),
             **block,
             "observed": {"units_needed": observed["units"], "units_waited": observed["waited"],
                          "fill_rate": jsonable(1 - observed["waited"] / observed["units"] if observed["units"] else None, 4),

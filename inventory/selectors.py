@@ -163,6 +163,18 @@ def parts_frame(part_ids=None):
     return frame
 
 
+def part_families(part_ids=None):
+    """Per part: its family of similar parts — the same part category for the same device category (e.g.
+    phone screens), None for generic parts — and its device model's release date (NaT unknown)."""
+    qs = Part.objects.all() if part_ids is None else Part.objects.filter(pk__in=list(part_ids))
+    frame = _frame(qs.values_list("id", "category", "device_model__category", "device_model__released_on"),
+                   ["part_id", "category", "device_category", "released_on"])
+    frame["family"] = np.where(frame.device_category.notna(), frame.device_category.astype(str) + "/" + frame.category.astype(str),
+                               None)
+    frame["released_on"] = pd.to_datetime(frame.released_on)
+    return frame[["part_id", "family", "released_on"]]
+
+
 def stock_frame(store_ids, part_ids=None):
     qs = Stock.objects.filter(store_id__in=store_ids)
     if part_ids is not None:
@@ -403,6 +415,27 @@ def policy_candidates(store_ids, service_level=None, forecast=None, as_of=None, 
     return items, candidates
 
 
+def allocate_service(chosen):
+    """The chosen suppliers' items with reorder points set together per store and service level
+    (`ml.policy.allocate_reorder_points`): the store's replenishment cycles at that level meet it at the
+    lowest safety-stock holding cost. Safety stock is then s − μ_P; `service_allocated` says which items.
+
+    A part's weight is the cycles a year of it counts: its D/Q deliveries and the cycle under way at the year's
+    turn (a slow mover delivered twice a year shows three cycles in any year: a third of its weight, not nothing)."""
+    chosen = chosen.copy()
+    quantity = chosen.order_qty.to_numpy(dtype=float)
+    deliveries = 365.0 * chosen.daily_mean.to_numpy(dtype=float) / np.where(quantity > 0, quantity, 1.0)
+    cycles = np.where((quantity > 0) & (deliveries > 0), deliveries + 1.0, 0.0)
+    group, _ = pd.factorize(pd.MultiIndex.from_arrays([chosen.store_id, chosen.service_level.astype(float).round(6)]))
+    points, allocated = pol.allocate_reorder_points(
+        chosen.protection_demand, chosen.protection_sd, chosen.policy_method, chosen.reorder_point, cycles,
+        cost_rates().holding_rate * chosen.unit_price.to_numpy(dtype=float), chosen.service_level, group)
+    chosen["reorder_point"] = points
+    chosen["safety_stock"] = np.where(allocated, points - chosen.protection_demand.to_numpy(dtype=float), chosen.safety_stock)
+    chosen["service_allocated"] = allocated
+    return chosen
+
+
 def compute_policies(store_ids, service_level=None, forecast=None, as_of=None, delivery=None, inputs=None):
     """The recommended reorder policy of every stocked or forecast part at the stores: for each item the
     qualified supplier with the lowest yearly total relevant cost, with its reorder point, safety stock
@@ -411,6 +444,7 @@ def compute_policies(store_ids, service_level=None, forecast=None, as_of=None, d
     Returns one row per (store, part)."""
     items, candidates = policy_candidates(store_ids, service_level, forecast, as_of, delivery, inputs)
     chosen = pol.choose_suppliers(candidates, ["item"]).set_index("item")
+    chosen = allocate_service(chosen)
     keep = ["supplier_id", "unit_price", "lead_time_mean", "lead_time_sd", "lead_time_source", "defect_rate", "on_time_rate",
             "order_cost", "min_order_qty",
             "pack_size", "order_qty", "eoq", "protection_days", "protection_demand", "protection_sd", "reorder_point",
@@ -864,6 +898,13 @@ def net_movements_since(store_ids, since, days=None):
 # --- Replay: today's ordering against the recommended policy --------------------------------------------------
 
 REPLAY_LABELS = ("today", "recommended", "recommended_out_of_sample")
+# The service levels the stored replay also replays its out-of-sample policy at (target against delivered).
+REPLAY_SERVICE_LEVELS = (0.90, 0.95, 0.99)
+
+
+def service_level_label(level):
+    """The replay label of the out-of-sample policy at a service level asked for every part."""
+    return f"recommended_out_of_sample@{float(level):g}"
 
 
 def closed_dates(first_day, last_day):
@@ -957,26 +998,29 @@ def holdout_origins(start, end):
     return origins
 
 
-def holdout_policies(store_ids, items, rows, start, data_first, service_level, delivery_before, origins):
+def holdout_policies(store_ids, items, rows, start, data_first, service_level, delivery_before, origins, service_levels=()):
     """The recommended policy as it would have been computed on each origin day from the data before it
     only: the demand of the INVENTORY_HOLDOUT_HISTORY_DAYS before it (`ml.today.holdout_forecast`) and
     the suppliers' deliveries of the 365 days before it (`delivery_before[origin]`). Returns per origin
     the policies aligned with `items` (None when the first origin has less than
-    INVENTORY_HOLDOUT_MIN_WEEKS weeks of history), and what was used."""
+    INVENTORY_HOLDOUT_MIN_WEEKS weeks of history), and what was used. `service_levels`: also the policies
+    with every part at each of these levels, from the same forecasts (returned in the info's `at_levels`)."""
     key = pd.MultiIndex.from_frame(items[["store_id", "part_id"]])
     needed = rows[rows.needed > 0]
     columns = key.get_indexer(pd.MultiIndex.from_frame(needed[["store_id", "part_id"]])) if len(needed) else np.zeros(0, int)
     needed = needed.assign(item=columns)[columns >= 0] if len(needed) else needed.assign(item=columns)
     average_weeks = int(settings.INVENTORY_HOLDOUT_AVERAGE_WEEKS)
     method = f"moving_average_{average_weeks}w_before_origin"
-    per_origin, weeks_used = [], []
+    per_origin, weeks_used, at_levels = [], [], {float(level): [] for level in service_levels}
     inputs = policy_inputs(store_ids)  # the same stock rows, parts and price list at every re-estimate
+    families = items[["part_id"]].merge(part_families(items.part_id.unique()), on="part_id", how="left")
+    pooled_counts = []
     for origin in origins:
         history_first = max(origin - timedelta(days=int(settings.INVENTORY_HOLDOUT_HISTORY_DAYS)), data_first)
         n_weeks = (origin - history_first).days // 7
         if n_weeks < settings.INVENTORY_HOLDOUT_MIN_WEEKS:
             return None, {"weeks": n_weeks, "reason": f"fewer than {settings.INVENTORY_HOLDOUT_MIN_WEEKS} weeks of history "
-                                                     "before the window"}
+                                                     "before the window"}, {}
         first_week = pd.Timestamp(origin - timedelta(days=7 * n_weeks))
         history = needed[(needed.day >= first_week) & (needed.day < pd.Timestamp(origin))]
         weekly = np.zeros((len(items), n_weeks))
@@ -984,18 +1028,31 @@ def holdout_policies(store_ids, items, rows, start, data_first, service_level, d
             week = ((history.day - first_week).dt.days // 7).to_numpy()
             np.add.at(weekly, (history.item.to_numpy(), week), history.needed.to_numpy(dtype=float))
         fitted = today_ml.holdout_forecast(weekly, average_weeks=average_weeks)
+        # New parts: pooled from the part's sales at the other stores, or its family's (the data before the origin).
+        released = ((pd.Timestamp(origin) - families.released_on).dt.days / 7.0).to_numpy(dtype=float)
+        fitted = today_ml.pool_new_items(fitted, weekly, items.store_id.to_numpy(), items.part_id.to_numpy(),
+                                         families.family.to_numpy(), released, average_weeks=average_weeks)
+        pooled_counts.append(int(fitted.pooled.notna().sum()))
         forecast = pd.concat([items[["store_id", "part_id"]].reset_index(drop=True), fitted], axis=1).assign(
             method=method, backtest=None, model_version=None, trained_at=None)
         policies = compute_policies(store_ids, service_level=service_level, forecast=forecast, delivery=delivery_before[origin],
                                     inputs=inputs)
         per_origin.append(items[["store_id", "part_id"]].merge(policies, on=["store_id", "part_id"], how="left"))
+        for level, policies_at in at_levels.items():
+            computed = compute_policies(store_ids, service_level=level, forecast=forecast, delivery=delivery_before[origin],
+                                        inputs=inputs)
+            policies_at.append(items[["store_id", "part_id"]].merge(computed, on=["store_id", "part_id"], how="left"))
         weeks_used.append(n_weeks)
     return per_origin, {
         "method": f"re-estimated every {settings.INVENTORY_HOLDOUT_REFIT_DAYS} days from the data before each re-estimate "
                   f"only: {average_weeks}-week moving average of demand, error SD = its one-week-ahead RMSE / √7, "
-                  "Syntetos–Boylan class of the last 52 weeks, supplier lead times of the 365 days before",
+                  "Syntetos–Boylan class of the last 52 weeks, supplier lead times of the 365 days before; a new part "
+                  "(first sold at the chain within the average, or not sold at the store in it) gets its chain rate "
+                  "shared out by store volume, a part never sold of a model released within it its family's "
+                  "(ml.today.pool_new_items)",
         "origins": [o.isoformat() for o in origins], "history_weeks_at_first_origin": weeks_used[0] if weeks_used else 0,
-    }
+        "pooled_items_per_origin": pooled_counts,
+    }, at_levels
 
 
 def replay_shared(store_ids, service_level=None, end=None, days=365):
@@ -1009,7 +1066,7 @@ def replay_shared(store_ids, service_level=None, end=None, days=365):
             "delivery_before": {origin: supplier_delivery_stats(end=origin - timedelta(days=1)) for origin in holdout_origins(start, end)}}
 
 
-def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None):
+def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None, service_levels=()):
     """Everything the replay needs for the stores over the last `days` days up to `end` (yesterday):
     the demand, opening stock and deliveries on the way, and the three policies replayed — today's
     ordering read back from the purchase orders, the recommended policy, and the recommended policy
@@ -1126,8 +1183,8 @@ def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None
 
     # The recommended policy computed, as the window goes on, from the data before each re-estimate only.
     origins = sorted(shared["delivery_before"])
-    holdout, holdout_info = holdout_policies(store_ids, items, rows, start, data_first, service_level, shared["delivery_before"],
-                                             origins)
+    holdout, holdout_info, holdout_at = holdout_policies(store_ids, items, rows, start, data_first, service_level,
+                                                         shared["delivery_before"], origins, service_levels)
     every = int(settings.INVENTORY_REVIEW_PERIOD_DAYS)
     replayed = {
         "today": rp.OrderUpToPolicy(
@@ -1140,14 +1197,19 @@ def replay_inputs(store_ids, days=365, service_level=None, end=None, shared=None
                                              order_qty=items.order_qty.fillna(0).to_numpy(dtype=np.int64),
                                              review_days=_review_mask(window_days, closed, every=every)),
     }
-    if holdout is not None:
-        sourced = [as_index_and_price(h.supplier_id.astype(float).to_numpy()) for h in holdout]
-        replayed["recommended_out_of_sample"] = rp.ReorderPointPolicy(
+    def re_estimated(per_origin, name):
+        sourced = [as_index_and_price(h.supplier_id.astype(float).to_numpy()) for h in per_origin]
+        return rp.ReorderPointPolicy(
             supplier=np.vstack([idx for idx, _ in sourced]), unit_price=np.vstack([price for _, price in sourced]),
-            reorder_point=np.vstack([h.reorder_point.fillna(0).to_numpy(dtype=np.int64) for h in holdout]),
-            order_qty=np.vstack([h.order_qty.fillna(0).to_numpy(dtype=np.int64) for h in holdout]),
+            reorder_point=np.vstack([h.reorder_point.fillna(0).to_numpy(dtype=np.int64) for h in per_origin]),
+            order_qty=np.vstack([h.order_qty.fillna(0).to_numpy(dtype=np.int64) for h in per_origin]),
             period_starts=np.array([(o - start).days for o in origins]),
-            review_days=_review_mask(window_days, closed, every=every), name="recommended_out_of_sample")
+            review_days=_review_mask(window_days, closed, every=every), name=name)
+
+    if holdout is not None:
+        replayed["recommended_out_of_sample"] = re_estimated(holdout, "recommended_out_of_sample")
+        for level, per_origin in holdout_at.items():
+            replayed[service_level_label(level)] = re_estimated(per_origin, service_level_label(level))
     return {
         "start": start, "end": end, "run_up": run_up, "items": items, "demand": matrix, "observed": observed,
         "replay_items": rp.ReplayItems(store_index=store_index, unit_cost=items.unit_cost.to_numpy(dtype=float),
@@ -1195,9 +1257,10 @@ class PolicyReplay:
         return self.results.get("recommended_out_of_sample")
 
 
-def policy_replay(store_ids, days=365, service_level=None, end=None):
+def policy_replay(store_ids, days=365, service_level=None, end=None, service_levels=()):
     """Replay the last `days` days of actual demand through today's ordering, the recommended policy and
-    the recommended policy built from the data before the window (`ml.replay`). Stores are replayed in
+    the recommended policy built from the data before the window (`ml.replay`); with `service_levels`, that
+    out-of-sample policy also with every part at each of these levels (labels `service_level_label`). Stores are replayed in
     chunks of about REPLAY_ITEMS_PER_CHUNK items (a store's purchase orders never span chunks) and the
     results added up. Returns a PolicyReplay."""
     rates = cost_rates()
@@ -1215,13 +1278,14 @@ def policy_replay(store_ids, days=365, service_level=None, end=None):
     shared = replay_shared(store_ids, service_level, end, days)
     parts = []
     for chunk in chunks:
-        inputs = replay_inputs(chunk, days, service_level, end, shared)
+        inputs = replay_inputs(chunk, days, service_level, end, shared, service_levels)
         results = {label: rp.replay_policy(inputs["demand"], inputs["run_up"], inputs["replay_items"], policy, inputs["suppliers"],
                                            rates.holding_rate, rates.stockout_cost)
                    for label, policy in inputs["policies_replayed"].items()}
         del inputs["demand"]
         parts.append((inputs, results))
-    labels = [label for label in REPLAY_LABELS if all(label in r for _, r in parts)]
+    labels = [label for label in [*REPLAY_LABELS, *map(service_level_label, service_levels)]
+              if all(label in r for _, r in parts)]
     first = parts[0][0]
     return PolicyReplay(
         start=first["start"], end=first["end"],
@@ -1245,9 +1309,13 @@ def store_replay_summaries(replay):
         mask = (items.store_id == store_id).to_numpy()
         store_items = items[mask]
         summary = {
-            "policies": {label: result.totals(mask) for label, result in replay.results.items()},
+            "policies": {label: result.totals(mask) for label, result in replay.results.items() if label in REPLAY_LABELS},
+            # The out-of-sample policy with every part at each of REPLAY_SERVICE_LEVELS (when replayed).
+            "service_levels": {f"{level:g}": replay.results[service_level_label(level)].totals(mask)
+                               for level in REPLAY_SERVICE_LEVELS if service_level_label(level) in replay.results},
             "by_demand_class": {
-                name: {label: result.totals(mask & (classes == name)) for label, result in replay.results.items()}
+                name: {label: result.totals(mask & (classes == name)) for label, result in replay.results.items()
+                       if label in REPLAY_LABELS}
                 for name in sorted(set(classes[mask])) if store_items.observed_units[classes[mask] == name].sum() > 0},
             "observed": {"units": int(store_items.observed_units.sum()), "waited": int(store_items.observed_waited.sum())},
             "today_policy": {

@@ -518,7 +518,7 @@ def refresh_stock_replays(store_ids=None, now=None):
     recommended policy is the stored one). Returns the number of stores written."""
     from mlanalytics.core.models import Store
 
-    from .selectors import policy_replay, store_replay_summaries
+    from .selectors import REPLAY_SERVICE_LEVELS, policy_replay, store_replay_summaries
 
     if store_ids is None:
         store_ids = list(Store.objects.filter(is_active=True).values_list("id", flat=True))
@@ -526,7 +526,7 @@ def refresh_stock_replays(store_ids=None, now=None):
     if not store_ids:
         return 0
     now = now or timezone.now()
-    replay = policy_replay(store_ids, REPLAY_DAYS)
+    replay = policy_replay(store_ids, REPLAY_DAYS, service_levels=REPLAY_SERVICE_LEVELS)
     summaries = store_replay_summaries(replay)
     with transaction.atomic():
         for store_id in store_ids:

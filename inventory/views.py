@@ -628,8 +628,20 @@ class CostOptimizationPage(InventoryPage):
         ), y_fmt="pct", height=280, drill=Link("inventory:cost-optimization", query={"store": "{store}"})),
         Chart.bar("display.dead", "label", "stock_value", "Dead stock by value", label="Value at cost", orientation="h",
                   y_fmt="money0", height=380, drill=Link("inventory:stock-monitor", query={"sku": "{sku}", "store": "{store}"})),
+        Chart("bar", "Cycle service level asked for against delivered out of sample", (
+            Series("display.service_levels", "label", "service_level", "Target"),
+            Series("display.service_levels", "label", "delivered_cycle_service_level", "Delivered out of sample"),
+        ), y_fmt="pct", height=260),
     )
     tables = (
+        Table("display.service_levels", "Service level promised and delivered out of sample", (
+            Column("service_level", "Target", "pct"),
+            Column("delivered_cycle_service_level", "Delivered (all cycles)", "pct"),
+            Column("cycle_service_level_stocked", "Cycles of stocked parts", "pct"),
+            Column("cycles_unstocked", "Short, nothing stocked yet", "int"),
+            Column("fill_rate", "Fill rate", "pct"), Column("yearly_holding_cost", "Holding a year", "money"),
+            Column("total_cost", "Total cost", "money"), Column("average_stock_value", "Average stock value", "money"),
+        ), sheet="Service levels", empty="Shown for the stored replay (each part's own service level, 365 days)."),
         Table("display.costs", "Cost over the replay", (
             Column("name", "Cost"), Column("today", "Today", "money"), Column("recommended", "Recommended", "money"),
             Column("saving", "Saving", "money"),
@@ -692,6 +704,8 @@ class CostOptimizationPage(InventoryPage):
             "stores": [{**s, "today_fill_rate": (s.get("today") or {}).get("fill_rate"),
                         "recommended_fill_rate": (s.get("recommended") or {}).get("fill_rate")} for s in replay.get("by_store") or []],
             "dead": [{**d, "label": _label(d)} for d in ((body.get("dead_stock") or {}).get("results") or [])[:CHART_ROWS]],
+            "service_levels": [{**level, "label": f"{level['service_level']:.0%}"}
+                               for level in (replay.get("service_levels") or {}).get("levels") or []],
         }}
 
     def is_empty(self, body):

@@ -86,7 +86,7 @@ class ReorderPointPolicy:
 
 
 TOTAL_FIELDS = ("holding_cost", "ordering_cost", "stockout_cost", "purchase_cost", "units_demanded", "units_short",
-                "cycles", "cycles_with_stockout", "purchase_orders", "order_lines", "units_ordered", "stock_value_days",
+                "cycles", "cycles_with_stockout", "cycles_unstocked", "purchase_orders", "order_lines", "units_ordered", "stock_value_days",
                 "stockout_item_days", "items", "days")
 
 
@@ -109,6 +109,7 @@ class ReplayResult:
     item_purchase_cost: np.ndarray = field(repr=False)
     item_cycles: np.ndarray = field(repr=False)
     item_cycles_short: np.ndarray = field(repr=False)
+    item_cycles_unstocked: np.ndarray = field(repr=False)  # cycles short while the policy in force stocked nothing
     item_stockout_days: np.ndarray = field(repr=False)
     item_stock_value_days: np.ndarray = field(repr=False)
     item_store: np.ndarray = field(repr=False)
@@ -176,6 +177,7 @@ class ReplayResult:
             "purchase_cost": float(self.item_purchase_cost[items].sum()),
             "units_demanded": int(self.item_demand[items].sum()), "units_short": short,
             "cycles": int(self.item_cycles[items].sum()), "cycles_with_stockout": int(self.item_cycles_short[items].sum()),
+            "cycles_unstocked": int(self.item_cycles_unstocked[items].sum()),
             "purchase_orders": int(self.store_purchase_orders[stores].sum()) if whole_stores else None,
             "order_lines": int(self.item_order_lines[items].sum()), "units_ordered": int(self.item_units_ordered[items].sum()),
             "stock_value_days": float(self.item_stock_value_days[items].sum()),
@@ -205,6 +207,7 @@ def summarize(totals):
     cycles), average stock value (stock value × days / days) and the counts."""
     demanded, short = totals["units_demanded"], totals["units_short"]
     cycles, cycles_short = totals["cycles"], totals["cycles_with_stockout"]
+    unstocked = totals.get("cycles_unstocked") or 0  # (absent from totals stored before it was counted)
     total = totals["holding_cost"] + totals["ordering_cost"] + totals["stockout_cost"]
     return {
         "holding_cost": round(totals["holding_cost"], 2), "ordering_cost": round(totals["ordering_cost"], 2),
@@ -217,6 +220,11 @@ def summarize(totals):
         "order_lines": totals["order_lines"], "units_ordered": totals["units_ordered"],
         "average_stock_value": round(totals["stock_value_days"] / totals["days"], 2) if totals["days"] else 0.0,
         "replenishment_cycles": cycles, "cycles_with_stockout": cycles_short,
+        # The cycles of items the policy stocked: a shortage of an item while the policy in force had no forecast
+        # for it (a part's first demand, nothing to reorder) is a cycle no safety stock could serve.
+        "cycles_unstocked": unstocked,
+        "cycle_service_level_stocked": (round(1 - (cycles_short - unstocked) / (cycles - unstocked), 4)
+                                        if cycles > unstocked else None),
     }
 
 
@@ -274,11 +282,17 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
     item_spend = np.zeros(n, dtype=float)
     item_cycles = np.zeros(n, dtype=np.int64)
     item_cycles_short = np.zeros(n, dtype=np.int64)
+    item_cycles_unstocked = np.zeros(n, dtype=np.int64)
     item_stockout_days = np.zeros(n, dtype=np.int64)
     n_stores = int(store.max()) + 1 if n else 0
     store_orders = np.zeros(n_stores, dtype=np.int64)
     store_ordering = np.zeros(n_stores, dtype=float)
     cycle_short = np.zeros(n, dtype=bool)
+    cycle_unstocked = np.zeros(n, dtype=bool)  # short on a day the policy in force stocked nothing (no forecast)
+    if order_up_to_policy:
+        stocking = rate_based | (fixed_up_to > 0)
+    else:
+        stocking = periods_q[0] > 0
     cycle_demand = np.zeros(n, dtype=bool)
 
     for d in range(n_days):
@@ -293,7 +307,9 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
             on_order -= landed
             item_cycles += got
             item_cycles_short += cycle_short & got
+            item_cycles_unstocked += cycle_unstocked & got
             cycle_short[got] = False
+            cycle_unstocked[got] = False
             cycle_demand[got] = False
         # Back-orders are served first (the tickets waiting for parts), then the day's demand.
         owed = np.minimum(on_hand, backlog)
@@ -309,6 +325,7 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
         has_short = short > 0
         item_stockout_days += has_short
         cycle_short |= has_short
+        cycle_unstocked |= has_short & ~stocking
         cycle_demand |= today > 0
         item_stock_days += on_hand
 
@@ -321,7 +338,7 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
             supplier, price = periods_supplier[max(period, 0)], periods_price[max(period, 0)]
             if not order_up_to_policy:
                 reorder_point, order_qty = periods_s[max(period, 0)], periods_q[max(period, 0)]
-                orders_anything = order_qty > 0
+                orders_anything = stocking = order_qty > 0
         position = on_hand + on_order - backlog
         if order_up_to_policy:
             low, up_to = fixed_low, fixed_up_to
@@ -332,6 +349,7 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
                 rate_up_to = rate_low + np.maximum(pack, np.ceil(rate * policy.cover_days - 1e-9).astype(np.int64))
                 rate_up_to[rate == 0] = 0
                 low, up_to = np.where(rate_based, rate_low, fixed_low), np.where(rate_based, rate_up_to, fixed_up_to)
+                stocking = up_to > 0
             want = reviewing & (position <= low) & (up_to > 0)
             if not want.any():
                 continue
@@ -369,19 +387,22 @@ def replay_policy(demand, history_days, items: ReplayItems, policy, suppliers: S
 
     item_cycles += cycle_demand  # the cycle still open at the end counts when it saw demand
     item_cycles_short += cycle_short
+    item_cycles_unstocked += cycle_unstocked
     return result_of(policy.name, n_days, stockout_cost, item_demand, item_short, item_stock_days, item_stock_days * daily_holding,
-                     item_lines, item_units, item_spend, item_cycles, item_cycles_short, item_stockout_days,
+                     item_lines, item_units, item_spend, item_cycles, item_cycles_short, item_cycles_unstocked, item_stockout_days,
                      item_stock_days * unit_cost, store, store_orders, store_ordering)
 
 
 def result_of(name, days, stockout_cost, item_demand, item_short, item_stock_days, item_holding, item_lines, item_units,
-              item_spend, item_cycles, item_cycles_short, item_stockout_days, item_stock_value_days, item_store,
+              item_spend, item_cycles, item_cycles_short, item_cycles_unstocked, item_stockout_days, item_stock_value_days,
+              item_store,
               store_orders, store_ordering):
     return ReplayResult(
         policy=name, days=days,
         item_demand=item_demand, item_short=item_short, item_stock_days=item_stock_days, item_holding_cost=item_holding,
         item_order_lines=item_lines, item_units_ordered=item_units, item_purchase_cost=item_spend, item_cycles=item_cycles,
-        item_cycles_short=item_cycles_short, item_stockout_days=item_stockout_days, item_stock_value_days=item_stock_value_days,
+        item_cycles_short=item_cycles_short, item_cycles_unstocked=item_cycles_unstocked, item_stockout_days=item_stockout_days,
+        item_stock_value_days=item_stock_value_days,
         item_store=item_store, store_purchase_orders=store_orders, store_ordering_cost=store_ordering,
         stockout_cost_per_unit=float(stockout_cost),
     )
@@ -403,6 +424,7 @@ def combine_results(results):
     cat = lambda name: np.concatenate([getattr(r, name) for r in results])
     return result_of(first.policy, first.days, first.stockout_cost_per_unit, cat("item_demand"), cat("item_short"),
                      cat("item_stock_days"), cat("item_holding_cost"), cat("item_order_lines"), cat("item_units_ordered"),
-                     cat("item_purchase_cost"), cat("item_cycles"), cat("item_cycles_short"), cat("item_stockout_days"),
+                     cat("item_purchase_cost"), cat("item_cycles"), cat("item_cycles_short"), cat("item_cycles_unstocked"),
+                     cat("item_stockout_days"),
                      cat("item_stock_value_days"), np.concatenate([r.item_store + o for r, o in zip(results, offsets)]),
                      cat("store_purchase_orders"), cat("store_ordering_cost"))

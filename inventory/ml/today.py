@@ -118,3 +118,73 @@ def holdout_forecast(weekly, average_weeks=26, classify_weeks=52):
         "demand_class": classify_demands(adi, cv2), "adi": adi, "cv2": cv2,
     })
 
+
+POOLED, POOLED_SIBLINGS = "pooled_stores", "pooled_siblings"
+
+
+def pool_new_items(fitted, weekly, store, part, family=None, released_weeks=None, average_weeks=26):
+    """The forecast of the items whose part is new: too young at the chain for the moving average of
+    `average_weeks` (it divides a few weeks of sales by all of them) or never sold at all.
+
+    `fitted`: `holdout_forecast(weekly, …)`; `weekly`: (items × weeks) units, oldest first, of every item of
+    the stores pooled; `store`, `part`: per item; `family`: per item, the group of similar parts (same device
+    category and part kind) or None; `released_weeks`: per item, weeks since its device model's release
+    (NaN unknown, negative not yet released). Uses only the weeks given (the data before the cut-off).
+
+    - A part first sold at the chain L < window weeks ago: its chain rate over those L weeks, shared out by
+      store volume (the store's units of all parts over the window / the stores'), at every store —
+      a store that has not sold it yet gets its share, one that has gets it without the dilution.
+    - A part the chain sells but the store has not sold in the window: its chain rate over the window, shared
+      out the same way (one unit held where it sells once in years; the allocation weighs that against service).
+    - A part never sold whose device model was released within the window: the median chain rate over
+      their lives of its family's young parts (first sold within the window), shared out the same way
+      (a family with none: not stocked).
+    A part whose model is released after the cut-off is not stocked before it (no look-ahead).
+    Daily spread of a pooled item: Poisson (σ_d = √μ_d) unless its own is larger. Returns a copy of
+    `fitted` with `pooled` (None, POOLED or POOLED_SIBLINGS) per item.
+    """
+    weekly = np.asarray(weekly, dtype=float)
+    out = fitted.copy()
+    out["pooled"] = None
+    n_items, n_weeks = weekly.shape
+    if not n_items or not n_weeks:
+        return out
+    window = max(min(average_weeks, n_weeks), 1)
+    store, part = np.asarray(store), np.asarray(part)
+    volume = pd.Series(weekly[:, -window:].sum(axis=1)).groupby(store).sum()
+    share = (volume / volume.sum()).reindex(store).to_numpy() if volume.sum() > 0 else np.zeros(n_items)
+    # Weeks since each part's first sale anywhere (0: never sold in these weeks).
+    sold = weekly > 0
+    first_item = np.where(sold.any(axis=1), sold.argmax(axis=1), n_weeks)
+    first_part = pd.Series(first_item).groupby(part).transform("min").to_numpy()
+    life = n_weeks - first_part
+    # The part's chain rate a week over its life (the weeks since its first sale).
+    tail = np.where(np.arange(n_weeks)[None, :] >= first_part[:, None], weekly, 0.0).sum(axis=1)
+    chain_units = pd.Series(tail).groupby(part).transform("sum").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        chain_rate = np.where(life > 0, chain_units / np.maximum(life, 1), 0.0)
+    young = (life > 0) & (life < window)
+    # An established part the store has not sold in the window: its share of the part's chain rate.
+    window_units = pd.Series(weekly[:, -window:].sum(axis=1)).groupby(part).transform("sum").to_numpy()
+    unsold = ~young & (fitted.daily_mean.to_numpy(dtype=float) <= 0) & (window_units > 0)
+    rate = np.where(young, chain_rate * share, np.where(unsold, window_units / window * share, np.nan))
+    source = np.where(young | unsold, POOLED, None).astype(object)
+    if family is not None and released_weeks is not None:
+        family = pd.Series(family, dtype=object)
+        released = np.asarray(released_weeks, dtype=float)
+        # One rate per part of the family (not per store): the median over the family's young parts.
+        first_store = ~pd.Series(part).duplicated().to_numpy()
+        young_parts = pd.DataFrame({"family": family, "rate": chain_rate})[young & first_store & family.notna().to_numpy()]
+        typical = young_parts.groupby("family").rate.median()
+        never = (life == 0) & family.notna().to_numpy() & (released >= 0) & (released < window)
+        sibling = family.map(typical).to_numpy(dtype=float)
+        use = never & np.isfinite(sibling) & (sibling > 0)
+        rate = np.where(use, sibling * share, rate)
+        source = np.where(use, POOLED_SIBLINGS, source)
+    pooled = np.isfinite(rate) & (rate > 0)
+    daily = np.where(pooled, rate / 7.0, out.daily_mean.to_numpy(dtype=float))
+    out["daily_mean"] = daily
+    out["daily_sd"] = np.where(pooled, np.maximum(np.sqrt(daily), out.daily_sd.to_numpy(dtype=float)), out.daily_sd)
+    out["demand_class"] = np.where(pooled & (out.demand_class.to_numpy() == "none"), "intermittent", out.demand_class)
+    out["pooled"] = np.where(pooled, source, None)
+    return out

@@ -448,6 +448,25 @@ def test_cost_optimization_answers_from_the_stored_replay(manager, stores, monke
     monkeypatch.undo()
     other = call(manager, "post", "cost-optimization", {"replay_days": 90}).json()
     assert other["data_window"]["replay_source"]["stored"] is False and other["data_window"]["days"] == 90
+    assert other["replay"]["service_levels"]["levels"] == []  # the three are replayed with the stored replay only
+
+
+def test_cost_optimization_shows_target_against_delivered_out_of_sample_at_three_service_levels(manager, stores):
+    from inventory import selectors
+
+    levels = call(manager, "post", "cost-optimization").json()["replay"]["service_levels"]
+    assert [row["service_level"] for row in levels["levels"]] == [0.90, 0.95, 0.99]
+    # The stored figures are the out-of-sample policy replayed with every part at each target, computed now.
+    replay = selectors.policy_replay([s.pk for s in stores], 365, service_levels=selectors.REPLAY_SERVICE_LEVELS)
+    for row in levels["levels"]:
+        figures = replay.results[selectors.service_level_label(row["service_level"])].summary()
+        assert row["delivered_cycle_service_level"] == figures["cycle_service_level"]  # all cycles, new parts included
+        assert row["cycle_service_level_stocked"] == figures["cycle_service_level_stocked"]
+        assert row["holding_cost"] == figures["holding_cost"] and row["cycles_unstocked"] == figures["cycles_unstocked"]
+        assert row["within_tolerance"] == (abs(row["delivered_cycle_service_level"] - row["service_level"]) <= 0.01 + 1e-9)
+    # A higher target holds more stock.
+    holding = [row["holding_cost"] for row in levels["levels"]]
+    assert holding == sorted(holding) and holding[0] < holding[-1]
 
 
 # --- performance-analytics --------------------------------------------------------------------------------------

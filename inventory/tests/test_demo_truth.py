@@ -1,4 +1,7 @@
 """The inventory methods find what the demo generator planted (small demo set of the session)."""
+import math
+
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -54,16 +57,53 @@ def test_planted_slow_movers_get_intermittent_demand_treatment(stores, demo):
     assert set(slow.demand_class) <= {"intermittent", "lumpy", "none"}
     assert set(slow.policy_method) <= {pol.POISSON, pol.NEGATIVE_BINOMIAL, pol.NO_DEMAND}
     with_demand = slow[slow.daily_mean > 0]
-    # Each reorder point is the service-level quantile of a Poisson (or, overdispersed, negative binomial)
-    # demand over lead time + review, recomputed here with scipy from the stored mean and spread.
-    for row in with_demand.itertuples():
-        mean, variance = row.protection_demand, row.protection_sd ** 2
-        if variance > mean * 1.0001:
-            expected = stats.nbinom.ppf(row.service_level, mean ** 2 / (variance - mean), mean / variance)
-        else:
-            expected = stats.poisson.ppf(row.service_level, mean)
-        assert row.reorder_point == expected, row
     assert with_demand.reorder_point.max() <= 3
+
+
+def _cycle_service_level_expected(policies):
+    """Σ n·P(D_P ≤ s) / Σ n over the parts (n = D/Q + 1, the cycles of a year), P from scipy with each part's
+    stored protection-interval mean, spread and method."""
+    total = served = 0.0
+    for row in policies.itertuples():
+        mean, sd, s = row.protection_demand, row.protection_sd, row.reorder_point
+        if row.policy_method == pol.NORMAL:
+            p = stats.norm.cdf(s, mean, sd)
+        elif sd ** 2 > mean * 1.0001:
+            p = stats.nbinom.cdf(s, mean ** 2 / (sd ** 2 - mean), mean / sd ** 2)
+        else:
+            p = stats.poisson.cdf(s, mean)
+        cycles = 365 * row.daily_mean / row.order_qty + 1  # deliveries a year and the cycle under way
+        total, served = total + cycles, served + cycles * p
+    return served / total
+
+
+def test_a_stores_reorder_points_meet_its_service_level_together_at_the_lowest_stock(stores):
+    # The reorder points of a store's parts are set together: its replenishment cycles, weighted by how often each
+    # part is ordered, are served at the target in expectation — not above it by the rounding of each part's own
+    # quantile (which at 90 % serves ~96 % and holds the stock for it).
+    from inventory.models import StockPolicy
+
+    policies = pd.DataFrame(StockPolicy.objects.filter(store__in=stores, daily_mean__gt=0, order_qty__gt=0).values(
+        "store_id", "service_level", "protection_demand", "protection_sd", "reorder_point", "policy_method", "daily_mean",
+        "order_qty", "unit_price"))
+    for (_, level), group in policies.groupby(["store_id", "service_level"]):
+        if len(group) < 20:
+            continue
+        expected = _cycle_service_level_expected(group)
+        assert level - 1e-6 <= expected <= level + 0.01, (level, expected)
+        # Each part's own quantile (the textbook rule) serves more cycles than asked and holds more stock for it.
+        own = group.assign(reorder_point=[_own_quantile(r, level) for r in group.itertuples()])
+        assert _cycle_service_level_expected(own) > expected
+        assert (own.reorder_point * own.unit_price).sum() > (group.reorder_point * group.unit_price).sum()
+
+
+def _own_quantile(row, level):
+    mean, sd = row.protection_demand, row.protection_sd
+    if row.policy_method == pol.NORMAL:
+        return math.ceil(stats.norm.ppf(level, mean, sd) - 1e-9)
+    if sd ** 2 > mean * 1.0001:
+        return stats.nbinom.ppf(level, mean ** 2 / (sd ** 2 - mean), mean / sd ** 2)
+    return stats.poisson.ppf(level, mean)
 
 
 def _not_significantly_below(successes, trials, target, alpha=0.05):
@@ -84,8 +124,13 @@ def test_recommended_policy_meets_the_requested_service_level_in_the_replay(stor
     # below the 95 % asked for, and it costs less than today's ordering.
     assert held_out is not None and replay.holdout["origins"][0] == replay.start.isoformat()
     assert held_out.fill_rate >= 0.95
-    cycles = held_out.cycles
-    assert _not_significantly_below(cycles - held_out.cycles_with_stockout, cycles, 0.95), held_out.cycle_service_level
+    # All its replenishment cycles — new parts' too, pooled from the other stores (ml.today.pool_new_items) — are
+    # served at the 95 % asked for: not significantly below it (~950 cycles), and not far above (it over-delivers
+    # by about a point: docs/inventory.md, service level asked for against delivered).
+    figures = held_out.summary()
+    cycles, served = figures["replenishment_cycles"], figures["replenishment_cycles"] - figures["cycles_with_stockout"]
+    assert _not_significantly_below(served, cycles, 0.95), figures["cycle_service_level"]
+    assert figures["cycle_service_level"] < 0.95 + 0.02
     assert held_out.fill_rate > today.fill_rate
     assert held_out.total_cost < today.total_cost
 

@@ -246,6 +246,22 @@ def test_inventory_cost_page_shows_both_policies_of_the_replay(as_role, api_answ
     assert [r["sku"] for r in rows] == [d["sku"] for d in body["dead_stock"]["results"]]
 
 
+def test_inventory_cost_page_shows_target_against_delivered_service_levels(as_role, api_answer):
+    client = as_role("manager")
+    response, html = page(client, "cost-optimization", "limit=5")
+    assert response.status_code == 200
+    levels = api_answer(client.user, API + "cost-optimization", {"limit": 5})["replay"]["service_levels"]["levels"]
+    rows = table_rows(html, "Service level promised and delivered out of sample")
+    assert len(rows) == 3
+    for row, level in zip(rows, levels):
+        assert row["service_level"] == format_value(level["service_level"], "pct")
+        assert row["delivered_cycle_service_level"] == format_value(level["delivered_cycle_service_level"], "pct")
+        assert row["yearly_holding_cost"] == format_value(level["yearly_holding_cost"], "gbp")
+    chart = chart_data(html, 3)
+    assert series(chart, "Delivered out of sample")["y"] == [level["delivered_cycle_service_level"] for level in levels]
+    assert series(chart, "Target")["y"] == [0.90, 0.95, 0.99]
+
+
 def test_performance_page_draws_the_abc_xyz_matrix_and_supplier_otif(as_role, api_answer):
     client = as_role("manager")
     response, html = page(client, "performance", "window_days=180")
