@@ -217,7 +217,7 @@ def test_only_managers_may_create_purchase_orders_or_decide(role, api_for, store
     assert not PurchaseOrder.objects.filter(source="reorder").exists()
 
 
-def test_draft_purchase_orders_are_created_once_grouped_by_supplier(manager, first_store):
+def test_draft_purchase_orders_are_created_once_grouped_by_supplier(manager, first_store, short_of_stock):
     data = {"store": first_store.code, "create_draft_pos": True, "limit": 5000}
     first = call(manager, "post", "reorder-suggestions", data)
     assert first.status_code == 200
@@ -241,7 +241,7 @@ def test_draft_purchase_orders_are_created_once_grouped_by_supplier(manager, fir
     assert PurchaseOrder.objects.filter(source="reorder", status="draft", store=first_store).count() == len(drafts)
 
 
-def test_snooze_hides_a_suggestion_until_its_date(manager, first_store):
+def test_snooze_hides_a_suggestion_until_its_date(manager, first_store, short_of_stock):
     listed = call(manager, "post", "reorder-suggestions", {"store": first_store.code}).json()["results"]
     sku = listed[0]["sku"]
     until = (timezone.localdate() + timedelta(days=7)).isoformat()
@@ -304,7 +304,7 @@ def test_approving_min_max_sets_the_stock_rows_policy(manager, first_store):
     assert row["approved_min_max"] and row["reorder_point"] == policy.reorder_point
 
 
-def test_a_transfer_from_a_store_with_excess_is_proposed_before_buying(manager, stores):
+def test_a_transfer_from_a_store_with_excess_is_proposed_before_buying(manager, stores, short_of_stock):
     from inventory.services import adjust_stock
 
     needing, donor = stores
@@ -522,7 +522,7 @@ def test_placing_and_receiving_a_purchase_order_re_checks_the_stockout_alert(sto
     assert Alert.objects.filter(dedup_key=key).exclude(state=Alert.State.RESOLVED).exists()
 
 
-def test_a_reused_draft_drops_the_lines_no_longer_suggested(manager, first_store):
+def test_a_reused_draft_drops_the_lines_no_longer_suggested(manager, first_store, short_of_stock):
     data = {"store": first_store.code, "create_draft_pos": True, "limit": 5000}
     drafts = call(manager, "post", "reorder-suggestions", data).json()["draft_purchase_orders"]
     draft = PurchaseOrder.objects.get(number=drafts[0]["number"])
