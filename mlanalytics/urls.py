@@ -1,9 +1,10 @@
 """Top-level URLs: dashboards under /admin/ml-analytics/, the Django admin, the three APIs, auth."""
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from mlanalytics.core import views as core_views
+from mlanalytics.core.openapi import api_not_found
 
 api_auth = [
     path("token/", core_views.TokenObtainView.as_view(), name="token_obtain"),
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/inventory-management/", include("inventory.api.urls")),
     path("api/workflow-automation/", include("workflow.api.urls")),
     path("api/core/", include("mlanalytics.core.api_urls")),
+    re_path(r"^api/", api_not_found),  # e.g. /api/core/alerts/0.5/: the documented JSON 404, not an HTML page
     path("healthz", core_views.healthz, name="healthz"),
     path("", core_views.root_redirect),
 ]

@@ -9,6 +9,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import cache as result_cache
 from .errors import DomainError
+from .strict_input import StrictJSONTypes
 from .roles import has_capability
 from .scoping import resolve_stores
 
@@ -49,7 +50,7 @@ class HasCapability(permissions.BasePermission):
         return capability is None or has_capability(request.user, capability)
 
 
-class StoreScopedRequest(serializers.Serializer):
+class StoreScopedRequest(StrictJSONTypes, serializers.Serializer):
     """Request parameters shared by analytics endpoints: an optional store code (default: all of yours)."""
 
     store = serializers.CharField(required=False, allow_blank=True, help_text="Store code, e.g. LON1. Omit for all your stores.")

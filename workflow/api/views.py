@@ -10,13 +10,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from mlanalytics.core import audit, roles
 from mlanalytics.core.alerts import serialize_alert
 from mlanalytics.core.api import AnalyticsAPIView, HasCapability
 from mlanalytics.core.models import Alert, Store
+from mlanalytics.core.strict_input import StrictCursorPagination
 from mlanalytics.core.roles import has_capability
 from mlanalytics.core.scoping import allowed_stores, resolve_store, scope_queryset, sees_all_stores
 
@@ -332,7 +332,7 @@ class AnalyticsView(WorkflowAnalyticsView):
 # -- REST resources -------------------------------------------------------------------------------
 
 
-class NewestFirstPagination(CursorPagination):
+class NewestFirstPagination(StrictCursorPagination):
     """Logs (QA inspections, rule runs, the outbox) page by cursor, newest first: no COUNT over the
     whole table, and stable pages while new rows arrive. `limit` sets the page size."""
 
