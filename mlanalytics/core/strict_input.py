@@ -62,10 +62,11 @@ def with_bounds(parameters, bounds):
 class StrictJSONTypes:
     """Mixin of request serializers: JSON input must have the JSON types the schema documents. DRF coerces
     (a string "5" or true for a number, 1 or "yes" for a boolean, an object for a list); the schema does not.
-    Form and query input (strings by nature) are left to the fields."""
+    Form and query input (strings by nature, also when a dashboard page passes its form as a dict) are left to
+    the fields."""
 
     def to_internal_value(self, data):
-        if isinstance(data, dict) and not hasattr(data, "getlist"):
+        if isinstance(data, dict) and not hasattr(data, "getlist") and self._from_json():
             errors = {}
             for name, field in self.fields.items():
                 if field.read_only or field.field_name not in data:
@@ -76,6 +77,10 @@ class StrictJSONTypes:
             if errors:
                 raise ValidationError(errors)
         return super().to_internal_value(data)
+
+    def _from_json(self):
+        request = self.context.get("request")
+        return request is None or "json" in (getattr(request, "content_type", "") or "")
 
 
 @extend_schema_field({"type": "object", "additionalProperties": True})
