@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from mlanalytics.core import audit, roles
 from mlanalytics.core.alerts import serialize_alert
 from mlanalytics.core.api import AnalyticsAPIView, HasCapability
+from mlanalytics.core.openapi import error_response
 from mlanalytics.core.models import Alert, Store
 from mlanalytics.core.strict_input import StrictCursorPagination
 from mlanalytics.core.roles import has_capability
@@ -25,9 +26,9 @@ from ..models import AutomationRule, MessageTemplate, OutboxMessage, QAInspectio
 from . import serializers as s
 
 ERRORS = {
-    400: OpenApiResponse(description="Invalid parameters; the body names each field at fault."),
-    403: OpenApiResponse(description="Your role may not do this, or the store or ticket is not yours."),
-    404: OpenApiResponse(description="Unknown store, ticket or rule."),
+    400: error_response("Invalid parameters; the body names each field at fault."),
+    403: error_response("Your role may not do this, or the store or ticket is not yours."),
+    404: error_response("Unknown store, ticket or rule."),
 }
 
 
