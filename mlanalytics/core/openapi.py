@@ -7,8 +7,13 @@ tests/api/test_fuzz.py checks every operation against it with all of schemathesi
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import permissions, serializers
+
+
+@extend_schema_field({"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]})
+class MessageOrMessages(serializers.CharField):
+    pass
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -17,7 +22,8 @@ class ErrorSerializer(serializers.Serializer):
     messages (e.g. {"horizon_days": ["Ensure this value is less than or equal to 90."]}; a field may be named
     `code` too, so `code` is not typed here)."""
 
-    detail = serializers.CharField(required=False, help_text="What went wrong, for the request as a whole.")
+    detail = MessageOrMessages(required=False, help_text="What went wrong, for the request as a whole (a Django "
+                                                         "validation error of the whole request lists its messages).")
 
 
 def error_response(description):
