@@ -196,15 +196,17 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # drf-spectacular's, plus the error answers every operation gives (mlanalytics/core/openapi.py).
+    "DEFAULT_SCHEMA_CLASS": "mlanalytics.core.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["mlanalytics.core.strict_input.StrictFilterBackend"],
     # JSON bodies nested too deep or holding NUL characters are refused as unparseable (400).
     "DEFAULT_PARSER_CLASSES": [
         "mlanalytics.core.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],
-    "DEFAULT_PAGINATION_CLASS": "mlanalytics.core.api.LimitOffsetPages",
+    # At most 1,000 rows a page; a limit or offset out of range is a 400 (mlanalytics/core/strict_input.py).
+    "DEFAULT_PAGINATION_CLASS": "mlanalytics.core.strict_input.StrictLimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "mlanalytics.core.api.exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [
@@ -238,6 +240,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "COMPONENT_SPLIT_REQUEST": True,
+    # The API's documented request bodies are JSON (form posts still parse, for the browsable API and tests).
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
     # One schema name per choice set used under several field names.
     "ENUM_NAME_OVERRIDES": {
         "ChannelEnum": "workflow.models.Channel",

@@ -1,11 +1,12 @@
 """Top-level URLs: dashboards under /admin/ml-analytics/, the Django admin, the three APIs, auth."""
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView
 
 from mlanalytics.core import health
 from mlanalytics.core import views as core_views
+from mlanalytics.core.openapi import api_not_found
 
 api_auth = [
     path("token/", core_views.TokenObtainView.as_view(), name="token_obtain"),
@@ -30,6 +31,7 @@ urlpatterns = [
     path("api/inventory-management/", include("inventory.api.urls")),
     path("api/workflow-automation/", include("workflow.api.urls")),
     path("api/core/", include("mlanalytics.core.api_urls")),
+    re_path(r"^api/", api_not_found),  # e.g. /api/core/alerts/0.5/: the documented JSON 404, not an HTML page
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     # /metrics is answered by mlanalytics.core.metrics.MetricsMiddleware (before the Host check).

@@ -1,8 +1,10 @@
 """Request validation of the inventory endpoints: every bad value is a 400 with the field named."""
 from django.conf import settings
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlanalytics.core.api import StoreScopedRequest
+from mlanalytics.core.strict_input import StrictJSONTypes
 
 from ..ml.policy import STATUSES
 from ..ml.suppliers import SCORE_METRICS
@@ -23,11 +25,15 @@ class SkuList(serializers.ListField):
 
 
 class CommaSeparatedChoices(serializers.CharField):
-    """A GET parameter like `status=low,critical`, validated against choices."""
+    """A GET parameter like `status=low,critical`, validated against choices; blank means no filter. The schema
+    states the same rule as a pattern."""
 
     def __init__(self, choices, **kwargs):
         self.allowed = tuple(choices)
+        kwargs.setdefault("allow_blank", True)
         super().__init__(**kwargs)
+        names = "|".join(self.allowed)
+        extend_schema_field({"type": "string", "pattern": rf"^[\s,]*(?:(?:{names})\s*(?:,[\s,]*|$))*$"})(self)
 
     def to_internal_value(self, data):
         values = [v.strip() for v in super().to_internal_value(data).split(",") if v.strip()]
@@ -59,7 +65,7 @@ class DemandForecastRequest(StoreScopedRequest):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=25)
 
 
-class DecisionSerializer(serializers.Serializer):
+class DecisionSerializer(StrictJSONTypes, serializers.Serializer):
     sku = serializers.CharField(max_length=40)
     store = serializers.CharField(max_length=12, required=False, help_text="Store code; default: the request's store.")
     action = serializers.ChoiceField(choices=ReorderDecision.Action.choices)
@@ -127,14 +133,14 @@ class ReorderDecisionRequest(DecisionSerializer):
     store = serializers.CharField(max_length=12, help_text="Store code, e.g. LON1.")
 
 
-class StockAdjustmentRequest(serializers.Serializer):
+class StockAdjustmentRequest(StrictJSONTypes, serializers.Serializer):
     sku = serializers.CharField(max_length=40)
     store = serializers.CharField(max_length=12, help_text="Store code, e.g. LON1.")
     counted = serializers.IntegerField(min_value=0, max_value=1_000_000, help_text="The on-hand figure counted on the shelf.")
     reason = serializers.CharField(max_length=200, help_text="Why the figure changes (stock-take, damage, found ...).")
 
 
-class StockTransferRequest(serializers.Serializer):
+class StockTransferRequest(StrictJSONTypes, serializers.Serializer):
     sku = serializers.CharField(max_length=40)
     from_store = serializers.CharField(max_length=12, help_text="The store that gives the units.")
     to_store = serializers.CharField(max_length=12, help_text="The store that receives them.")

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from mlanalytics.core.api import AnalyticsAPIView, HasCapability
+from mlanalytics.core.openapi import error_response
 from mlanalytics.core.roles import MANAGE_PURCHASING, VIEW_INVENTORY, has_capability
 from mlanalytics.core.scoping import allowed_store_ids, resolve_store
 
@@ -21,9 +22,10 @@ DOMAINS = ("stock", "purchasing", "models")
 RESPONSES = {
     200: OpenApiResponse(OpenApiTypes.OBJECT, description="generated_at, data_window, model (forecast-based answers) "
                                                            "and the figures; see docs/inventory.md."),
-    400: OpenApiResponse(description="Invalid parameters; the body names each field at fault."),
-    403: OpenApiResponse(description="Your role may not do this, or the store is not yours."),
-    404: OpenApiResponse(description="Unknown store or SKU."),
+    400: error_response("Invalid parameters; the body names each field at fault."),
+    403: error_response("Your role may not do this, or the store is not yours."),
+    404: error_response("Unknown store or SKU."),
+    503: error_response("Not ready yet: no demand model trained, or a store's cost replay still being computed."),
 }
 
 
@@ -235,7 +237,7 @@ class InventoryActionView(APIView):
 
 ACTION_RESPONSES = {201: OpenApiResponse(OpenApiTypes.OBJECT, description="What was recorded or moved."),
                     **{code: RESPONSES[code] for code in (400, 403, 404)},
-                    409: OpenApiResponse(description="Not enough stock to move.")}
+                    409: error_response("Not enough stock to move.")}
 
 
 @extend_schema(tags=["inventory-management"], summary="Record a reorder decision (order once, snooze, approve min/max)",

@@ -14,6 +14,7 @@ from . import audit, live
 from .api import HasCapability
 from .cache import bump_on_commit
 from .models import Alert, AuditLogEntry
+from .strict_input import StrictJSONTypes
 from .roles import ACKNOWLEDGE_ALERTS
 from .scoping import resolve_store
 from .selectors import visible_alerts
@@ -40,7 +41,7 @@ class AlertSerializer(serializers.Serializer):
         return data
 
 
-class SnoozeRequest(serializers.Serializer):
+class SnoozeRequest(StrictJSONTypes, serializers.Serializer):
     until = serializers.DateTimeField(required=False, help_text="Quiet until this moment (ISO 8601).")
     minutes = serializers.IntegerField(required=False, min_value=5, max_value=14 * 24 * 60,
                                        help_text="Or quiet for this many minutes (5 minutes to 14 days).")

@@ -5,13 +5,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError
 from django.db.models import ProtectedError
 from django.utils import timezone
-from rest_framework import pagination, permissions, serializers, status
+from rest_framework import permissions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import cache as result_cache
 from .errors import DomainError
+from .strict_input import StrictJSONTypes
 from .roles import has_capability
 from .scoping import resolve_stores
 
@@ -35,13 +36,6 @@ def exception_handler(exc, context):
         detail = "A value is out of range or holds characters that cannot be stored."
         return Response({"detail": detail, "code": "invalid_value"}, status=status.HTTP_400_BAD_REQUEST)
     return drf_exception_handler(exc, context)
-
-
-class LimitOffsetPages(pagination.LimitOffsetPagination):
-    """The default paging of list resources: `limit` (at most 1,000 rows a page) and `offset`. Values that are not
-    whole numbers in range never reach here: MalformedRequestMiddleware answers them 400."""
-
-    max_limit = 1000
 
 
 def analytics_envelope(*, data_window, model=None, **payload):
@@ -68,7 +62,7 @@ class HasCapability(permissions.BasePermission):
         return capability is None or has_capability(request.user, capability)
 
 
-class StoreScopedRequest(serializers.Serializer):
+class StoreScopedRequest(StrictJSONTypes, serializers.Serializer):
     """Request parameters shared by analytics endpoints: an optional store code (default: all of yours)."""
 
     store = serializers.CharField(required=False, allow_blank=True, help_text="Store code, e.g. LON1. Omit for all your stores.")

@@ -4,7 +4,7 @@ from datetime import date
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import permissions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,10 +15,15 @@ from .roles import VIEW_WORKFLOW
 from .scoping import resolve_stores
 
 
+@extend_schema_field({"type": "string", "format": "date", "pattern": r"^20\d\d-\d\d-\d\d$"})
+class RecentDateField(serializers.DateField):
+    """A date of the years 2000 to 2099, stated in the schema as a pattern (JSON Schema has no date minimum)."""
+
+
 class TicketIntakeRequest(StoreScopedRequest):
     days = serializers.IntegerField(min_value=7, max_value=365, default=56,
                                     help_text="How many days to show, 7 to 365.")
-    end = serializers.DateField(required=False, help_text="Last day to show (default: yesterday).")
+    end = RecentDateField(required=False, help_text="Last day to show (default: yesterday), not in the future.")
     category = serializers.ChoiceField(
         choices=[("phone", "Phone"), ("tablet", "Tablet"), ("laptop", "Laptop"), ("console", "Console"),
                  ("watch", "Watch"), ("other", "Other")],
@@ -28,8 +33,8 @@ class TicketIntakeRequest(StoreScopedRequest):
     def validate_end(self, value):
         if value > timezone.localdate():
             raise serializers.ValidationError("The last day cannot be in the future.")
-        if value < date(2000, 1, 1):
-            raise serializers.ValidationError("The last day must be in 2000 or later.")
+        if not date(2000, 1, 1) <= value <= date(2099, 12, 31):
+            raise serializers.ValidationError("The last day must be in the years 2000 to 2099.")
         return value
 
 

@@ -1,8 +1,9 @@
 """The six predictive endpoints: validate → resolve stores → answer from stored models (selectors)."""
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 
 from mlanalytics.core.api import AnalyticsAPIView
+from mlanalytics.core.openapi import error_response
 from mlanalytics.core.roles import VIEW_PREDICTIVE
 from mlanalytics.core.scoping import allowed_stores, sees_all_stores
 
@@ -10,10 +11,10 @@ from .. import selectors
 from . import serializers as s
 
 ERRORS = {
-    400: OpenApiResponse(description="Invalid parameters; the body names each field at fault."),
-    403: OpenApiResponse(description="Your role may not see predictive analytics, or the store is not yours."),
-    404: OpenApiResponse(description="Unknown store, part (SKU) or customer."),
-    503: OpenApiResponse(description="No model has been trained yet (run train_models)."),
+    400: error_response("Invalid parameters; the body names each field at fault."),
+    403: error_response("Your role may not see predictive analytics, or the store is not yours."),
+    404: error_response("Unknown store, part (SKU) or customer."),
+    503: error_response("No model has been trained yet (run train_models)."),
 }
 
 

@@ -3,6 +3,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from mlanalytics.core.api import StoreScopedRequest
+from mlanalytics.core.strict_input import JSONObjectField, JSONObjectListField, StrictJSONTypes
 from mlanalytics.core.scoping import resolve_store
 
 from ..models import (
@@ -38,13 +39,13 @@ class StoreCodeField(serializers.Field):
         return resolve_store(getattr(request, "user", None), data)
 
 
-class RuleSerializer(serializers.ModelSerializer):
+class RuleSerializer(StrictJSONTypes, serializers.ModelSerializer):
     store = StoreCodeField(required=False, help_text="Store code; empty for a rule of every store.")
-    trigger_params = serializers.JSONField(required=False, help_text='e.g. {"hours": 24} for ticket_idle, {"to": ["ready"]} for status_changed')
-    conditions = serializers.JSONField(required=False, help_text='e.g. {"all": [{"field": "priority", "op": "in", "value": ["high", "urgent"]}]}')
-    actions = serializers.JSONField(help_text='e.g. [{"type": "send_message", "event": "ready_for_collection"}]')
+    trigger_params = JSONObjectField(required=False, help_text='e.g. {"hours": 24} for ticket_idle, {"to": ["ready"]} for status_changed')
+    conditions = JSONObjectField(required=False, help_text='e.g. {"all": [{"field": "priority", "op": "in", "value": ["high", "urgent"]}]}')
+    actions = JSONObjectListField(help_text='e.g. [{"type": "send_message", "event": "ready_for_collection"}]')
     condition_text = serializers.SerializerMethodField()
-    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    created_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = AutomationRule
@@ -72,9 +73,9 @@ class RuleSerializer(serializers.ModelSerializer):
 
 
 class RuleRunSerializer(serializers.ModelSerializer):
-    rule_name = serializers.CharField(source="rule.name", default=None, read_only=True)
-    ticket = serializers.CharField(source="ticket.reference", default=None, read_only=True)
-    user = serializers.CharField(source="user.username", default=None, read_only=True)
+    rule_name = serializers.CharField(source="rule.name", default=None, allow_null=True, read_only=True)
+    ticket = serializers.CharField(source="ticket.reference", default=None, allow_null=True, read_only=True)
+    user = serializers.CharField(source="user.username", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = RuleRun
@@ -91,7 +92,7 @@ class RuleRunSerializer(serializers.ModelSerializer):
 # -- messages ---------------------------------------------------------------------------------------
 
 
-class MessageTemplateSerializer(serializers.ModelSerializer):
+class MessageTemplateSerializer(StrictJSONTypes, serializers.ModelSerializer):
     class Meta:
         model = MessageTemplate
         fields = ["id", "code", "event", "channel", "purpose", "subject", "body", "is_active"]
@@ -111,7 +112,7 @@ class MessageTemplateSerializer(serializers.ModelSerializer):
         return attrs
 
 
-class TemplatePreviewRequest(serializers.Serializer):
+class TemplatePreviewRequest(StrictJSONTypes, serializers.Serializer):
     ticket = serializers.CharField(required=False, help_text="Ticket reference to render for (default: your most recent ticket).")
 
 
@@ -122,9 +123,9 @@ class DraftPreviewRequest(TemplatePreviewRequest):
 
 
 class OutboxMessageSerializer(serializers.ModelSerializer):
-    ticket = serializers.CharField(source="ticket.reference", default=None, read_only=True)
-    customer = serializers.CharField(source="customer.name", default=None, read_only=True)
-    template = serializers.CharField(source="template.code", default=None, read_only=True)
+    ticket = serializers.CharField(source="ticket.reference", default=None, allow_null=True, read_only=True)
+    customer = serializers.CharField(source="customer.name", default=None, allow_null=True, read_only=True)
+    template = serializers.CharField(source="template.code", default=None, allow_null=True, read_only=True)
 
     class Meta:
         model = OutboxMessage
@@ -137,8 +138,8 @@ class OutboxMessageSerializer(serializers.ModelSerializer):
 
 class QAInspectionSerializer(serializers.ModelSerializer):
     ticket = serializers.CharField(source="ticket.reference", read_only=True)
-    inspector = serializers.CharField(source="inspector.username", default=None, read_only=True)
-    technician = serializers.CharField(source="ticket.technician.code", default=None, read_only=True)
+    inspector = serializers.CharField(source="inspector.username", default=None, allow_null=True, read_only=True)
+    technician = serializers.CharField(source="ticket.technician.code", default=None, allow_null=True, read_only=True)
     ticket_status = serializers.CharField(source="ticket.status", read_only=True)
 
     class Meta:
@@ -146,7 +147,7 @@ class QAInspectionSerializer(serializers.ModelSerializer):
         fields = ["id", "ticket", "ticket_status", "technician", "inspector", "inspected_at", "passed", "checklist", "defects", "notes"]
 
 
-class QAInspectionCreate(serializers.Serializer):
+class QAInspectionCreate(StrictJSONTypes, serializers.Serializer):
     ticket = serializers.CharField(help_text="Reference of a ticket in quality_check.")
     passed = serializers.BooleanField()
     checklist = serializers.DictField(child=serializers.BooleanField(), required=False, default=dict,
@@ -215,7 +216,7 @@ class ResourceAllocationRequest(StoreScopedRequest):
     apply = serializers.BooleanField(default=False, help_text="Make the assignments (managers and admins only).")
 
 
-class ExtraTechnicianSerializer(serializers.Serializer):
+class ExtraTechnicianSerializer(StrictJSONTypes, serializers.Serializer):
     weekdays = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=7), min_length=1, max_length=7,
                                      help_text="ISO weekdays, 1 = Monday … 6 = Saturday.")
     minutes = serializers.IntegerField(min_value=30, max_value=720, required=False, help_text="Shift minutes (default: opening hours).")
@@ -236,7 +237,7 @@ class ExtraTechnicianSerializer(serializers.Serializer):
         return value
 
 
-class ScenarioSerializer(serializers.Serializer):
+class ScenarioSerializer(StrictJSONTypes, serializers.Serializer):
     extra_technicians = ExtraTechnicianSerializer(many=True, required=False, default=list)
     absent_technicians = serializers.ListField(child=serializers.CharField(max_length=40), required=False, default=list)
     demand_factor = serializers.FloatField(min_value=0.5, max_value=2.0, default=1.0)

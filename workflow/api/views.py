@@ -10,13 +10,14 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from mlanalytics.core import audit, roles
 from mlanalytics.core.alerts import serialize_alert
 from mlanalytics.core.api import AnalyticsAPIView, HasCapability
+from mlanalytics.core.openapi import error_response
 from mlanalytics.core.models import Alert, Store
+from mlanalytics.core.strict_input import StrictCursorPagination
 from mlanalytics.core.roles import has_capability
 from mlanalytics.core.scoping import allowed_stores, resolve_store, scope_queryset, sees_all_stores
 
@@ -25,9 +26,9 @@ from ..models import AutomationRule, MessageTemplate, OutboxMessage, QAInspectio
 from . import serializers as s
 
 ERRORS = {
-    400: OpenApiResponse(description="Invalid parameters; the body names each field at fault."),
-    403: OpenApiResponse(description="Your role may not do this, or the store or ticket is not yours."),
-    404: OpenApiResponse(description="Unknown store, ticket or rule."),
+    400: error_response("Invalid parameters; the body names each field at fault."),
+    403: error_response("Your role may not do this, or the store or ticket is not yours."),
+    404: error_response("Unknown store, ticket or rule."),
 }
 
 
@@ -328,7 +329,7 @@ class AnalyticsView(WorkflowAnalyticsView):
 # -- REST resources -------------------------------------------------------------------------------
 
 
-class NewestFirstPagination(CursorPagination):
+class NewestFirstPagination(StrictCursorPagination):
     """Logs (QA inspections, rule runs, the outbox) page by cursor, newest first: no COUNT over the
     whole table, and stable pages while new rows arrive. `limit` sets the page size."""
 
