@@ -3,8 +3,9 @@
 The test database holds one demo data set, seeded once per session (scale TEST_DEMO_SCALE, default
 "small"), with its planted truth in `demo.truth`. The data end yesterday, or on TEST_DEMO_END_DATE: then the
 clock of the test processes is moved to the day after it (same time of day, still ticking), so the suite runs as
-it would on that day. Ordinary `db` tests run inside a transaction on top of it. Tests that need committed data across threads use `transactional_db`; pytest-django runs
-those last and empties the database after each, so they must build their own data.
+it would on that day. Ordinary `db` tests run inside a transaction on top of it. Tests that need committed data
+across threads use `transactional_db`; pytest-django runs those last and empties the database after each, so
+they must build their own data.
 """
 import uuid
 from datetime import date, datetime, timedelta
@@ -24,7 +25,8 @@ def demo_end_date():
     try:
         return date.fromisoformat(settings.TEST_DEMO_END_DATE)
     except ValueError:
-        raise pytest.UsageError(f"TEST_DEMO_END_DATE={settings.TEST_DEMO_END_DATE!r} is not a date (YYYY-MM-DD)") from None
+        raise pytest.UsageError(f"TEST_DEMO_END_DATE={settings.TEST_DEMO_END_DATE!r} is not a date (YYYY-MM-DD)") \
+            from None
 
 
 def pytest_configure(config):

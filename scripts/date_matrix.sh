@@ -46,7 +46,7 @@ for day in "${DATES[@]}"; do
   # shellcheck disable=SC2086  # TESTS is a list of paths
   env -u DATABASE_URL -u REDIS_URL TEST_DEMO_END_DATE="$day" CACHE_KEY_PREFIX="mla-dm-$$" DATA_DIR="$data" \
     timeout "${DATE_MATRIX_TIMEOUT:-1800}" nice -n "${DATE_MATRIX_NICE:-10}" \
-    $PY -m pytest -n 0 -q --durations=10 "${ORDER[@]}" $TESTS >"$log" 2>&1
+    $PY -m pytest -n 0 -v --durations=10 "${ORDER[@]}" $TESTS >"$log" 2>&1
   status=$?
   rm -rf "$data"
   summary=$(grep -E "(passed|failed|error)" "$log" | tail -1)

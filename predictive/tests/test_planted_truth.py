@@ -41,23 +41,47 @@ def test_demand_forecast_recovers_the_planted_weekly_pattern(trained_models, dem
             assert weekly[day] == pytest.approx(multiplier, abs=0.06), (scope, day)
 
 
+def planted_wave(wave, day_of_year):
+    return 1 + wave["amplitude"] * np.cos(2 * np.pi * (np.asarray(day_of_year) - wave["peak_day_of_year"]) / 365.25)
+
+
 def test_demand_forecast_recovers_the_january_and_september_surges(trained_models, demo):
+    """The tolerances are what two years of small-scale data support on any end date: the ratio of a three-week
+    mean of the fitted yearly term to the next three weeks' varies by about 0.065 (standard deviation) from one
+    end date to another (about 800 tickets per window, ~3.5 % Poisson error each; and the customer base's growth,
+    ×3.5 over the two years, is shared between trend and yearly term differently as the start moves)."""
     surges = {s["name"]: s for s in demo.truth["intake"]["surges"]}
-    yearly = current(training.REPAIR_DEMAND).output["components"]["yearly_by_day"]
-    january = yearly_ratio(yearly, ((1, 2), (1, 21)), ((1, 22), (2, 11)))
-    september = yearly_ratio(yearly, ((9, 1), (9, 21)), ((9, 22), (10, 12)))
-    # Planted: ×1.4 and ×1.3 for three weeks. Fourier smoothing of the yearly term spreads a three-week
-    # step a little, so the fitted ratio is somewhat below the planted factor but clearly a surge.
-    assert 1.15 < january <= surges["January"]["factor"] + 0.05
-    assert 1.12 < september <= surges["September"]["factor"] + 0.05
-    # Outside the surges the fitted yearly term follows the planted wave 1 + A cos(2π(doy − peak)/365.25):
-    # three-week means relative to high summer (13 Jul–2 Aug) match the planted ratios within 0.06
-    # (two years of data; on the test data they differ by about 0.02–0.03).
     wave = demo.truth["intake"]["yearly"]
-    planted = [1 + wave["amplitude"] * np.cos(2 * np.pi * (day - wave["peak_day_of_year"]) / 365.25) for day in range(1, 367)]
-    summer = ((7, 13), (8, 2))
-    for window in [((3, 1), (3, 21)), ((4, 1), (4, 21)), ((6, 1), (6, 21)), ((10, 13), (11, 2)), ((11, 3), (11, 23))]:
-        assert yearly_ratio(yearly, window, summer) == pytest.approx(yearly_ratio(planted, window, summer), abs=0.06), window
+    yearly = current(training.REPAIR_DEMAND).output["components"]["yearly_by_day"]
+    days = pd.date_range("2023-01-01", "2023-12-31").dayofyear
+    for name, window, after, clearly in (("January", ((1, 2), (1, 21)), ((1, 22), (2, 11)), 1.15),
+                                         ("September", ((9, 1), (9, 21)), ((9, 22), (10, 12)), 1.12)):
+        fitted = yearly_ratio(yearly, window, after)
+        # Planted: ×1.4 and ×1.3 for three weeks, on the summer wave (which falls from September to October).
+        planted = surges[name]["factor"] * yearly_ratio(planted_wave(wave, days), window, after)
+        # Fourier smoothing of the yearly term spreads a three-week step a little, so the fitted ratio is somewhat
+        # below the planted one, but clearly a surge (no surge: about 1); never far above it.
+        assert clearly < fitted <= planted + 0.15, (name, fitted, planted)
+
+
+def test_demand_forecast_recovers_the_planted_summer_wave(trained_models, demo):
+    """Outside the surges and Christmas the fitted yearly term follows the planted wave
+    1 + A cos(2π(doy − peak)/365.25): least squares of a yearly cosine on it gives A within 0.06 and the peak
+    within five weeks. Over a dozen end dates of a year A ranged 0.058-0.129 and the peak 175-213 (planted: 0.10
+    and 196); no wave gives A ≈ 0. The ratios of three-week windows to high summer, checked before, moved by up
+    to ±0.12 from one end date to another (0.06 was one data set's error)."""
+    wave = demo.truth["intake"]["yearly"]
+    yearly = np.asarray(current(training.REPAIR_DEMAND).output["components"]["yearly_by_day"])[:365]
+    days = pd.date_range("2023-01-01", "2023-12-31")
+    doy = days.dayofyear.to_numpy()
+    outside = ~((days.month == 1) | ((days.month == 12) & (days.day >= 15)) | ((days.month == 8) & (days.day >= 25))
+                | (days.month == 9))
+    angle = 2 * np.pi * doy[outside] / 365.25
+    design = np.column_stack([np.ones(outside.sum()), np.cos(angle), np.sin(angle)])
+    level, a, b = np.linalg.lstsq(design, yearly[outside], rcond=None)[0]
+    amplitude, peak_day = np.hypot(a, b) / level, (np.arctan2(b, a) * 365.25 / (2 * np.pi)) % 365.25
+    assert amplitude == pytest.approx(wave["amplitude"], abs=0.06)
+    assert abs(peak_day - wave["peak_day_of_year"]) < 35  # mid-July, within five weeks
 
 
 def test_demand_forecast_has_bank_holiday_and_closure_effects(trained_models, demo):
