@@ -33,7 +33,10 @@ fi
 TESTS=${DATE_MATRIX_TESTS:-"predictive/tests/test_planted_truth.py predictive/tests/test_training.py
   inventory/tests/test_demo_truth.py inventory/tests/test_api.py inventory/tests/test_replay_method.py
   inventory/tests/test_today_method.py workflow/tests/test_quality.py workflow/tests/test_allocation.py
-  workflow/tests/test_process.py mlanalytics/core/tests/test_generator.py mlanalytics/core/tests/test_services.py"}
+  workflow/tests/test_process.py mlanalytics/core/tests/test_generator.py mlanalytics/core/tests/test_services.py
+  --deselect mlanalytics/core/tests/test_generator.py::test_seed_demo_command_writes_identical_databases_for_the_same_seed
+  --deselect mlanalytics/core/tests/test_generator.py::test_an_interrupted_seed_is_done_again_by_the_next_seed_demo"}
+# (The two seed_demo commands deselected seed their own data with a fixed end date: 5 minutes and no news.)
 ORDER=()
 if [ -n "${DATE_MATRIX_SHUFFLE:-}" ]; then ORDER=(-p randomly "--randomly-seed=$DATE_MATRIX_SHUFFLE"); fi
 LOGS=var/date-matrix

@@ -34,11 +34,24 @@ def yearly_ratio(yearly_by_day, window, after):
 
 
 def test_demand_forecast_recovers_the_planted_weekly_pattern(trained_models, demo):
+    """Each weekday's multiplier within three standard errors of the planted one (and at least 0.06). It rests on
+    that weekday's tickets, n of them, so its relative error is about 1/√n: 0.035 for one store's ~800 Monday
+    tickets of two years. A fixed 0.06 failed on some end dates (store MAN1's Monday 1.199 against 1.10 on the
+    data ending 2027-10-31: 2.6 standard errors); a flat week still fails (Saturday 1.35, Sunday 0.50)."""
+    from django.conf import settings
+
+    from workflow.models import RepairTicket
+
     planted = demo.truth["intake"]["weekly_multipliers"]
-    for scope in ["all"] + [f"store={code}" for code in demo.truth["intake"]["new_customers_per_day_at_start"]]:
+    tickets = pd.DataFrame(RepairTicket.objects.values_list("store__code", "received_at"), columns=["store", "at"])
+    tickets["weekday"] = pd.to_datetime(tickets["at"], utc=True).dt.tz_convert(settings.TIME_ZONE).dt.strftime("%a")
+    codes = list(demo.truth["intake"]["new_customers_per_day_at_start"])
+    for scope, rows in [("all", tickets)] + [(f"store={code}", tickets[tickets.store == code]) for code in codes]:
         weekly = current(training.REPAIR_DEMAND, scope).output["components"]["weekly"]
+        counts = rows.weekday.value_counts()
         for day, multiplier in planted.items():
-            assert weekly[day] == pytest.approx(multiplier, abs=0.06), (scope, day)
+            tolerance = max(0.06, 3 * multiplier / np.sqrt(counts[day]))
+            assert weekly[day] == pytest.approx(multiplier, abs=tolerance), (scope, day, int(counts[day]))
 
 
 def planted_wave(wave, day_of_year):
@@ -87,8 +100,13 @@ def test_demand_forecast_recovers_the_planted_summer_wave(trained_models, demo):
 def test_demand_forecast_has_bank_holiday_and_closure_effects(trained_models, demo):
     holidays = current(training.REPAIR_DEMAND).output["components"]["holidays"]
     assert holidays["Christmas Day"] < -0.7  # closed (planted: no intake)
-    # Other bank holidays: short hours, planted factor 0.35 (an effect of −0.65).
-    assert holidays["Easter Monday"] == pytest.approx(demo.truth["intake"]["bank_holiday_factor"] - 1, abs=0.2)
+    # Other bank holidays: short hours, planted factor 0.35 (an effect of −0.65). Each is seen twice in two years,
+    # on days of a handful of tickets (Easter Monday: 4 and 6 on the data ending 2027-10-31, fitted −1.00), so one
+    # holiday's effect moves by ±0.3 from one end date to another; the mean of the five is the planted truth.
+    short_hours = ["Good Friday", "Easter Monday", "May Day", "Spring Bank Holiday", "Late Summer Bank Holiday"]
+    found = [holidays[name] for name in short_hours if name in holidays]
+    assert len(found) >= 4, sorted(holidays)
+    assert np.mean(found) == pytest.approx(demo.truth["intake"]["bank_holiday_factor"] - 1, abs=0.2)
 
 
 def test_prophet_beats_seasonal_naive_on_mase_for_every_intake_series(trained_models):
