@@ -2,13 +2,13 @@
 
 The test database holds one demo data set, seeded once per session (scale TEST_DEMO_SCALE, default
 "small"), with its planted truth in `demo.truth`. The data end yesterday, or on TEST_DEMO_END_DATE: then the
-clock of the test processes is moved to the day after it (same time of day, still ticking), so the suite runs as
-it would on that day. Ordinary `db` tests run inside a transaction on top of it. Tests that need committed data
+clock of the test processes is moved to noon of the day after it (still ticking), so the suite runs as it would
+on that day. Ordinary `db` tests run inside a transaction on top of it. Tests that need committed data
 across threads use `transactional_db`; pytest-django runs those last and empties the database after each, so
 they must build their own data.
 """
 import uuid
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from unittest import mock
 from zoneinfo import ZoneInfo
 
@@ -36,9 +36,9 @@ def pytest_configure(config):
         return
     import time_machine
 
-    zone = ZoneInfo(settings.TIME_ZONE)
-    now = datetime.now(zone)
-    destination = datetime.combine(end + timedelta(days=1), now.time(), tzinfo=zone)
+    # Noon of the day after, whatever the real time: a run never crosses midnight (the day would change under the
+    # session's data and stored summaries), and a failure replays at the same time of day.
+    destination = datetime.combine(end + timedelta(days=1), time(12, 0), tzinfo=ZoneInfo(settings.TIME_ZONE))
     _clock["traveller"] = time_machine.travel(destination, tick=True)
     _clock["traveller"].start()
 
@@ -53,7 +53,7 @@ def pytest_report_header(config):
     if end is None:
         return f"demo data: seed {settings.TEST_DEMO_SEED}, scale {settings.TEST_DEMO_SCALE}, ending yesterday"
     return (f"demo data: seed {settings.TEST_DEMO_SEED}, scale {settings.TEST_DEMO_SCALE}, ending {end} "
-            f"(TEST_DEMO_END_DATE; the clock reads {end + timedelta(days=1)})")
+            f"(TEST_DEMO_END_DATE; the clock starts at {end + timedelta(days=1)} 12:00)")
 
 
 def pytest_sessionstart(session):

@@ -34,10 +34,11 @@ def yearly_ratio(yearly_by_day, window, after):
 
 
 def test_demand_forecast_recovers_the_planted_weekly_pattern(trained_models, demo):
-    """Each weekday's multiplier within three standard errors of the planted one (and at least 0.06). It rests on
+    """Each weekday's multiplier within four standard errors of the planted one (and at least 0.06). It rests on
     that weekday's tickets, n of them, so its relative error is about 1/√n: 0.035 for one store's ~800 Monday
     tickets of two years. A fixed 0.06 failed on some end dates (store MAN1's Monday 1.199 against 1.10 on the
-    data ending 2027-10-31: 2.6 standard errors); a flat week still fails (Saturday 1.35, Sunday 0.50)."""
+    data ending 2027-10-31: 2.6 standard errors; LON1's Thursday 1.091 against 1.00 on 2027-12-31: 3.2, with
+    21 comparisons a date); a flat week still fails (Saturday 1.35, Sunday 0.50)."""
     from django.conf import settings
 
     from workflow.models import RepairTicket
@@ -50,7 +51,7 @@ def test_demand_forecast_recovers_the_planted_weekly_pattern(trained_models, dem
         weekly = current(training.REPAIR_DEMAND, scope).output["components"]["weekly"]
         counts = rows.weekday.value_counts()
         for day, multiplier in planted.items():
-            tolerance = max(0.06, 3 * multiplier / np.sqrt(counts[day]))
+            tolerance = max(0.06, 4 * multiplier / np.sqrt(counts[day]))
             assert weekly[day] == pytest.approx(multiplier, abs=tolerance), (scope, day, int(counts[day]))
 
 
