@@ -1,15 +1,59 @@
 """Fixtures every test can use.
 
 The test database holds one demo data set, seeded once per session (scale TEST_DEMO_SCALE, default
-"small"), with its planted truth in `demo.truth`. Ordinary `db` tests run inside a transaction on
-top of it. Tests that need committed data across threads use `transactional_db`; pytest-django runs
-those last and empties the database after each, so they must build their own data.
+"small"), with its planted truth in `demo.truth`. The data end yesterday, or on TEST_DEMO_END_DATE: then the
+clock of the test processes is moved to noon of the day after it (still ticking), so the suite runs as it would
+on that day. Ordinary `db` tests run inside a transaction on top of it. Tests that need committed data
+across threads use `transactional_db`; pytest-django runs those last and empties the database after each, so
+they must build their own data.
 """
 import uuid
+from datetime import date, datetime, time, timedelta
 from unittest import mock
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
+
+_clock = {}
+
+
+def demo_end_date():
+    """TEST_DEMO_END_DATE as a date, or None (the data end yesterday)."""
+    if not settings.TEST_DEMO_END_DATE:
+        return None
+    try:
+        return date.fromisoformat(settings.TEST_DEMO_END_DATE)
+    except ValueError:
+        raise pytest.UsageError(f"TEST_DEMO_END_DATE={settings.TEST_DEMO_END_DATE!r} is not a date (YYYY-MM-DD)") \
+            from None
+
+
+def pytest_configure(config):
+    """With TEST_DEMO_END_DATE, move the clock of this process (each xdist worker too) to the day after it."""
+    end = demo_end_date()
+    if end is None:
+        return
+    import time_machine
+
+    # Noon of the day after, whatever the real time: a run never crosses midnight (the day would change under the
+    # session's data and stored summaries), and a failure replays at the same time of day.
+    destination = datetime.combine(end + timedelta(days=1), time(12, 0), tzinfo=ZoneInfo(settings.TIME_ZONE))
+    _clock["traveller"] = time_machine.travel(destination, tick=True)
+    _clock["traveller"].start()
+
+
+def pytest_unconfigure(config):
+    if "traveller" in _clock:
+        _clock.pop("traveller").stop()
+
+
+def pytest_report_header(config):
+    end = demo_end_date()
+    if end is None:
+        return f"demo data: seed {settings.TEST_DEMO_SEED}, scale {settings.TEST_DEMO_SCALE}, ending yesterday"
+    return (f"demo data: seed {settings.TEST_DEMO_SEED}, scale {settings.TEST_DEMO_SCALE}, ending {end} "
+            f"(TEST_DEMO_END_DATE; the clock starts at {end + timedelta(days=1)} 12:00)")
 
 
 def pytest_sessionstart(session):
@@ -43,7 +87,7 @@ def django_db_setup(django_db_setup, django_db_blocker, tmp_path_factory):
     with django_db_blocker.unblock():
         from mlanalytics.demo.seed import seed_demo
 
-        seed_demo(seed=settings.TEST_DEMO_SEED, scale=settings.TEST_DEMO_SCALE)
+        seed_demo(seed=settings.TEST_DEMO_SEED, scale=settings.TEST_DEMO_SCALE, end=demo_end_date())
 
 
 @pytest.fixture(scope="session")
@@ -130,10 +174,14 @@ def trained_models(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(scope="session")
-def inventory_summaries(django_db_setup, django_db_blocker):
+def inventory_summaries(django_db_setup, django_db_blocker, trained_models):
     """The ledger summary, the stored reorder policies and the stored cost replays of the session's demo data,
     built once and committed, so every test reads them instead of rebuilding them (a request never replays a
-    year: a store without a stored replay is answered 503 while it is computed)."""
+    year: a store without a stored replay is answered 503 while it is computed).
+
+    The policies are built on the trained parts-demand model, as in the app (a new model refreshes them): without
+    it they fell back to moving averages, so what the inventory tests saw hung on whether a test on the same
+    worker had trained the models first."""
     with django_db_blocker.unblock():
         from inventory.services import refresh_part_days, refresh_stock_policies, refresh_stock_replays
 

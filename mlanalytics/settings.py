@@ -314,6 +314,9 @@ DEMO_SCALE = env("DEMO_SCALE", default="demo")
 # The test suite seeds one data set per session at this scale (small keeps CI fast; demo is closer to life).
 TEST_DEMO_SCALE = env("TEST_DEMO_SCALE", default="small")
 TEST_DEMO_SEED = env.int("TEST_DEMO_SEED", default=7)
+# Pins the session's demo data to end on this day (YYYY-MM-DD) and moves the test clock to the day after, so the
+# suite runs as it would on that day; empty: the data end yesterday (today's clock).
+TEST_DEMO_END_DATE = env("TEST_DEMO_END_DATE", default="")
 
 # --- Operations: logs, readiness, metrics, Sentry (README "Operations") ------------------------
 # text (default) or json: one JSON object per line (python-json-logger) with the request id of the HTTP

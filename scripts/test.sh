@@ -32,7 +32,16 @@ if [ "${SKIP_BROWSER_TESTS:-0}" != "1" ] && [ ! -x /usr/bin/chromium ]; then
   fi
 fi
 
+# Fixed order by default (pytest.ini blocks pytest-randomly) so a red run is the change's, not the draw's.
+# TEST_SHUFFLE=1 shuffles (a fresh seed, printed as "Using --randomly-seed=N"); TEST_SHUFFLE=N replays seed N.
+order=()
+case "${TEST_SHUFFLE:-0}" in
+  0|"") ;;
+  1) order=(-p randomly) ;;
+  *) order=(-p randomly "--randomly-seed=$TEST_SHUFFLE") ;;
+esac
+
 status=0
-$PY -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "$@" || status=$?
+$PY -m pytest -n "${TEST_WORKERS:-2}" --dist loadgroup "${order[@]}" "$@" || status=$?
 rm -rf "$DATA_DIR"
 exit $status

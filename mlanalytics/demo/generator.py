@@ -344,6 +344,9 @@ class DemoGenerator:
             while day < tl.n_days - 1 and calendar.open_minutes[day] == 0:
                 day += 1
             at_wall = day * 1440 + int(calendar.open_from[day]) + int(rng.integers(0, max(1, calendar.open_minutes[day] - 30)))
+            if at_wall > self.end_minute:
+                # Due on a closed last day (Christmas, New Year's Day): it would come in after the data end.
+                return
             received.append(at_wall)
             model.append(model[original]); rtype.append(rtype[original]); priority.append(2)
             quote.append(0.0); visit_customer.append(visit_customer[original])

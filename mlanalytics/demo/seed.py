@@ -1,12 +1,14 @@
 """Load the generated demo data into the database and record the planted truth beside it."""
 import json
 import time
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.utils import timezone
 
 from mlanalytics.core.models import DemoDataset, Store, User
 from mlanalytics.core.roles import assign_role
@@ -75,7 +77,8 @@ def seed_demo(seed=42, scale="demo", end=None, reset=False, progress=None):
     if state != EMPTY:
         call_command("flush", interactive=False, verbosity=0)
     started = time.monotonic()
-    generator = DemoGenerator(seed=seed, scale=scale, end=end)
+    # The data end yesterday in the shop's time zone, the day the app's "yesterday" means (not the machine's).
+    generator = DemoGenerator(seed=seed, scale=scale, end=end or timezone.localdate() - timedelta(days=1))
     writer = BulkWriter(generator.start)
     ids = _write_catalogue(generator, writer)
     progress("catalogue", 1)

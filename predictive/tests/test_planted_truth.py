@@ -34,37 +34,80 @@ def yearly_ratio(yearly_by_day, window, after):
 
 
 def test_demand_forecast_recovers_the_planted_weekly_pattern(trained_models, demo):
+    """Each weekday's multiplier within four standard errors of the planted one (and at least 0.06). It rests on
+    that weekday's tickets, n of them, so its relative error is about 1/√n: 0.035 for one store's ~800 Monday
+    tickets of two years. A fixed 0.06 failed on some end dates (store MAN1's Monday 1.199 against 1.10 on the
+    data ending 2027-10-31: 2.6 standard errors; LON1's Thursday 1.091 against 1.00 on 2027-12-31: 3.2, with
+    21 comparisons a date); a flat week still fails (Saturday 1.35, Sunday 0.50)."""
+    from django.conf import settings
+
+    from workflow.models import RepairTicket
+
     planted = demo.truth["intake"]["weekly_multipliers"]
-    for scope in ["all"] + [f"store={code}" for code in demo.truth["intake"]["new_customers_per_day_at_start"]]:
+    tickets = pd.DataFrame(RepairTicket.objects.values_list("store__code", "received_at"), columns=["store", "at"])
+    tickets["weekday"] = pd.to_datetime(tickets["at"], utc=True).dt.tz_convert(settings.TIME_ZONE).dt.strftime("%a")
+    codes = list(demo.truth["intake"]["new_customers_per_day_at_start"])
+    for scope, rows in [("all", tickets)] + [(f"store={code}", tickets[tickets.store == code]) for code in codes]:
         weekly = current(training.REPAIR_DEMAND, scope).output["components"]["weekly"]
+        counts = rows.weekday.value_counts()
         for day, multiplier in planted.items():
-            assert weekly[day] == pytest.approx(multiplier, abs=0.06), (scope, day)
+            tolerance = max(0.06, 4 * multiplier / np.sqrt(counts[day]))
+            assert weekly[day] == pytest.approx(multiplier, abs=tolerance), (scope, day, int(counts[day]))
+
+
+def planted_wave(wave, day_of_year):
+    return 1 + wave["amplitude"] * np.cos(2 * np.pi * (np.asarray(day_of_year) - wave["peak_day_of_year"]) / 365.25)
 
 
 def test_demand_forecast_recovers_the_january_and_september_surges(trained_models, demo):
+    """The tolerances are what two years of small-scale data support on any end date: the ratio of a three-week
+    mean of the fitted yearly term to the next three weeks' varies by about 0.065 (standard deviation) from one
+    end date to another (about 800 tickets per window, ~3.5 % Poisson error each; and the customer base's growth,
+    ×3.5 over the two years, is shared between trend and yearly term differently as the start moves)."""
     surges = {s["name"]: s for s in demo.truth["intake"]["surges"]}
-    yearly = current(training.REPAIR_DEMAND).output["components"]["yearly_by_day"]
-    january = yearly_ratio(yearly, ((1, 2), (1, 21)), ((1, 22), (2, 11)))
-    september = yearly_ratio(yearly, ((9, 1), (9, 21)), ((9, 22), (10, 12)))
-    # Planted: ×1.4 and ×1.3 for three weeks. Fourier smoothing of the yearly term spreads a three-week
-    # step a little, so the fitted ratio is somewhat below the planted factor but clearly a surge.
-    assert 1.15 < january <= surges["January"]["factor"] + 0.05
-    assert 1.12 < september <= surges["September"]["factor"] + 0.05
-    # Outside the surges the fitted yearly term follows the planted wave 1 + A cos(2π(doy − peak)/365.25):
-    # three-week means relative to high summer (13 Jul–2 Aug) match the planted ratios within 0.06
-    # (two years of data; on the test data they differ by about 0.02–0.03).
     wave = demo.truth["intake"]["yearly"]
-    planted = [1 + wave["amplitude"] * np.cos(2 * np.pi * (day - wave["peak_day_of_year"]) / 365.25) for day in range(1, 367)]
-    summer = ((7, 13), (8, 2))
-    for window in [((3, 1), (3, 21)), ((4, 1), (4, 21)), ((6, 1), (6, 21)), ((10, 13), (11, 2)), ((11, 3), (11, 23))]:
-        assert yearly_ratio(yearly, window, summer) == pytest.approx(yearly_ratio(planted, window, summer), abs=0.06), window
+    yearly = current(training.REPAIR_DEMAND).output["components"]["yearly_by_day"]
+    days = pd.date_range("2023-01-01", "2023-12-31").dayofyear
+    for name, window, after, clearly in (("January", ((1, 2), (1, 21)), ((1, 22), (2, 11)), 1.15),
+                                         ("September", ((9, 1), (9, 21)), ((9, 22), (10, 12)), 1.12)):
+        fitted = yearly_ratio(yearly, window, after)
+        # Planted: ×1.4 and ×1.3 for three weeks, on the summer wave (which falls from September to October).
+        planted = surges[name]["factor"] * yearly_ratio(planted_wave(wave, days), window, after)
+        # Fourier smoothing of the yearly term spreads a three-week step a little, so the fitted ratio is somewhat
+        # below the planted one, but clearly a surge (no surge: about 1); never far above it.
+        assert clearly < fitted <= planted + 0.15, (name, fitted, planted)
+
+
+def test_demand_forecast_recovers_the_planted_summer_wave(trained_models, demo):
+    """Outside the surges and Christmas the fitted yearly term follows the planted wave
+    1 + A cos(2π(doy − peak)/365.25): least squares of a yearly cosine on it gives A within 0.06 and the peak
+    within five weeks. Over a dozen end dates of a year A ranged 0.058-0.129 and the peak 175-213 (planted: 0.10
+    and 196); no wave gives A ≈ 0. The ratios of three-week windows to high summer, checked before, moved by up
+    to ±0.12 from one end date to another (0.06 was one data set's error)."""
+    wave = demo.truth["intake"]["yearly"]
+    yearly = np.asarray(current(training.REPAIR_DEMAND).output["components"]["yearly_by_day"])[:365]
+    days = pd.date_range("2023-01-01", "2023-12-31")
+    doy = days.dayofyear.to_numpy()
+    outside = ~((days.month == 1) | ((days.month == 12) & (days.day >= 15)) | ((days.month == 8) & (days.day >= 25))
+                | (days.month == 9))
+    angle = 2 * np.pi * doy[outside] / 365.25
+    design = np.column_stack([np.ones(outside.sum()), np.cos(angle), np.sin(angle)])
+    level, a, b = np.linalg.lstsq(design, yearly[outside], rcond=None)[0]
+    amplitude, peak_day = np.hypot(a, b) / level, (np.arctan2(b, a) * 365.25 / (2 * np.pi)) % 365.25
+    assert amplitude == pytest.approx(wave["amplitude"], abs=0.06)
+    assert abs(peak_day - wave["peak_day_of_year"]) < 35  # mid-July, within five weeks
 
 
 def test_demand_forecast_has_bank_holiday_and_closure_effects(trained_models, demo):
     holidays = current(training.REPAIR_DEMAND).output["components"]["holidays"]
     assert holidays["Christmas Day"] < -0.7  # closed (planted: no intake)
-    # Other bank holidays: short hours, planted factor 0.35 (an effect of −0.65).
-    assert holidays["Easter Monday"] == pytest.approx(demo.truth["intake"]["bank_holiday_factor"] - 1, abs=0.2)
+    # Other bank holidays: short hours, planted factor 0.35 (an effect of −0.65). Each is seen twice in two years,
+    # on days of a handful of tickets (Easter Monday: 4 and 6 on the data ending 2027-10-31, fitted −1.00), so one
+    # holiday's effect moves by ±0.3 from one end date to another; the mean of the five is the planted truth.
+    short_hours = ["Good Friday", "Easter Monday", "May Day", "Spring Bank Holiday", "Late Summer Bank Holiday"]
+    found = [holidays[name] for name in short_hours if name in holidays]
+    assert len(found) >= 4, sorted(holidays)
+    assert np.mean(found) == pytest.approx(demo.truth["intake"]["bank_holiday_factor"] - 1, abs=0.2)
 
 
 def test_prophet_beats_seasonal_naive_on_mase_for_every_intake_series(trained_models):

@@ -51,6 +51,15 @@ def test_same_seed_same_data_and_another_seed_differs():
     assert first.tickets != other.tickets
 
 
+def test_data_ending_on_new_years_day_hold_no_visit_after_the_end():
+    """A warranty comeback due on the last day, a day the shop is shut, moves to the next open day: after the end,
+    so it is not in the data (it came in with an empty history and broke the seed of 1 January)."""
+    generator = DemoGenerator(seed=7, scale="small", end=date(2027, 1, 1))
+    data = generator.simulate_store(0)
+    assert max(ticket["received"] for ticket in data.tickets) <= generator.end_minute
+    assert data.stats["comebacks"] > 0
+
+
 @pytest.mark.slow
 def test_seed_demo_command_writes_identical_databases_for_the_same_seed(tmp_path):
     """End to end through the management command: two fresh databases, same seed and end date."""
