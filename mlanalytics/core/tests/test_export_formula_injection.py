@@ -7,11 +7,10 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from mlanalytics.core.management.commands.import_csv import write_report
 from mlanalytics.core.models import Store
 from mlanalytics.exports.excel import render_xlsx
 from mlanalytics.exports.report import Report, ReportTable
-from mlanalytics.imports.base import RowError
+from mlanalytics.imports.base import RowError, write_report
 
 EVIL = '=HYPERLINK("http://evil.example","rule")'
 PAYLOADS = [EVIL, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
@@ -55,7 +54,8 @@ def test_every_text_cell_of_an_excel_export_is_text():
 
 def test_csv_report_cells_that_start_like_a_formula_get_an_apostrophe(tmp_path):
     path = tmp_path / "report.csv"
-    write_report(path, [RowError(2, payload, payload) for payload in PAYLOADS] + [RowError(3, "name", "is required")])
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        write_report(handle, [RowError(2, payload, payload) for payload in PAYLOADS] + [RowError(3, "name", "is required")])
     rows = list(csv.reader(path.open(newline="", encoding="utf-8")))
     assert rows[0] == ["row", "column", "reason"]
     assert [row[1] for row in rows[1:-1]] == ["'" + p for p in PAYLOADS]
