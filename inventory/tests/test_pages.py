@@ -434,7 +434,7 @@ def test_approve_min_max_through_the_button_resource_sets_the_stock_rows_policy(
     assert (stock.min_qty, stock.max_qty) == (policy.reorder_point, policy.max_level)
 
 
-def test_a_proposed_transfer_gets_a_transfer_button_that_moves_the_units(as_role, store_codes, api_answer):
+def test_a_proposed_transfer_gets_a_transfer_button_that_moves_the_units(as_role, store_codes, api_answer, short_of_stock):
     from inventory.models import Part
     from inventory.services import adjust_stock
     from mlanalytics.core.models import Store

@@ -327,7 +327,8 @@ class SubscriptionForm(forms.Form):
         if page_cls is not None and data["params_obj"]:
             from rest_framework import serializers as drf_serializers
 
-            check = page_cls.api_view.request_serializer(data={**data["params_obj"], **({"store": store.code} if store else {})})
+            check = page_cls.api_view.request_serializer(data={**data["params_obj"], **({"store": store.code} if store else {})},
+                                                         context={"form_input": True})
             try:
                 check.is_valid(raise_exception=True)
             except drf_serializers.ValidationError:

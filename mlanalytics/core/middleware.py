@@ -44,6 +44,8 @@ class MalformedRequestMiddleware:
         if is_api_request(request):
             for name, least in self.PAGE_PARAMETERS.items():
                 for value in request.GET.getlist(name):
+                    if value == "":  # an empty value means "not given" (the OpenAPI contract says so)
+                        continue
                     if not (value.isascii() and value.isdigit() and least <= int(value) <= self.PAGE_PARAMETER_MAX):
                         return name, f"A whole number from {least} to {self.PAGE_PARAMETER_MAX} is required."
         return None

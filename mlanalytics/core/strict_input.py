@@ -79,6 +79,8 @@ class StrictJSONTypes:
         return super().to_internal_value(data)
 
     def _from_json(self):
+        if self.context.get("form_input"):  # settings carried from a page's form (a report subscription): strings
+            return False
         request = self.context.get("request")
         return request is None or "json" in (getattr(request, "content_type", "") or "")
 

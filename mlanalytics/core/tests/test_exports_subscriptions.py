@@ -202,7 +202,7 @@ def test_views_needing_a_setting_are_subscribable_only_with_it(make_user, client
     assert "workflow:communication" in dict(form.fields["view"].choices)
     response = client.post("/admin/ml-analytics/reports/", {"view": "workflow:communication", "period": "daily",
                                                             "format": "xlsx", "params": carried})
-    assert response.status_code == 302
+    assert response.status_code == 302, response.context["form"].errors
     sub = ReportSubscription.objects.get(user=manager, view="workflow:communication")
     assert sub.params == {"event": "ready_for_collection", "limit": "5"}
     queued = OutboxMessage.objects.count()
