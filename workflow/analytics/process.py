@@ -80,10 +80,19 @@ def littles_law(start, end, window_start, window_end):
     throughput = float(done.sum() / days)
     mean_days = float(((end[done] - start[done]) / 1440.0).mean()) if done.any() else float("nan")
     lam_w = throughput * mean_days
+    # Over a finite window L = λW only in steady state. Exactly, L = λW + (carried out − carried in) / T: the time
+    # items still in the system at the window's end spent inside it, less the time the window's completions spent
+    # before it. A backlog that builds in the window (a January surge) puts L above λW; the edge term says how much.
+    still_in = (start < window_end) & (np.isnan(end) | (end >= window_end))
+    carried_out = float((window_end - np.maximum(start[still_in], window_start)).sum())
+    carried_in = float(np.clip(window_start - start[done], 0, None).sum())
+    edge = (carried_out - carried_in) / length
     return {
         "wip": round(wip, 2), "throughput_per_day": round(throughput, 3), "cycle_time_days": round(mean_days, 3),
         "throughput_x_cycle_time": round(lam_w, 2), "ratio": round(wip / lam_w, 3) if lam_w > 0 else None,
         "completed": int(done.sum()), "window_days": round(days, 2),
+        "in_system_at_start": int(((start < window_start) & (np.isnan(end) | (end >= window_start))).sum()),
+        "in_system_at_end": int(still_in.sum()), "edge_wip": round(edge, 2),
     }
 
 
