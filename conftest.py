@@ -113,12 +113,14 @@ def _isolated_cache():
 
 @pytest.fixture
 def make_user(db):
-    """make_user(role, stores=[...codes] or "all") -> a user of that role with access to those stores."""
+    """make_user(role, stores=[...codes] or "all", superuser=False) -> a user of that role with access to those stores
+    (`superuser`: also staff and superuser, for the Django admin)."""
     from mlanalytics.core.models import Store, User
     from mlanalytics.core.roles import assign_role
 
-    def make(role, stores="all", username=None):
-        user = User.objects.create_user(username=username or f"{role}-{uuid.uuid4().hex[:8]}", password="test-pass-123")
+    def make(role, stores="all", username=None, superuser=False):
+        user = User.objects.create_user(username=username or f"{role}-{uuid.uuid4().hex[:8]}", password="test-pass-123",
+                                        is_staff=superuser, is_superuser=superuser)
         assign_role(user, role)
         if stores == "all":
             user.stores.set(Store.objects.all())

@@ -25,9 +25,7 @@ def test_every_domain_model_is_in_the_admin():
 
 @pytest.mark.parametrize("model", registered_models(), ids=lambda m: m._meta.label)
 def test_admin_lists_search_and_open_a_record(model, make_user):
-    user = make_user("admin")
-    user.is_staff = user.is_superuser = True
-    user.save()
+    user = make_user("admin", superuser=True)
     browser = Client()
     browser.force_login(user)
     url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
@@ -42,9 +40,7 @@ def test_admin_lists_search_and_open_a_record(model, make_user):
 
 @pytest.fixture
 def superuser_browser(make_user):
-    user = make_user("admin")
-    user.is_staff = user.is_superuser = True
-    user.save()
+    user = make_user("admin", superuser=True)
     browser = Client()
     browser.force_login(user)
     return browser

@@ -37,9 +37,7 @@ def test_api_refusals_are_never_stored_either():
 @pytest.mark.parametrize("path", ["/admin/ml-analytics/", "/admin/ml-analytics/alerts/", "/admin/", "/admin/core/store/",
                                   "/accounts/password/change/"])
 def test_pages_a_logged_in_user_gets_are_never_stored(make_user, path):
-    admin = make_user("admin")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
+    admin = make_user("admin", superuser=True)
     browser = Client()
     browser.force_login(admin)
     response = browser.get(path)
@@ -54,9 +52,7 @@ def test_static_files_stay_cacheable():
 
 @pytest.mark.parametrize("path", ["/admin/login/", "/admin/", "/admin/core/user/"])
 def test_the_django_admin_has_the_content_security_policy(make_user, path):
-    admin = make_user("admin")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
+    admin = make_user("admin", superuser=True)
     browser = Client()
     if path != "/admin/login/":
         browser.force_login(admin)

@@ -32,9 +32,7 @@ def admin_login(client, username, password):
 
 
 def test_the_admin_login_refuses_the_right_password_once_the_budget_is_spent(make_user):
-    admin = make_user("admin")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
+    admin = make_user("admin", superuser=True)
     browser = Client(REMOTE_ADDR="203.0.113.10")
     codes = [admin_login(browser, admin.username, f"guess-{n}").status_code for n in range(LIMIT + 10)]
     assert codes[:LIMIT - 1] == [200] * (LIMIT - 1) and set(codes[LIMIT - 1:]) == {429}

@@ -90,9 +90,7 @@ def test_an_admin_sends_a_reset_link_which_revokes_tokens_at_once_and_sets_a_new
     user.email = "manager@example.co.uk"
     user.save()
     first, rotated = stolen_tokens(user)
-    admin = make_user("admin")
-    admin.is_staff = admin.is_superuser = True
-    admin.save()
+    admin = make_user("admin", superuser=True)
     browser = Client()
     browser.force_login(admin)
     response = browser.post("/admin/core/user/", {"action": "send_password_reset", "_selected_action": [user.pk]})
