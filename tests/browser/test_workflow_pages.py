@@ -110,7 +110,8 @@ def test_each_rule_shows_only_its_switch_and_the_switch_works(page_as, shoot):
     row = rules.filter(has=bp.page.locator('[data-field="enabled"]:text-is("Yes")')).first
     name = row.locator('[data-field="name"]').inner_text()
     row.get_by_role("button", name="Switch off").click()
-    bp.page.wait_for_selector(".toast:has-text('Switch off: done')", timeout=30000)  # the action re-reads the rules' results: seconds on a busy machine
+    # The action re-reads the rules' results before its toast: seconds on a busy machine.
+    bp.page.wait_for_selector(".toast:has-text('Switch off: done')", timeout=30000)
     switched = rules.filter(has=bp.page.get_by_role("link", name=name, exact=True))
     switched.get_by_role("button", name="Switch on").wait_for(timeout=30000)  # the results re-read with the rule off
     assert switched.locator('[data-field="enabled"]').inner_text() == "No"
